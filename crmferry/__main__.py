@@ -1,0 +1,3 @@
+from crmferry.cli import main
+
+main()

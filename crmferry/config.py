@@ -1,0 +1,58 @@
+"""All configuration in one object, read from CRMFERRY_* variables, DATABASE_URL and `.env`."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Settings of one process; built once at the edge (CLI, app factory) and passed down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CRMFERRY_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "CRMFERRY_DATABASE_URL")
+    )
+    data_dir: Path = Path(".crmferry")
+    secret_key: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+    min_lead_seconds: int = Field(default=300, ge=0)
+    max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    max_import_rows: int = Field(default=5_000_000, gt=0)
+    max_cell_chars: int = Field(default=32_767, gt=0)
+    max_xlsx_uncompressed_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
+    smtp_url: str | None = None
+    smtp_from: str = "crmferry@localhost"
+    lease_seconds: int = Field(default=30, ge=2)
+    heartbeat_seconds: float | None = None
+    max_attempts: int = Field(default=3, ge=1)
+    poll_seconds: float = Field(default=5.0, gt=0)
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    retention_days: int = Field(default=30, ge=1)
+    org_concurrency: int = Field(default=4, ge=1)
+    session_days: int = Field(default=14, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+    db_pool_size: int = Field(default=10, ge=1)
+    app_db_password: str | None = None
+    log_level: str = "INFO"
+
+    @cached_property
+    def files_dir(self) -> Path:
+        """Where uploads, results and error reports live (never in the database)."""
+        return self.data_dir.resolve() / "files"
+
+    @property
+    def effective_heartbeat_seconds(self) -> float:
+        return self.heartbeat_seconds or max(1.0, self.lease_seconds / 3)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (CLI flags) on top."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]

@@ -1,0 +1,79 @@
+"""One exception hierarchy; the web edge turns it into problem+json, the CLI into exit codes."""
+
+from __future__ import annotations
+
+
+class CrmFerryError(Exception):
+    """Base of every error CRM Ferry raises on purpose."""
+
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str, errors: list[dict[str, object]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class ValidationFailed(CrmFerryError):
+    """A request, field or option that cannot be used; `errors` names each field."""
+
+    status = 422
+    title = "Validation failed"
+
+
+class NotFound(CrmFerryError):
+    """Absent, or belonging to another organization: the two are never told apart."""
+
+    status = 404
+    title = "Not found"
+
+
+class Conflict(CrmFerryError):
+    """The thing exists but its state forbids the action (cancel a finished job)."""
+
+    status = 409
+    title = "Conflict"
+
+
+class Unauthenticated(CrmFerryError):
+    status = 401
+    title = "Authentication required"
+
+
+class Forbidden(CrmFerryError):
+    """The caller's role may not do this (never used to hide another organization)."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class TooManyRequests(CrmFerryError):
+    status = 429
+    title = "Too many requests"
+
+
+class PayloadTooLarge(CrmFerryError):
+    status = 413
+    title = "Payload too large"
+
+
+class FileUnreadable(CrmFerryError):
+    """A file whose content cannot be used (binary, unknown format, broken XLSX)."""
+
+    status = 415
+    title = "Unsupported file"
+
+
+class JobCancelled(CrmFerryError):
+    """Raised inside a running job when its cancel request is seen at a batch boundary."""
+
+    status = 409
+    title = "Job cancelled"
+
+
+class LeaseLost(CrmFerryError):
+    """The worker no longer holds the job (lease expired, claimed elsewhere)."""
+
+    status = 409
+    title = "Lease lost"

@@ -1,0 +1,1 @@
+"""The job engine: job rows, claiming, leases, the worker loop and schedules."""

@@ -1,0 +1,319 @@
+"""Contacts, inventory and bids: the ProSpaces field names, described once.
+
+Synonyms are normalised header spellings (see `imports.mapping.normalise_header`)
+so that exports of common tools (Outlook, Google Contacts, spreadsheets) map themselves.
+"""
+
+from __future__ import annotations
+
+from crmferry.records.fields import DataType, Field
+
+CONTACT_STATUSES = ("active", "inactive", "lead", "prospect", "customer")
+BID_STATUSES = ("draft", "pending", "sent", "submitted", "accepted", "rejected", "expired")
+
+CONTACTS = DataType(
+    name="contacts",
+    label="Contacts",
+    table="contacts",
+    key_field="email",
+    key_case_insensitive=True,
+    fields=(
+        Field(
+            "name",
+            "Name",
+            required=True,
+            synonyms=("full name", "contact name", "display name", "contact"),
+        ),
+        Field(
+            "first_name", "First name", synonyms=("first", "given name", "firstname", "forename")
+        ),
+        Field("last_name", "Last name", synonyms=("last", "surname", "family name", "lastname")),
+        Field(
+            "email",
+            "Email",
+            "email",
+            key=True,
+            max_length=320,
+            synonyms=(
+                "e mail",
+                "email address",
+                "e mail address",
+                "e mail 1 value",
+                "email 1 value",
+                "mail",
+                "primary email",
+                "e mail 1 address",
+            ),
+        ),
+        Field(
+            "phone",
+            "Phone",
+            "phone",
+            max_length=50,
+            synonyms=(
+                "phone number",
+                "telephone",
+                "tel",
+                "mobile",
+                "mobile phone",
+                "business phone",
+                "primary phone",
+                "phone 1 value",
+                "cell",
+            ),
+        ),
+        Field(
+            "company",
+            "Company",
+            synonyms=(
+                "organization",
+                "organisation",
+                "organization 1 name",
+                "company name",
+                "account",
+                "account name",
+                "employer",
+            ),
+        ),
+        Field("title", "Title", synonyms=("job title", "position", "organization 1 title", "role")),
+        Field(
+            "address",
+            "Address",
+            synonyms=(
+                "street",
+                "street address",
+                "business street",
+                "address 1 street",
+                "address line 1",
+                "home street",
+                "mailing street",
+            ),
+        ),
+        Field(
+            "city",
+            "City",
+            synonyms=("town", "business city", "address 1 city", "home city", "mailing city"),
+        ),
+        Field(
+            "state",
+            "State / Province",
+            synonyms=(
+                "province",
+                "region",
+                "state province",
+                "business state",
+                "address 1 region",
+                "home state",
+                "county",
+            ),
+        ),
+        Field(
+            "postal_code",
+            "Postal code",
+            max_length=20,
+            synonyms=(
+                "zip",
+                "zip code",
+                "postcode",
+                "post code",
+                "postal",
+                "business postal code",
+                "address 1 postal code",
+                "home postal code",
+            ),
+        ),
+        Field(
+            "country",
+            "Country",
+            synonyms=(
+                "country region",
+                "business country region",
+                "address 1 country",
+                "home country region",
+                "nation",
+            ),
+        ),
+        Field(
+            "status",
+            "Status",
+            "enum",
+            choices=CONTACT_STATUSES,
+            default="active",
+            synonyms=("contact status", "lifecycle stage", "stage"),
+        ),
+        Field(
+            "notes",
+            "Notes",
+            max_length=10_000,
+            synonyms=("note", "comments", "comment", "description", "remarks"),
+        ),
+        Field(
+            "owner_email",
+            "Owner email",
+            "email",
+            max_length=320,
+            synonyms=("owner", "contact owner", "assigned to", "owner e mail"),
+        ),
+    ),
+)
+
+INVENTORY = DataType(
+    name="inventory",
+    label="Inventory",
+    table="inventory",
+    key_field="sku",
+    fields=(
+        Field(
+            "sku",
+            "SKU",
+            required=True,
+            key=True,
+            max_length=100,
+            synonyms=(
+                "item",
+                "item #",
+                "item number",
+                "item no",
+                "item code",
+                "product code",
+                "part number",
+                "part #",
+                "part no",
+                "code",
+                "stock code",
+            ),
+        ),
+        Field(
+            "name",
+            "Name",
+            required=True,
+            synonyms=("item name", "product", "product name", "title"),
+        ),
+        Field(
+            "description",
+            "Description",
+            max_length=10_000,
+            synonyms=("item description", "details", "product description"),
+        ),
+        Field("category", "Category", synonyms=("type", "group", "product category", "class")),
+        Field(
+            "quantity",
+            "Quantity",
+            "integer",
+            default="0",
+            sql_type="integer",
+            synonyms=("qty", "quantity on hand", "on hand", "qty on hand", "stock", "in stock"),
+        ),
+        Field(
+            "quantity_on_order",
+            "Quantity on order",
+            "integer",
+            sql_type="integer",
+            synonyms=("on order", "qty on order", "ordered"),
+        ),
+        Field(
+            "unit_price",
+            "Unit price",
+            "decimal",
+            sql_type="numeric(12,2)",
+            synonyms=("price", "sale price", "sales price", "selling price", "list price"),
+        ),
+        Field(
+            "cost",
+            "Cost",
+            "decimal",
+            sql_type="numeric(12,2)",
+            synonyms=("unit cost", "purchase price", "cost price"),
+        ),
+        Field(
+            "unit_of_measure",
+            "Unit of measure",
+            default="ea",
+            max_length=20,
+            synonyms=("uom", "unit", "units", "measure"),
+        ),
+    ),
+)
+
+BIDS = DataType(
+    name="bids",
+    label="Bids",
+    table="bids",
+    key_field="bid_number",
+    fields=(
+        Field(
+            "bid_number",
+            "Bid number",
+            required=True,
+            key=True,
+            max_length=100,
+            synonyms=(
+                "bid",
+                "bid #",
+                "bid no",
+                "quote number",
+                "quote #",
+                "quote no",
+                "number",
+                "reference",
+                "proposal number",
+            ),
+        ),
+        Field(
+            "title",
+            "Title",
+            required=True,
+            synonyms=("bid title", "name", "subject", "project", "quote title"),
+        ),
+        Field(
+            "contact_email",
+            "Contact email",
+            "email",
+            max_length=320,
+            synonyms=("contact", "customer email", "client email", "email", "e mail"),
+        ),
+        Field(
+            "amount",
+            "Amount",
+            "decimal",
+            required=True,
+            sql_type="numeric(12,2)",
+            synonyms=("total", "value", "bid amount", "price", "quote amount"),
+        ),
+        Field("currency", "Currency", max_length=3, synonyms=("currency code", "ccy")),
+        Field(
+            "status",
+            "Status",
+            "enum",
+            choices=BID_STATUSES,
+            default="pending",
+            synonyms=("bid status", "stage", "state"),
+        ),
+        Field(
+            "valid_until",
+            "Valid until",
+            "date",
+            sql_type="date",
+            synonyms=(
+                "expires",
+                "expiry",
+                "expiry date",
+                "expiration date",
+                "valid through",
+                "valid to",
+                "expires on",
+            ),
+        ),
+        Field(
+            "description", "Description", max_length=10_000, synonyms=("details", "notes", "scope")
+        ),
+    ),
+    extra_export_fields=(Field("contact_name", "Contact name", synonyms=()),),
+)
+
+DATA_TYPES: dict[str, DataType] = {t.name: t for t in (CONTACTS, INVENTORY, BIDS)}
+
+
+def get_data_type(name: str) -> DataType:
+    """The data type named `name`; KeyError for an unknown one."""
+    return DATA_TYPES[name]

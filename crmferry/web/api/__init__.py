@@ -1,0 +1,12 @@
+"""JSON API routers, mounted under /api/v1 (health probes at the root)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from crmferry.web.api import me
+
+
+def api_routers() -> list[APIRouter]:
+    """Every router of /api/v1; a feature adds its router here."""
+    return [me.router]

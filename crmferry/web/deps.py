@@ -1,0 +1,80 @@
+"""Request dependencies: settings, database, and the authenticated principal."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from crmferry.accounts.auth import principal_from_session, principal_from_token
+from crmferry.accounts.principal import Principal
+from crmferry.config import Settings
+from crmferry.db import Database
+from crmferry.errors import Forbidden, Unauthenticated
+
+SESSION_COOKIE = "crmferry_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def optional_principal(request: Request) -> Principal | None:
+    """The caller from a bearer token or the session cookie, or None when neither is sent."""
+    db = get_db(request)
+    token = _bearer(request)
+    if token:
+        return principal_from_token(db, token)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        try:
+            return principal_from_session(db, cookie)
+        except Unauthenticated:
+            return None
+    return None
+
+
+def current_principal(request: Request) -> Principal:
+    """The authenticated caller; cookie-authenticated writes must carry the CSRF token."""
+    principal = optional_principal(request)
+    if principal is None:
+        raise Unauthenticated("Sign in, or send 'Authorization: Bearer <token>'.")
+    if principal.via == "session" and request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not principal.csrf_token or not hmac.compare_digest(sent, principal.csrf_token):
+            raise Forbidden(
+                f"Missing or wrong {CSRF_HEADER} header for a cookie-authenticated write."
+            )
+    return principal
+
+
+def member_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    principal.require("member")
+    return principal
+
+
+def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    principal.require("admin")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+MemberPrincipal = Annotated[Principal, Depends(member_principal)]
+AdminPrincipal = Annotated[Principal, Depends(admin_principal)]
+DB = Annotated[Database, Depends(get_db)]
+AppSettings = Annotated[Settings, Depends(get_settings)]

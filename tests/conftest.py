@@ -1,0 +1,141 @@
+"""Shared fixtures: a real PostgreSQL (embedded by default, DATABASE_URL when set),
+a fresh database per test session, and factories for organizations and members.
+
+Tests isolate by organization: each makes its own, and RLS keeps the rest out of view.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from psycopg import sql
+
+from crmferry.accounts import admin
+from crmferry.config import Settings
+from crmferry.db import Database, connect
+from crmferry.db.embedded import start_embedded, stop_embedded
+from crmferry.db.urls import with_database
+from crmferry.web.app import create_app
+
+TEST_SECRET = "test-secret-key-not-for-production-0123456789"
+TEST_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """A PostgreSQL server: DATABASE_URL's, or an embedded one in a temporary folder."""
+    given = os.environ.get("DATABASE_URL")
+    if given:
+        yield given
+        return
+    folder = Path(tempfile.mkdtemp(prefix="crmferry-pg-"))
+    url = start_embedded(folder)
+    yield url
+    stop_embedded(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    """A database made for this test session and dropped after it."""
+    name = f"crmferry_test_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield with_database(server_url, name)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="crmferry-data-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, data_dir: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=data_dir,
+        secret_key=TEST_SECRET,
+        min_lead_seconds=300,
+        login_max_failures=5,
+    )
+
+
+@pytest.fixture(scope="session")
+def db(settings: Settings) -> Iterator[Database]:
+    database = connect(settings, upgrade=True)
+    yield database
+    database.close()
+
+
+@pytest.fixture(scope="session")
+def app_client(settings: Settings, db: Database) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, db)) as client:
+        yield client
+
+
+@dataclass
+class Member:
+    user_id: uuid.UUID
+    email: str
+    role: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class Org:
+    id: uuid.UUID
+    admin: Member
+    member: Member
+    viewer: Member
+
+
+def _make_member(conn: psycopg.Connection, org_id: uuid.UUID, role: str) -> Member:  # type: ignore[type-arg]
+    email = f"{role}-{secrets.token_hex(4)}@example.com"
+    # only admins get a password: argon2 is slow on purpose, and tests make many members
+    password = TEST_PASSWORD if role == "admin" else None
+    user_id = admin.create_user(
+        conn, org_id, email, role, name=f"{role.title()} User", password=password
+    )
+    return Member(user_id, email, role, admin.create_token(conn, org_id, email, "test"))
+
+
+@pytest.fixture
+def make_org(db: Database):  # type: ignore[no-untyped-def]
+    """Factory: a new organization with an admin, a member and a viewer, each with a token."""
+
+    def make(name: str = "Org") -> Org:
+        with db.owner_connect() as conn:
+            org_id = admin.create_organization(conn, f"{name} {secrets.token_hex(3)}")
+            return Org(
+                org_id,
+                _make_member(conn, org_id, "admin"),
+                _make_member(conn, org_id, "member"),
+                _make_member(conn, org_id, "viewer"),
+            )
+
+    return make
+
+
+@pytest.fixture
+def org(make_org) -> Org:  # type: ignore[no-untyped-def]
+    return make_org("Acme")  # type: ignore[no-any-return]
