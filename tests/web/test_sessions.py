@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
+from starlette.requests import Request
 
 from crmferry.config import Settings
 from crmferry.db import Database
+from crmferry.errors import Forbidden
 from crmferry.web.app import create_app
+from crmferry.web.deps import current_principal
 from tests.conftest import TEST_PASSWORD, Org
 
 
@@ -96,31 +100,30 @@ def test_repeated_failures_lock_the_email_even_with_the_right_password(
 def test_cookie_writes_need_the_csrf_header(settings: Settings, db: Database, org: Org) -> None:
     client = TestClient(create_app(settings, db))
     _sign_in(client, org.admin.email, TEST_PASSWORD)
-    page = client.get("/")
-    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/").text)
     assert csrf
-    # any cookie-authenticated write without the header is refused before routing
-    refused = client.post("/api/v1/me")
-    assert refused.status_code in (403, 405)
-    from starlette.requests import Request
+    cookie = f"crmferry_session={client.cookies.get('crmferry_session')}".encode()
 
-    from crmferry.web.deps import current_principal
+    def post_request(*extra: tuple[bytes, bytes]) -> Request:
+        headers = [(b"cookie", cookie), *extra]
+        return Request(
+            {
+                "type": "http",
+                "method": "POST",
+                "path": "/api/v1/jobs",
+                "app": client.app,
+                "headers": headers,
+            }
+        )
 
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/api/v1/x",
-        "app": client.app,
-        "headers": [
-            (b"cookie", f"crmferry_session={client.cookies.get('crmferry_session')}".encode())
-        ],
-    }
-    import pytest
-
-    with pytest.raises(Exception, match="CSRF"):
-        current_principal(Request(scope))
-    scope["headers"].append((b"x-csrf-token", csrf[1].encode()))  # type: ignore[attr-defined]
-    assert current_principal(Request(scope)).email == org.admin.email
+    with pytest.raises(Forbidden, match="CSRF"):
+        current_principal(post_request())
+    with pytest.raises(Forbidden, match="CSRF"):
+        current_principal(post_request((b"x-csrf-token", b"forged")))
+    assert (
+        current_principal(post_request((b"x-csrf-token", csrf[1].encode()))).email
+        == org.admin.email
+    )
 
 
 def test_sign_out_ends_the_session(settings: Settings, db: Database, org: Org) -> None:
