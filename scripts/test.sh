@@ -19,8 +19,10 @@ echo "== installing the package and its test dependencies"
 
 if [ "${CRMFERRY_SKIP_LINT:-}" != "1" ]; then
   echo "== ruff"
-  .venv/bin/ruff check crmferry tests bench
-  .venv/bin/ruff format --check crmferry tests bench
+  lint_paths=(crmferry tests)
+  [ -d bench ] && lint_paths+=(bench)
+  .venv/bin/ruff check "${lint_paths[@]}"
+  .venv/bin/ruff format --check "${lint_paths[@]}"
   echo "== mypy"
   .venv/bin/mypy
 fi
