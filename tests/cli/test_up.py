@@ -67,6 +67,16 @@ def test_up_serves_login_prints_demo_login_and_stops_cleanly(tmp_path: Path) -> 
     try:
         _wait_ready(url, proc)
         assert "Sign in" in httpx.get(url + "/login").text
+        # the CLI on the same data dir reuses the running embedded server
+        created = subprocess.run(
+            [sys.executable, "-m", "crmferry", "orgs", "create", "Shared Org"],
+            env={**env, "CRMFERRY_DATA_DIR": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert created.returncode == 0, created.stderr
+        assert len(created.stdout.strip()) == 36
         pid_file = tmp_path / "postgres" / "postmaster.pid"
         assert pid_file.exists()
         pg_pid = int(pid_file.read_text().split()[0])
