@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from crmferry.web.api import me
+from crmferry.web.api import me, settings
 
 
 def api_routers() -> list[APIRouter]:
     """Every router of /api/v1; a feature adds its router here."""
-    return [me.router]
+    return [me.router, settings.router]

@@ -1,0 +1,156 @@
+"""Members, API tokens and the caller's time zone (the Settings page's API)."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import Org
+
+
+def test_admin_lists_members_of_their_organization_only(app_client: TestClient, make_org) -> None:  # type: ignore[no-untyped-def]
+    org, other = make_org("Listing"), make_org("Other")
+    response = app_client.get("/api/v1/members", headers=org.admin.headers)
+    assert response.status_code == 200
+    emails = {m["email"]: m["role"] for m in response.json()["items"]}
+    assert emails == {
+        org.admin.email: "admin",
+        org.member.email: "member",
+        org.viewer.email: "viewer",
+    }
+    assert other.admin.email not in emails
+
+
+def test_members_and_tokens_need_the_admin_role(app_client: TestClient, org: Org) -> None:
+    for who in (org.member, org.viewer):
+        assert app_client.get("/api/v1/members", headers=who.headers).status_code == 403
+        assert app_client.get("/api/v1/tokens", headers=who.headers).status_code == 403
+        created = app_client.post("/api/v1/tokens", json={"name": "x"}, headers=who.headers)
+        assert created.status_code == 403
+
+
+def test_add_member_then_change_role_and_remove(app_client: TestClient, org: Org) -> None:
+    email = f"new-{secrets.token_hex(3)}@example.com"
+    added = app_client.post(
+        "/api/v1/members", json={"email": email, "role": "viewer"}, headers=org.admin.headers
+    )
+    assert added.status_code == 201, added.text
+    user_id = added.json()["id"]
+    assert added.json()["role"] == "viewer"
+    again = app_client.post("/api/v1/members", json={"email": email}, headers=org.admin.headers)
+    assert again.status_code == 409
+    changed = app_client.patch(
+        f"/api/v1/members/{user_id}", json={"role": "member"}, headers=org.admin.headers
+    )
+    assert changed.status_code == 200 and changed.json()["role"] == "member"
+    removed = app_client.delete(f"/api/v1/members/{user_id}", headers=org.admin.headers)
+    assert removed.status_code == 204
+    emails = [
+        m["email"]
+        for m in app_client.get("/api/v1/members", headers=org.admin.headers).json()["items"]
+    ]
+    assert email not in emails
+
+
+def test_adding_an_existing_user_of_another_organization_keeps_their_password(
+    app_client: TestClient, make_org, db
+) -> None:  # type: ignore[no-untyped-def]
+    org, other = make_org("Mine"), make_org("Theirs")
+    with db.owner_connect() as conn:
+        before = conn.execute(
+            "SELECT password_hash FROM users WHERE id = %s", [other.admin.user_id]
+        ).fetchone()
+    added = app_client.post(
+        "/api/v1/members",
+        json={"email": other.admin.email, "role": "viewer", "password": "hijack-attempt-1"},
+        headers=org.admin.headers,
+    )
+    assert added.status_code == 201
+    with db.owner_connect() as conn:
+        after = conn.execute(
+            "SELECT password_hash FROM users WHERE id = %s", [other.admin.user_id]
+        ).fetchone()
+    assert before == after
+
+
+def test_the_last_admin_cannot_be_demoted_or_removed(app_client: TestClient, org: Org) -> None:
+    demote = app_client.patch(
+        f"/api/v1/members/{org.admin.user_id}", json={"role": "member"}, headers=org.admin.headers
+    )
+    assert demote.status_code == 409
+    remove = app_client.delete(f"/api/v1/members/{org.admin.user_id}", headers=org.admin.headers)
+    assert remove.status_code == 409
+
+
+def test_another_organizations_member_is_not_found(app_client: TestClient, make_org) -> None:  # type: ignore[no-untyped-def]
+    org, other = make_org("A"), make_org("B")
+    target = other.member.user_id
+    patch = app_client.patch(
+        f"/api/v1/members/{target}", json={"role": "admin"}, headers=org.admin.headers
+    )
+    assert patch.status_code == 404
+    assert (
+        app_client.delete(f"/api/v1/members/{target}", headers=org.admin.headers).status_code == 404
+    )
+
+
+def test_invalid_member_input_names_the_field(app_client: TestClient, org: Org) -> None:
+    response = app_client.post(
+        "/api/v1/members", json={"email": "not-an-email"}, headers=org.admin.headers
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "email"
+    bad_role = app_client.post(
+        "/api/v1/members",
+        json={"email": "x@example.com", "role": "owner"},
+        headers=org.admin.headers,
+    )
+    assert bad_role.status_code == 422
+    assert bad_role.json()["errors"][0]["field"] == "role"
+
+
+def test_a_created_token_is_shown_once_works_and_can_be_revoked(
+    app_client: TestClient, org: Org
+) -> None:
+    created = app_client.post(
+        "/api/v1/tokens", json={"name": "ci", "email": org.member.email}, headers=org.admin.headers
+    )
+    assert created.status_code == 201
+    token = created.json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    me = app_client.get("/api/v1/me", headers=headers)
+    assert me.status_code == 200 and me.json()["email"] == org.member.email
+    listed = app_client.get("/api/v1/tokens", headers=org.admin.headers).json()["items"]
+    assert "token" not in listed[0]
+    assert any(t["id"] == created.json()["id"] and t["prefix"] == token[:8] for t in listed)
+    revoked = app_client.delete(f"/api/v1/tokens/{created.json()['id']}", headers=org.admin.headers)
+    assert revoked.status_code == 204
+    assert app_client.get("/api/v1/me", headers=headers).status_code == 401
+
+
+def test_tokens_of_another_organization_are_not_found(app_client: TestClient, make_org) -> None:  # type: ignore[no-untyped-def]
+    org, other = make_org("A"), make_org("B")
+    theirs = app_client.post("/api/v1/tokens", json={}, headers=other.admin.headers).json()
+    response = app_client.delete(f"/api/v1/tokens/{theirs['id']}", headers=org.admin.headers)
+    assert response.status_code == 404
+    outsider = app_client.post(
+        "/api/v1/tokens", json={"email": other.admin.email}, headers=org.admin.headers
+    )
+    assert outsider.status_code == 422
+
+
+def test_a_user_sets_and_clears_their_time_zone(app_client: TestClient, org: Org) -> None:
+    response = app_client.patch(
+        "/api/v1/me", json={"timezone": "Asia/Tokyo"}, headers=org.viewer.headers
+    )
+    assert response.status_code == 200 and response.json()["timezone"] == "Asia/Tokyo"
+    assert (
+        app_client.get("/api/v1/me", headers=org.viewer.headers).json()["timezone"] == "Asia/Tokyo"
+    )
+    cleared = app_client.patch("/api/v1/me", json={"timezone": None}, headers=org.viewer.headers)
+    assert cleared.json()["timezone"] == "UTC"
+    bad = app_client.patch(
+        "/api/v1/me", json={"timezone": "Mars/Olympus"}, headers=org.viewer.headers
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "timezone"
