@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from crmferry.web.pages import session_pages, shell_pages
+from crmferry.web.pages import record_pages, session_pages, settings_pages, workspace_pages
 
 
 def page_routers() -> list[APIRouter]:
     """Every page router; a feature adds its router here."""
-    return [session_pages.router, shell_pages.router]
+    return [
+        session_pages.router,
+        workspace_pages.router,
+        record_pages.router,
+        settings_pages.router,
+    ]

@@ -1,0 +1,27 @@
+"""Settings: members and roles, API tokens (admins), and the user's time zone."""
+
+from __future__ import annotations
+
+from zoneinfo import available_timezones
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from crmferry.web.deps import DB, CurrentPrincipal
+from crmferry.web.pages.rendering import load_shell, render
+
+router = APIRouter(include_in_schema=False)
+
+TIMEZONES = sorted(available_timezones())
+
+
+@router.get("/settings")
+def settings_page(request: Request, principal: CurrentPrincipal, db: DB) -> Response:
+    return render(
+        request,
+        "pages/settings.html",
+        principal,
+        shell=load_shell(db, principal),
+        active="settings",
+        timezones=TIMEZONES,
+    )

@@ -1,0 +1,335 @@
+/* Import/Export page: upload → preview → mapping → options → run, dry-run or
+   schedule; export with fields, filters, format, now, later or on a repeat. */
+"use strict";
+
+(function () {
+  const CF = window.CF;
+  const DATA_TYPES = JSON.parse(document.getElementById("data-types").textContent);
+  const FINISHED = ["completed", "failed", "cancelled"];
+  const OPS = [["eq", "is"], ["ne", "is not"], ["contains", "contains"], ["lt", "<"], ["lte", "≤"],
+    ["gt", ">"], ["gte", "≥"], ["in", "is one of (comma-separated)"], ["is_null", "is empty"]];
+
+  /* Job status shown under a form, followed until it finishes. ---------- */
+
+  function jobSummary(job) {
+    const c = job.counts || {};
+    const bits = [CF.badge(job.status), " "];
+    if (job.status === "pending") {
+      bits.push(`Scheduled for ${CF.formatWhen(job.scheduled_time, CF.timezone())} ${CF.timezone()}. `);
+    } else if (job.status === "processing") {
+      const p = job.progress || {};
+      bits.push(`Processing: ${p.done || 0}${p.total ? " of " + p.total : ""} rows. `);
+    } else if (job.job_type === "import") {
+      bits.push(`${job.options && job.options.dry_run ? "Dry run: " : ""}${c.inserted || 0} inserted, ${c.updated || 0} updated, ` +
+        `${c.unchanged || 0} unchanged, ${c.failed || 0} failed. `);
+    } else if (job.status === "completed") {
+      bits.push(`${job.record_count || 0} records exported. `);
+    }
+    if (job.error_message) bits.push(CF.el("span", { class: "error-text", text: job.error_message + " " }));
+    if (job.result_url && job.status === "completed") {
+      bits.push(CF.el("a", { class: "button primary", href: job.result_url, download: "", "data-testid": "download-result" }, "Download"), " ");
+    }
+    if (job.error_report_url) {
+      bits.push(CF.el("a", { class: "button", href: job.error_report_url, download: "", "data-testid": "download-errors" }, "Download error report"), " ");
+    }
+    bits.push(CF.el("a", { class: "button", href: "/jobs" }, "View Scheduled Jobs"));
+    return CF.el("p", { class: "job-line", dataset: { jobId: job.id, status: job.status } }, bits);
+  }
+
+  async function follow(statusEl, job) {
+    statusEl.replaceChildren(jobSummary(job));
+    let delay = 700;
+    while (!FINISHED.includes(job.status) && job.status !== "pending") {
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 1.3, 3000);
+      try { job = await CF.api("GET", `/jobs/${job.id}`); } catch (p) { continue; }
+      statusEl.replaceChildren(jobSummary(job));
+    }
+    if (job.job_type === "export" && job.status === "completed") {
+      CF.untrackExport(job.id);
+      const link = statusEl.querySelector('[data-testid="download-result"]');
+      if (link) link.focus();
+    }
+  }
+
+  /* Import ------------------------------------------------------------- */
+
+  function fieldOptions(type, selected) {
+    const options = [CF.el("option", { value: "" }, "— skip this column —")];
+    for (const f of type.fields) {
+      options.push(CF.el("option", { value: f.name, selected: f.name === selected }, f.label + (f.required ? " *" : "") + (f.key ? " (key)" : "")));
+    }
+    return options;
+  }
+
+  function renderPreview(card, upload) {
+    const type = DATA_TYPES.find((t) => t.name === card.dataset.type);
+    const delimiter = upload.delimiter === "\t" ? "tab" : upload.delimiter ? `“${upload.delimiter}”` : "—";
+    card.querySelector(".file-facts").textContent =
+      `${upload.file_name} · ${String(upload.format || "").toUpperCase()} · encoding ${upload.encoding || "—"} · ` +
+      `delimiter ${delimiter} · about ${upload.row_estimate ?? "?"} rows`;
+    const table = card.querySelector("table.preview");
+    table.tHead.replaceChildren(CF.el("tr", {}, upload.headers.map((h) => CF.el("th", { scope: "col" }, h))));
+    table.tBodies[0].replaceChildren(...(upload.preview || []).map((row) => CF.el("tr", {}, row.map((v) => CF.el("td", {}, v ?? "")))));
+    const rows = card.querySelector(".mapping-rows");
+    rows.replaceChildren(...upload.headers.map((header, i) => {
+      const id = `map-${type.name}-${i}`;
+      const suggested = (upload.suggested_mapping || {})[header] || "";
+      return CF.el("div", { class: "mapping-row" },
+        CF.el("label", { for: id }, header),
+        CF.el("select", { id, "data-header": header }, fieldOptions(type, suggested)));
+    }));
+    card.querySelector(".upload-result").hidden = false;
+    loadTemplates(card);
+  }
+
+  async function upload(card, file) {
+    const form = card.querySelector(".import-form");
+    const status = form.querySelector(".job-status");
+    CF.clearProblems(form);
+    status.textContent = `Uploading ${file.name}…`;
+    const body = new FormData();
+    body.append("file", file);
+    body.append("data_type", card.dataset.type);
+    try {
+      card.upload = await CF.api("POST", "/uploads", body);
+      status.textContent = "";
+      renderPreview(card, card.upload);
+    } catch (problem) {
+      status.textContent = "";
+      card.upload = null;
+      card.querySelector(".upload-result").hidden = true;
+      const slot = form.querySelector('[data-error-for="file"]');
+      slot.textContent = problem.detail;
+      slot.hidden = false;
+    }
+  }
+
+  function currentMapping(card) {
+    const mapping = {};
+    card.querySelectorAll(".mapping-rows select").forEach((s) => { if (s.value) mapping[s.dataset.header] = s.value; });
+    return mapping;
+  }
+
+  function importOptions(form) {
+    const value = (name) => form.querySelector(`[name="${name}"]`).value;
+    return { mode: value("mode"), on_error: value("on_error"), date_format: value("date_format"), decimal: value("decimal") };
+  }
+
+  function importBody(card, extra) {
+    const form = card.querySelector(".import-form");
+    const options = { ...importOptions(form), dry_run: Boolean(extra.dry_run) };
+    return {
+      job_type: "import", data_type: card.dataset.type, upload_id: card.upload.id,
+      mapping: currentMapping(card), options, scheduled_time: extra.scheduled_time || null,
+      timezone: extra.timezone || null,
+    };
+  }
+
+  function missingRequired(card) {
+    const type = DATA_TYPES.find((t) => t.name === card.dataset.type);
+    const mapped = new Set(Object.values(currentMapping(card)));
+    // contacts compose "name" from first and last name
+    if (type.name === "contacts" && mapped.has("first_name")) mapped.add("name");
+    return type.fields.filter((f) => f.required && !mapped.has(f.name)).map((f) => f.label);
+  }
+
+  async function startImport(card, dryRun) {
+    const form = card.querySelector(".import-form");
+    const status = form.querySelector(".job-status");
+    CF.clearProblems(form);
+    const missing = missingRequired(card);
+    if (missing.length) {
+      CF.showProblem(form, { detail: `Map a column to each required field: ${missing.join(", ")}.`, errors: [{ field: "mapping", message: `Not mapped: ${missing.join(", ")}.` }] });
+      return;
+    }
+    try {
+      const job = await CF.api("POST", "/jobs", importBody(card, { dry_run: dryRun }));
+      await follow(status, job);
+    } catch (problem) {
+      CF.showProblem(form, problem);
+    }
+  }
+
+  async function loadTemplates(card) {
+    const select = card.querySelector(".template-select");
+    try {
+      const data = await CF.api("GET", `/templates?job_type=import&data_type=${card.dataset.type}`);
+      const mine = CF.items(data).filter((t) => t.job_type === "import" && t.data_type === card.dataset.type);
+      select.replaceChildren(CF.el("option", { value: "" }, "— none —"), ...mine.map((t) => CF.el("option", { value: t.id }, t.name)));
+    } catch (problem) { /* templates are optional: the mapping still works without them */ }
+  }
+
+  async function applyTemplate(card) {
+    const form = card.querySelector(".import-form");
+    const id = card.querySelector(".template-select").value;
+    if (!id) return;
+    try {
+      const template = await CF.api("GET", `/templates/${id}`);
+      card.querySelectorAll(".mapping-rows select").forEach((s) => {
+        const mapping = template.mapping || {};
+        if (s.dataset.header in mapping) s.value = mapping[s.dataset.header] || "";
+      });
+      for (const [name, value] of Object.entries(template.options || {})) {
+        const control = form.querySelector(`[name="${name}"]`);
+        if (control) control.value = value;
+      }
+    } catch (problem) { CF.showProblem(form, problem); }
+  }
+
+  async function saveTemplate(card) {
+    const form = card.querySelector(".import-form");
+    const name = card.querySelector(".template-name").value.trim();
+    CF.clearProblems(form);
+    if (!name) {
+      CF.showProblem(form, { detail: "Give the template a name.", errors: [] });
+      return;
+    }
+    try {
+      await CF.api("POST", "/templates", { name, job_type: "import", data_type: card.dataset.type, mapping: currentMapping(card), options: importOptions(form) });
+      form.querySelector(".job-status").textContent = `Template “${name}” saved.`;
+      loadTemplates(card);
+    } catch (problem) { CF.showProblem(form, problem); }
+  }
+
+  function wireImport(card) {
+    const form = card.querySelector(".import-form");
+    const input = form.querySelector('input[type="file"]');
+    const zone = form.querySelector("[data-dropzone]");
+    input.addEventListener("change", () => { if (input.files[0]) upload(card, input.files[0]); });
+    zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+    zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+    zone.addEventListener("drop", (e) => {
+      e.preventDefault();
+      zone.classList.remove("over");
+      if (e.dataTransfer.files[0]) upload(card, e.dataTransfer.files[0]);
+    });
+    form.querySelector('[data-action="import-now"]').addEventListener("click", () => startImport(card, false));
+    form.querySelector('[data-action="dry-run"]').addEventListener("click", () => startImport(card, true));
+    form.querySelector(".load-template").addEventListener("click", () => applyTemplate(card));
+    form.querySelector(".save-template").addEventListener("click", () => saveTemplate(card));
+    form.querySelector('[data-action="schedule"]').addEventListener("click", () => {
+      CF.clearProblems(form);
+      const missing = missingRequired(card);
+      if (missing.length) {
+        CF.showProblem(form, { detail: `Map a column to each required field: ${missing.join(", ")}.`, errors: [{ field: "mapping", message: `Not mapped: ${missing.join(", ")}.` }] });
+        return;
+      }
+      CF.scheduleDialog.open({
+        what: `Import ${card.upload.file_name} into ${card.dataset.type}`,
+        submit: async (when) => {
+          const job = await CF.api("POST", "/jobs", importBody(card, when));
+          form.querySelector(".job-status").replaceChildren(jobSummary(job));
+          return job;
+        },
+      });
+    });
+  }
+
+  /* Export ------------------------------------------------------------- */
+
+  function filterRow(type) {
+    const n = Math.random().toString(36).slice(2, 8);
+    const value = CF.el("input", { id: `fv-${n}`, class: "filter-value" });
+    const op = CF.el("select", { id: `fo-${n}`, class: "filter-op" }, OPS.map(([v, label]) => CF.el("option", { value: v }, label)));
+    op.addEventListener("change", () => { value.hidden = op.value === "is_null"; });
+    const row = CF.el("div", { class: "filter-row" },
+      CF.el("label", { for: `ff-${n}`, class: "sr-only" }, "Filter field"),
+      CF.el("select", { id: `ff-${n}`, class: "filter-field" }, type.fields.map((f) => CF.el("option", { value: f.name }, f.label))),
+      CF.el("label", { for: `fo-${n}`, class: "sr-only" }, "Condition"), op,
+      CF.el("label", { for: `fv-${n}`, class: "sr-only" }, "Value"), value,
+      CF.el("button", { type: "button", class: "link", onclick: () => row.remove() }, "Remove"));
+    return row;
+  }
+
+  function exportOptions(form) {
+    const fields = [...form.querySelectorAll('input[name="fields"]:checked')].map((c) => c.value);
+    const filters = [...form.querySelectorAll(".filter-row")].map((row) => {
+      const op = row.querySelector(".filter-op").value;
+      const raw = row.querySelector(".filter-value").value;
+      const value = op === "in" ? raw.split(",").map((s) => s.trim()).filter(Boolean) : op === "is_null" ? true : raw;
+      return { field: row.querySelector(".filter-field").value, op, value };
+    });
+    return { format: form.querySelector('[name="format"]').value, fields, filters };
+  }
+
+  function exportBody(card, when) {
+    const form = card.querySelector(".export-form");
+    return { job_type: "export", data_type: card.dataset.type, options: exportOptions(form), scheduled_time: when.scheduled_time || null, timezone: when.timezone || null };
+  }
+
+  function cronFor(form) {
+    const repeat = form.querySelector('[name="repeat"]').value;
+    const [hour, minute] = (form.querySelector('[name="repeat_time"]').value || "08:00").split(":").map(Number);
+    if (repeat === "daily") return `${minute} ${hour} * * *`;
+    if (repeat === "weekly") return `${minute} ${hour} * * ${form.querySelector('[name="repeat_weekday"]').value}`;
+    if (repeat === "monthly") return `${minute} ${hour} ${form.querySelector('[name="repeat_monthday"]').value} * *`;
+    return form.querySelector('[name="cron"]').value.trim();
+  }
+
+  function checkFields(form) {
+    if (exportOptions(form).fields.length) return true;
+    CF.showProblem(form, { detail: "Choose at least one field to export.", errors: [{ field: "options.fields", message: "Choose at least one field." }] });
+    return false;
+  }
+
+  function wireExport(card) {
+    const form = card.querySelector(".export-form");
+    const type = DATA_TYPES.find((t) => t.name === card.dataset.type);
+    const status = form.querySelector(".job-status");
+    const repeat = form.querySelector(".repeat-select");
+    form.querySelector(".add-filter").addEventListener("click", () => form.querySelector(".filter-rows").append(filterRow(type)));
+    repeat.addEventListener("change", () => {
+      const value = repeat.value;
+      form.querySelector(".repeat-options").hidden = !value;
+      form.querySelector(".repeat-weekday").hidden = value !== "weekly";
+      form.querySelector(".repeat-monthday").hidden = value !== "monthly";
+      form.querySelector(".repeat-cron").hidden = value !== "custom";
+      form.querySelector('[name="repeat_time"]').parentElement.hidden = value === "custom";
+      form.querySelector('[data-action="create-schedule"]').hidden = !value;
+      form.querySelector('[data-action="schedule"]').hidden = Boolean(value);
+    });
+    form.querySelector('[data-action="export-now"]').addEventListener("click", async () => {
+      CF.clearProblems(form);
+      if (!checkFields(form)) return;
+      try {
+        const job = await CF.api("POST", "/jobs", exportBody(card, {}));
+        CF.trackExport(job.id);
+        await follow(status, job);
+      } catch (problem) { CF.showProblem(form, problem); }
+    });
+    form.querySelector('[data-action="schedule"]').addEventListener("click", () => {
+      CF.clearProblems(form);
+      if (!checkFields(form)) return;
+      CF.scheduleDialog.open({
+        what: `Export ${card.dataset.type} as ${form.querySelector('[name="format"]').value.toUpperCase()}`,
+        submit: async (when) => {
+          const job = await CF.api("POST", "/jobs", exportBody(card, when));
+          CF.trackExport(job.id);
+          status.replaceChildren(jobSummary(job));
+          return job;
+        },
+      });
+    });
+    form.querySelector('[data-action="create-schedule"]').addEventListener("click", async () => {
+      CF.clearProblems(form);
+      if (!checkFields(form)) return;
+      const body = {
+        name: form.querySelector('[name="schedule_name"]').value.trim(), job_type: "export",
+        data_type: card.dataset.type, options: exportOptions(form), cron: cronFor(form),
+        timezone: CF.timezone(), enabled: true,
+      };
+      try {
+        const schedule = await CF.api("POST", "/schedules", body);
+        status.replaceChildren(CF.el("p", { class: "alert ok", role: "status" },
+          `Schedule “${schedule.name}” created (${schedule.cron}, ${schedule.timezone}); next run ${CF.formatWhen(schedule.next_run_at, CF.timezone())}. `,
+          CF.el("a", { href: "/schedules" }, "View Schedules")));
+      } catch (problem) { CF.showProblem(form, problem); }
+    });
+  }
+
+  document.querySelectorAll(".data-type").forEach((card) => {
+    if (card.querySelector(".import-form")) wireImport(card);
+    if (card.querySelector(".export-form")) wireExport(card);
+  });
+})();

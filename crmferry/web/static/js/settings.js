@@ -1,0 +1,97 @@
+/* Settings page: the user's time zone; members, roles and API tokens (admins). */
+"use strict";
+
+(function () {
+  const CF = window.CF;
+  const browserTz = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  document.getElementById("tz-browser").textContent = `This browser's time zone (${browserTz})`;
+
+  const tzForm = document.getElementById("timezone-form");
+  tzForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    CF.clearProblems(tzForm);
+    const value = tzForm.querySelector("select").value || null;
+    try {
+      await CF.api("PATCH", "/me", { timezone: value });
+      if (value) document.body.dataset.userTimezone = value; else delete document.body.dataset.userTimezone;
+      tzForm.querySelector(".status").textContent = `Saved: times are shown in ${CF.timezone()}.`;
+    } catch (problem) { CF.showProblem(tzForm, problem); }
+  });
+
+  const membersTable = document.getElementById("members");
+  if (!membersTable) return;
+
+  function boxError(id, problem) {
+    const box = document.getElementById(id);
+    box.textContent = problem ? problem.detail : "";
+    box.hidden = !problem;
+  }
+
+  async function loadMembers() {
+    try {
+      const members = CF.items(await CF.api("GET", "/members"));
+      membersTable.tBodies[0].replaceChildren(...members.map((m) => {
+        const id = `role-${m.id}`;
+        const select = CF.el("select", { id }, ["viewer", "member", "admin"].map((r) => CF.el("option", { value: r, selected: r === m.role }, r)));
+        select.addEventListener("change", async () => {
+          try { await CF.api("PATCH", `/members/${m.id}`, { role: select.value }); boxError("members-error", null); }
+          catch (problem) { boxError("members-error", problem); select.value = m.role; }
+        });
+        const remove = CF.el("button", { type: "button", class: "danger", onclick: async () => {
+          if (!window.confirm(`Remove ${m.email} from the organization? Their tokens stop working.`)) return;
+          try { await CF.api("DELETE", `/members/${m.id}`); loadMembers(); loadTokens(); }
+          catch (problem) { boxError("members-error", problem); }
+        } }, "Remove");
+        return CF.el("tr", { dataset: { email: m.email } }, CF.el("td", {}, m.email), CF.el("td", {}, m.name || ""),
+          CF.el("td", {}, CF.el("label", { for: id, class: "sr-only" }, `Role of ${m.email}`), select), CF.el("td", {}, remove));
+      }));
+    } catch (problem) { boxError("members-error", problem); }
+  }
+
+  const tokensTable = document.getElementById("tokens");
+  async function loadTokens() {
+    try {
+      const tokens = CF.items(await CF.api("GET", "/tokens"));
+      tokensTable.tBodies[0].replaceChildren(...tokens.map((t) => CF.el("tr", { dataset: { tokenId: t.id } },
+        CF.el("td", {}, t.name || "—"), CF.el("td", {}, CF.el("code", {}, `${t.prefix}…`)), CF.el("td", {}, t.user_email),
+        CF.el("td", {}, CF.formatWhen(t.created_at, CF.timezone())),
+        CF.el("td", {}, t.last_used_at ? CF.formatWhen(t.last_used_at, CF.timezone()) : "never"),
+        CF.el("td", {}, t.revoked_at ? CF.el("span", { class: "badge cancelled" }, "Revoked")
+          : CF.el("button", { type: "button", class: "danger", onclick: async () => {
+            if (!window.confirm(`Revoke the token “${t.name || t.prefix}”? Programs using it stop working at once.`)) return;
+            try { await CF.api("DELETE", `/tokens/${t.id}`); loadTokens(); } catch (problem) { boxError("tokens-error", problem); }
+          } }, "Revoke")))));
+    } catch (problem) { boxError("tokens-error", problem); }
+  }
+
+  const memberForm = document.getElementById("member-form");
+  memberForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    CF.clearProblems(memberForm);
+    const data = Object.fromEntries(new FormData(memberForm));
+    for (const key of ["name", "password"]) if (!data[key]) delete data[key];
+    try { await CF.api("POST", "/members", data); memberForm.reset(); loadMembers(); }
+    catch (problem) { CF.showProblem(memberForm, problem); }
+  });
+
+  const tokenForm = document.getElementById("token-form");
+  tokenForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    CF.clearProblems(tokenForm);
+    const data = Object.fromEntries(new FormData(tokenForm));
+    if (!data.email) delete data.email;
+    try {
+      const created = await CF.api("POST", "/tokens", data);
+      document.getElementById("new-token-value").textContent = created.token;
+      document.getElementById("new-token").hidden = false;
+      tokenForm.reset();
+      loadTokens();
+    } catch (problem) { CF.showProblem(tokenForm, problem); }
+  });
+  document.getElementById("copy-token").addEventListener("click", () => {
+    navigator.clipboard && navigator.clipboard.writeText(document.getElementById("new-token-value").textContent);
+  });
+
+  loadMembers();
+  loadTokens();
+})();
