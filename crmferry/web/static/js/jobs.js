@@ -7,6 +7,8 @@
   const FINISHED = ["completed", "failed", "cancelled"];
   const jobs = new Map();
   let historyCursor = null;
+  // events that arrive while a refresh is loading win over the (older) lists it loads
+  let eventsDuringRefresh = null;
   const errorBox = document.querySelector("[data-form-error]");
   const liveState = document.querySelector(".live-state");
 
@@ -138,6 +140,7 @@
   let renderQueued = false;
   function upsert(job) {
     jobs.set(job.id, job);
+    if (eventsDuringRefresh) eventsDuringRefresh.set(job.id, job);
     if (!renderQueued) {
       renderQueued = true;
       requestAnimationFrame(() => { renderQueued = false; render(); });
@@ -162,14 +165,17 @@
   }
 
   async function refresh() {
+    eventsDuringRefresh = new Map();
     try {
       jobs.clear();
       await Promise.all([loadAll("/jobs?status=pending&limit=100", 5), loadAll("/jobs?status=processing&limit=100", 2)]);
       historyCursor = null;
       await loadHistoryPage();
       errorBox.hidden = true;
-      render();
     } catch (problem) { showError(problem); }
+    for (const job of eventsDuringRefresh.values()) jobs.set(job.id, job);
+    eventsDuringRefresh = null;
+    render();
   }
 
   function connect() {
