@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from crmferry.web.api import me, settings
+from crmferry.web.api import me, records, settings
 
 
 def api_routers() -> list[APIRouter]:
     """Every router of /api/v1; a feature adds its router here."""
-    return [me.router, settings.router]
+    return [me.router, settings.router, records.router]

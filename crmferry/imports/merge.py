@@ -1,0 +1,197 @@
+"""Write the good staged rows in one set-based statement per mode, logging every change.
+
+Each statement is a chain of data-modifying CTEs: the write, then the change
+log (`import_changes`, previous values as jsonb read from the same snapshot the
+write started from), then the counts. Rows whose values would not change are not
+rewritten (`IS DISTINCT FROM`) and count as unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from psycopg import sql
+
+from crmferry.db import Conn
+from crmferry.imports.options import ImportOptions
+from crmferry.imports.validate import ROWS_TABLE, RowsPlan
+
+_GOOD = "cardinality(r.errors) = 0"
+
+_ROW_COUNTS = """
+SELECT count(*) AS total, count(*) FILTER (WHERE cardinality(errors) > 0) AS bad
+  FROM {rows}
+"""
+
+# What each good row would do: be new, change a record, or match it exactly.
+_PLAN_COUNTS = (
+    """
+SELECT count(*) FILTER (WHERE t.id IS NULL) AS new,
+       count(*) FILTER (WHERE t.id IS NOT NULL AND ({old}) IS DISTINCT FROM ({new})) AS changed,
+       count(*) FILTER (WHERE t.id IS NOT NULL AND ({old}) IS NOT DISTINCT FROM ({new})) AS same
+  FROM {rows} AS r LEFT JOIN {table} AS t ON {match}
+ WHERE """
+    + _GOOD
+)
+
+_LOG = """
+logged AS (
+    INSERT INTO import_changes (organization_id, job_id, data_type, record_id, action, previous)
+    SELECT crmferry_current_org(), {job}, {data_type}, w.id,
+           CASE WHEN w.inserted THEN 'insert' ELSE 'update' END,
+           CASE WHEN w.inserted THEN NULL ELSE to_jsonb(old) END
+      FROM written AS w LEFT JOIN {table} AS old ON NOT w.inserted AND old.id = w.id
+    RETURNING action
+)
+SELECT count(*) FILTER (WHERE action = 'insert') AS inserted,
+       count(*) FILTER (WHERE action = 'update') AS updated
+  FROM logged
+"""
+
+_UPSERT = (
+    """
+WITH written AS (
+    INSERT INTO {table} AS t (organization_id, {insert_columns}, import_job_id)
+    SELECT crmferry_current_org(), {values}, {job} FROM {rows} AS r WHERE """
+    + _GOOD
+    + """
+    ON CONFLICT {conflict} DO UPDATE
+       SET {assignments}, updated_at = now(), import_job_id = excluded.import_job_id
+     WHERE ({old}) IS DISTINCT FROM ({excluded})
+    RETURNING t.id, (t.xmax = 0) AS inserted
+), """
+    + _LOG
+)
+
+_INSERT = (
+    """
+WITH written AS (
+    INSERT INTO {table} AS t (organization_id, {insert_columns}, import_job_id)
+    SELECT crmferry_current_org(), {values}, {job} FROM {rows} AS r WHERE """
+    + _GOOD
+    + """
+    RETURNING t.id, true AS inserted
+), """
+    + _LOG
+)
+
+_UPDATE = (
+    """
+WITH written AS (
+    UPDATE {table} AS t
+       SET {from_rows}, updated_at = now(), import_job_id = {job}
+      FROM {rows} AS r
+     WHERE """
+    + _GOOD
+    + """ AND {match} AND ({old}) IS DISTINCT FROM ({new})
+    RETURNING t.id, false AS inserted
+), """
+    + _LOG
+)
+
+
+@dataclass
+class Counts:
+    """The job's counts, as the API shows them, plus the rows read."""
+
+    total: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "failed": self.failed,
+        }
+
+
+def count_rows(conn: Conn) -> Counts:
+    """Rows staged and rows with at least one error."""
+    row = conn.execute(sql.SQL(_ROW_COUNTS).format(rows=sql.Identifier(ROWS_TABLE))).fetchone()
+    assert row is not None
+    return Counts(total=row["total"], failed=row["bad"])
+
+
+def preview_counts(conn: Conn, plan: RowsPlan, options: ImportOptions, counts: Counts) -> Counts:
+    """The counts the write would produce, from the same joins, writing nothing (dry run)."""
+    new, changed, same = _plan_counts(conn, plan)
+    if options.mode == "insert":
+        counts.inserted = new
+    elif options.mode == "update":
+        counts.updated, counts.unchanged, counts.skipped = changed, same, new
+    else:
+        counts.inserted, counts.updated, counts.unchanged = new, changed, same
+    return counts
+
+
+def write_rows(
+    conn: Conn, plan: RowsPlan, options: ImportOptions, job_id: UUID, counts: Counts
+) -> Counts:
+    """The one write of this mode; the change log is written by the same statement.
+
+    Update mode: a row whose key matches no record is skipped (counted, not an error).
+    """
+    good = counts.total - counts.failed
+    parts = _parts(plan, job_id)
+    if options.mode == "update":
+        new, _changed, _same = _plan_counts(conn, plan)
+        counts.skipped = new
+        statement = _UPDATE
+    else:
+        statement = _UPSERT if options.mode == "upsert" else _INSERT
+    row = conn.execute(sql.SQL(statement).format(**parts)).fetchone()
+    assert row is not None
+    counts.inserted, counts.updated = row["inserted"], row["updated"]
+    counts.unchanged = good - counts.skipped - counts.inserted - counts.updated
+    return counts
+
+
+def _plan_counts(conn: Conn, plan: RowsPlan) -> tuple[int, int, int]:
+    parts = _parts(plan, None)
+    query = sql.SQL(_PLAN_COUNTS).format(
+        rows=parts["rows"],
+        table=parts["table"],
+        match=parts["match"],
+        old=parts["old"],
+        new=parts["new"],
+    )
+    row = conn.execute(query).fetchone()
+    assert row is not None
+    return row["new"], row["changed"], row["same"]
+
+
+def _columns(prefix: str, names: list[str]) -> sql.Composable:
+    return sql.SQL(", ").join(sql.Identifier(prefix, n) for n in names)
+
+
+def _parts(plan: RowsPlan, job_id: UUID | None) -> dict[str, sql.Composable]:
+    data_type = plan.data_type
+    update = plan.update_columns
+    key = sql.Identifier(plan.key)
+    conflict_key = sql.SQL("lower({})").format(key) if data_type.key_case_insensitive else key
+    return {
+        "table": sql.Identifier(data_type.table),
+        "rows": sql.Identifier(ROWS_TABLE),
+        "job": sql.Literal(str(job_id)) if job_id else sql.NULL,
+        "data_type": sql.Literal(data_type.name),
+        "match": plan.match(),
+        "insert_columns": sql.SQL(", ").join(sql.Identifier(n) for n in plan.insert_columns),
+        "values": _columns("r", plan.insert_columns),
+        "old": sql.SQL("ROW({})").format(_columns("t", update)),
+        "new": sql.SQL("ROW({})").format(_columns("r", update)),
+        "excluded": sql.SQL("ROW({})").format(_columns("excluded", update)),
+        "conflict": sql.SQL("(organization_id, ({}))").format(conflict_key),
+        "assignments": sql.SQL(", ").join(
+            sql.SQL("{} = excluded.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in update
+        ),
+        "from_rows": sql.SQL(", ").join(
+            sql.SQL("{} = r.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in update
+        ),
+    }

@@ -1,0 +1,73 @@
+"""An import's options, checked once at job creation and read back by the run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, cast
+
+from crmferry.errors import ValidationFailed
+
+Mode = Literal["insert", "update", "upsert"]
+OnError = Literal["skip", "abort"]
+DateFormat = Literal["auto", "YYYY-MM-DD", "MM/DD/YYYY", "DD/MM/YYYY"]
+DecimalMark = Literal[".", ","]
+
+MODES: tuple[Mode, ...] = ("insert", "update", "upsert")
+ON_ERROR: tuple[OnError, ...] = ("skip", "abort")
+DATE_FORMATS: tuple[DateFormat, ...] = ("auto", "YYYY-MM-DD", "MM/DD/YYYY", "DD/MM/YYYY")
+DECIMAL_MARKS: tuple[DecimalMark, ...] = (".", ",")
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How rows are matched and written, and what a bad row does."""
+
+    mode: Mode = "upsert"
+    on_error: OnError = "skip"
+    dry_run: bool = False
+    date_format: DateFormat = "auto"
+    decimal: DecimalMark = "."
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _choice(raw: dict[str, Any], name: str, allowed: tuple[str, ...], errors: list[Any]) -> Any:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if value not in allowed:
+        shown = ", ".join(repr(a) for a in allowed)
+        errors.append({"field": f"options.{name}", "message": f"must be one of {shown}"})
+    return value
+
+
+def parse_import_options(raw: dict[str, Any] | None) -> ImportOptions:
+    """Options from a request body (defaults filled in); ValidationFailed names each bad one.
+
+    Keys this kind does not know are ignored, so the engine may add its own.
+    """
+    raw = raw or {}
+    if not isinstance(raw, dict):
+        raise ValidationFailed(
+            "options must be an object", [{"field": "options", "message": "must be an object"}]
+        )
+    errors: list[dict[str, object]] = []
+    mode = _choice(raw, "mode", MODES, errors)
+    on_error = _choice(raw, "on_error", ON_ERROR, errors)
+    date_format = _choice(raw, "date_format", DATE_FORMATS, errors)
+    mark = _choice(raw, "decimal", DECIMAL_MARKS, errors)
+    dry_run = raw.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        errors.append({"field": "options.dry_run", "message": "must be true or false"})
+    if errors:
+        summary = "; ".join(f"{e['field']} {e['message']}" for e in errors)
+        raise ValidationFailed(f"The import options are not valid: {summary}.", errors)
+    defaults = ImportOptions()
+    return ImportOptions(
+        mode=cast(Mode, mode or defaults.mode),
+        on_error=cast(OnError, on_error or defaults.on_error),
+        dry_run=bool(dry_run),
+        date_format=cast(DateFormat, date_format or defaults.date_format),
+        decimal=cast(DecimalMark, mark or defaults.decimal),
+    )

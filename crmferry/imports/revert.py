@@ -1,0 +1,182 @@
+"""Undo an import from its change log, and read that log.
+
+A revert deletes exactly the records the import inserted and puts back the
+previous values of those it updated, each in one statement. It is refused
+(Conflict) when a later import — one not itself reverted — changed any of the
+same records, unless forced.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from crmferry.accounts.principal import Principal
+from crmferry.db import Conn
+from crmferry.errors import Conflict, NotFound
+from crmferry.records import DataType
+
+_GET_JOB = "SELECT * FROM scheduled_jobs WHERE id = %s"
+
+_REVERT_EXISTS = """
+SELECT id FROM scheduled_jobs
+ WHERE reverts_job_id = %s AND job_type = 'revert'
+   AND status IN ('pending', 'processing', 'completed')
+   AND id IS DISTINCT FROM %s
+ LIMIT 1
+"""
+
+# Records of this import that a later, not reverted, import changed again.
+_LATER_CHANGES = """
+SELECT count(DISTINCT later.record_id) AS records
+  FROM import_changes AS mine
+  JOIN import_changes AS later
+    ON later.organization_id = mine.organization_id
+   AND later.data_type = mine.data_type
+   AND later.record_id = mine.record_id
+   AND later.id > mine.id
+   AND later.job_id <> mine.job_id
+ WHERE mine.job_id = %(job)s
+   AND NOT EXISTS (SELECT 1 FROM scheduled_jobs AS r
+                    WHERE r.reverts_job_id = later.job_id AND r.job_type = 'revert'
+                      AND r.status = 'completed')
+"""
+
+_CREATE_REVERT_JOB = """
+INSERT INTO scheduled_jobs (organization_id, created_by, creator_name, job_type, data_type,
+                            scheduled_time, status, options, reverts_job_id, file_name)
+VALUES (current_setting('app.current_organization_id', true), %(created_by)s,
+        %(creator_name)s, 'revert', %(data_type)s, now(), 'pending', %(options)s,
+        %(reverts)s, %(file_name)s)
+RETURNING *
+"""
+
+_DELETE_INSERTED = """
+DELETE FROM {table} AS t
+ USING import_changes AS c
+ WHERE c.job_id = %(job)s AND c.action = 'insert'
+   AND t.organization_id = crmferry_current_org() AND t.id = c.record_id
+"""
+
+_RESTORE_UPDATED = """
+UPDATE {table} AS t
+   SET ({columns}) = ({previous})
+  FROM import_changes AS c
+ CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, c.previous) AS p
+ WHERE c.job_id = %(job)s AND c.action = 'update'
+   AND t.organization_id = crmferry_current_org() AND t.id = c.record_id
+"""
+
+_CHANGES = """
+SELECT id, record_id, action, previous, created_at
+  FROM import_changes
+ WHERE job_id = %(job)s AND id > %(after)s
+ ORDER BY id
+ LIMIT %(limit)s
+"""
+
+
+def get_job(conn: Conn, job_id: object) -> dict[str, Any]:
+    """A job of the current organization; NotFound for another's or a malformed id."""
+    try:
+        parsed = UUID(str(job_id))
+    except ValueError:
+        raise NotFound(f"No job {job_id}.") from None
+    row = conn.execute(_GET_JOB, [parsed]).fetchone()
+    if row is None:
+        raise NotFound(f"No job {job_id}.")
+    return row
+
+
+def check_revertible(
+    conn: Conn, job_id: object, force: bool, revert_job_id: UUID | None = None
+) -> dict[str, Any]:
+    """The import job to revert; Conflict when it cannot (or, unless forced, should not) be.
+
+    `revert_job_id`: the revert job asking (at run time), which does not count as a rival.
+    """
+    job = get_job(conn, job_id)
+    if job["job_type"] != "import":
+        raise Conflict("Only an import can be reverted.")
+    if job["status"] != "completed":
+        raise Conflict(f"Only a completed import can be reverted; this one is {job['status']}.")
+    if (job["options"] or {}).get("dry_run"):
+        raise Conflict("A dry run changed nothing: there is nothing to revert.")
+    if conn.execute(_REVERT_EXISTS, [job["id"], revert_job_id]).fetchone() is not None:
+        raise Conflict("This import is already reverted, or its revert is under way.")
+    if not force:
+        later = conn.execute(_LATER_CHANGES, {"job": job["id"]}).fetchone()
+        if later and later["records"]:
+            raise Conflict(
+                f"A later import changed {later['records']} of the records this import wrote; "
+                'reverting would undo those changes too. Send {"force": true} to revert anyway.'
+            )
+    return job
+
+
+def create_revert_job(
+    conn: Conn, principal: Principal, import_job: dict[str, Any], force: bool
+) -> dict[str, Any]:
+    """A pending revert job for a checked import job, due now."""
+    row = conn.execute(
+        _CREATE_REVERT_JOB,
+        {
+            "created_by": principal.user_id,
+            "creator_name": principal.display_name,
+            "data_type": import_job["data_type"],
+            "options": Jsonb({"force": force}),
+            "reverts": import_job["id"],
+            "file_name": import_job["file_name"],
+        },
+    ).fetchone()
+    assert row is not None
+    return row
+
+
+def revert_changes(conn: Conn, data_type: DataType, import_job_id: UUID) -> tuple[int, int]:
+    """Delete what the import inserted, restore what it updated; (deleted, restored)."""
+    table = sql.Identifier(data_type.table)
+    columns = restored_columns(data_type)
+    deleted = conn.execute(
+        sql.SQL(_DELETE_INSERTED).format(table=table), {"job": import_job_id}
+    ).rowcount
+    restored = conn.execute(
+        sql.SQL(_RESTORE_UPDATED).format(
+            table=table,
+            columns=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+            previous=sql.SQL(", ").join(sql.Identifier("p", c) for c in columns),
+        ),
+        {"job": import_job_id},
+    ).rowcount
+    return deleted, restored
+
+
+def restored_columns(data_type: DataType) -> list[str]:
+    """Every column an import may write, plus the bookkeeping it changes."""
+    columns = list(data_type.field_names)
+    if data_type.name == "bids":
+        columns.append("contact_id")
+    return [*columns, "updated_at", "import_job_id"]
+
+
+def list_changes(
+    conn: Conn, job_id: UUID, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of an import's change log, oldest first, and the next page's cursor."""
+    after = int(cursor) if cursor and cursor.isdigit() else 0
+    rows = conn.execute(_CHANGES, {"job": job_id, "after": after, "limit": limit + 1}).fetchall()
+    items = [
+        {
+            "id": row["id"],
+            "record_id": str(row["record_id"]),
+            "action": row["action"],
+            "previous": row["previous"],
+            "created_at": row["created_at"].isoformat(),
+        }
+        for row in rows[:limit]
+    ]
+    next_cursor = str(rows[limit - 1]["id"]) if len(rows) > limit else None
+    return items, next_cursor

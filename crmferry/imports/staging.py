@@ -1,0 +1,69 @@
+"""Stage a file's mapped cells in a temporary table with COPY, in batches.
+
+The staging table holds the raw text of each mapped column (named after its
+field) and the row number as the user counts it (the header is row 1). It
+lives only for the job's transaction. Each batch is its own COPY statement, so
+progress can be reported (and a cancel seen) between batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+
+from psycopg import sql
+
+from crmferry.db import Conn
+
+RAW_TABLE = "import_raw"
+BATCH_ROWS = 10_000
+
+_CREATE_RAW = "CREATE TEMP TABLE {table} (row_number integer NOT NULL, {columns}) ON COMMIT DROP"
+_COPY_RAW = "COPY {table} (row_number, {columns}) FROM STDIN"
+
+
+def create_raw_table(conn: Conn, fields: list[str]) -> None:
+    """A fresh staging table with one text column per mapped field."""
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(RAW_TABLE)))
+    columns = sql.SQL(", ").join(
+        sql.SQL("{} text").format(sql.Identifier(field)) for field in fields
+    )
+    conn.execute(sql.SQL(_CREATE_RAW).format(table=sql.Identifier(RAW_TABLE), columns=columns))
+
+
+def copy_rows(
+    conn: Conn,
+    fields: list[str],
+    positions: list[int],
+    rows: Iterable[tuple[int, list[str]]],
+    on_batch: Callable[[int], None],
+    batch_rows: int = BATCH_ROWS,
+) -> int:
+    """COPY (row_number, cells at `positions`) into the staging table; return the row count.
+
+    `on_batch(rows_so_far)` is called after each committed-to-the-table batch.
+    """
+    statement = sql.SQL(_COPY_RAW).format(
+        table=sql.Identifier(RAW_TABLE),
+        columns=sql.SQL(", ").join(sql.Identifier(f) for f in fields),
+    )
+    picked = _picked(rows, positions)
+    total = 0
+    with conn.cursor() as cur:
+        while True:
+            batch = list(islice(picked, batch_rows))
+            if not batch:
+                break
+            with cur.copy(statement) as copy:
+                for row in batch:
+                    copy.write_row(row)
+            total += len(batch)
+            on_batch(total)
+    return total
+
+
+def _picked(rows: Iterable[tuple[int, list[str]]], positions: list[int]) -> Iterator[list[object]]:
+    """Each row as (row_number, mapped cells...); cells past a short row's end are absent."""
+    for number, cells in rows:
+        width = len(cells)
+        yield [number, *(cells[p] if p < width else None for p in positions)]
