@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from crmferry.web.api import me, records, settings
+from crmferry.web.api import import_jobs, me, records, settings, templates
 
 
 def api_routers() -> list[APIRouter]:
     """Every router of /api/v1; a feature adds its router here."""
-    return [me.router, settings.router, records.router]
+    return [
+        me.router,
+        settings.router,
+        records.router,
+        templates.router,
+        import_jobs.router,
+    ]
