@@ -38,20 +38,22 @@ _BUILD_ROWS = """
 CREATE TEMP TABLE {rows} ON COMMIT DROP AS
 SELECT r.row_number, {columns},
        array_remove(ARRAY[{checks}]::text[], NULL) AS errors
-  FROM {raw} AS r {joins}
+  FROM (SELECT raw.row_number, {cleaned} FROM {raw} AS raw OFFSET 0) AS r {joins}
 """
+# OFFSET 0 keeps the cleaning in its own step: each cell is trimmed (and an
+# e-mail lower-cased) once, not once per expression that reads it.
 
 _CONTACT_LINK = """
 LEFT JOIN contacts AS linked_contact
        ON linked_contact.organization_id = crmferry_current_org()
-      AND lower(linked_contact.email) = lower(crmferry_clean(r.contact_email))
+      AND lower(linked_contact.email) = r.contact_email
 """
 
 _OWNER_LINK = """
 LEFT JOIN (SELECT DISTINCT lower(u.email) AS email
              FROM users AS u JOIN memberships AS m ON m.user_id = u.id
             WHERE m.organization_id = crmferry_current_org()) AS owner
-       ON owner.email = lower(crmferry_clean(r.owner_email))
+       ON owner.email = r.owner_email
 """
 
 # Later rows that repeat a key seen earlier in the file.
@@ -136,6 +138,7 @@ def build_rows(
             sql.SQL("{} AS {}").format(c.value, sql.Identifier(c.name)) for c in all_columns
         ),
         checks=sql.SQL(", ").join(_check_expression(c) for c in all_columns) or sql.SQL("NULL"),
+        cleaned=sql.SQL(", ").join(_cleaned(data_type.field(f)) for f in fields),
         joins=sql.Composed(joins),
     )
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(ROWS_TABLE)))
@@ -203,8 +206,17 @@ def _default(data_type: DataType, name: str, currency: str) -> sql.Composable | 
     return None
 
 
+def _cleaned(f: Field) -> sql.Composable:
+    """A staged cell trimmed, empty as NULL; e-mail addresses lower-cased."""
+    column = sql.Identifier(f.name)
+    if f.type == "email":
+        return sql.SQL("lower(crmferry_clean(raw.{})) AS {}").format(column, column)
+    return sql.SQL("crmferry_clean(raw.{}) AS {}").format(column, column)
+
+
 def _clean(name: str) -> sql.Composable:
-    return sql.SQL("crmferry_clean(r.{})").format(sql.Identifier(name))
+    """The cleaned cell of a mapped field (see `_cleaned`)."""
+    return sql.SQL("r.{}").format(sql.Identifier(name))
 
 
 def _column(
@@ -219,9 +231,9 @@ def _column(
     value: sql.Composable
     mark = sql.Literal(options.decimal)
     if f.type == "email":
-        value = sql.SQL("lower({})").format(v)
+        value = v  # lower-cased when cleaned
         checks.append(
-            (sql.SQL("NOT crmferry_email_ok(lower({}))").format(v), "is not a valid e-mail address")
+            (sql.SQL("NOT crmferry_email_ok({})").format(v), "is not a valid e-mail address")
         )
     elif f.type == "phone":
         value = v
