@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 
+import psycopg
 from psycopg import sql
 
 from crmferry.db import Conn
@@ -56,7 +57,11 @@ def copy_rows(
                 break
             with cur.copy(statement) as copy:
                 for row in batch:
-                    copy.write_row(row)
+                    try:
+                        copy.write_row(row)
+                    except psycopg.DataError:
+                        # a NUL character, which PostgreSQL text cannot hold: dropped
+                        copy.write_row(_without_nul(row))
             total += len(batch)
             on_batch(total)
     return total
@@ -67,3 +72,7 @@ def _picked(rows: Iterable[tuple[int, list[str]]], positions: list[int]) -> Iter
     for number, cells in rows:
         width = len(cells)
         yield [number, *(cells[p] if p < width else None for p in positions)]
+
+
+def _without_nul(row: list[object]) -> list[object]:
+    return [c.replace("\x00", "") if isinstance(c, str) else c for c in row]
