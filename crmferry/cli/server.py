@@ -120,8 +120,14 @@ def serve(
 def worker(
     concurrency: int = typer.Option(1, "--concurrency", min=1, help="Jobs run at once."),
     data_dir: str | None = DataDir,
+    plugins: list[str] = typer.Option(
+        [],
+        "--plugin",
+        envvar="CRMFERRY_PLUGINS",
+        help="Module registering job kinds (repeatable; the variable takes a comma list).",
+    ),
 ) -> None:
     """A worker process: claims due jobs and runs them until SIGTERM/SIGINT."""
     settings = settings_from(data_dir)
     connect(settings, upgrade=True).close()
-    raise typer.Exit(run_worker(settings, concurrency))
+    raise typer.Exit(run_worker(settings, concurrency, plugins))

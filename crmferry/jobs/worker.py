@@ -1,27 +1,177 @@
-"""The worker process: connects and waits for work until told to stop."""
+"""The worker process: claims due jobs into N slots, wakes on NOTIFY, sleeps until
+the next due time (at most the poll interval), recovers expired leases, fires
+schedules and prunes old jobs; stops gracefully on SIGTERM/SIGINT: no more
+claims, running jobs get the grace period, the rest go back to pending at once.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
+import os
+import secrets
 import signal
+import socket
 import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+from uuid import UUID
+
+import psycopg
 
 from crmferry.config import Settings
-from crmferry.db import connect
+from crmferry.db import Database, connect
+from crmferry.jobs import engine, retention, scheduler
+from crmferry.jobs.engine import Claim
+from crmferry.jobs.kinds import load_builtin_kinds
+from crmferry.jobs.listener import Listener
+from crmferry.jobs.running import run_claimed
 
 log = logging.getLogger(__name__)
 
+RETRY_AFTER_ERROR_SECONDS = 1.0
+RETENTION_EVERY_SECONDS = 3600.0
 
-def run_worker(settings: Settings, concurrency: int = 1) -> int:
-    """Run until SIGTERM/SIGINT; return the process exit code."""
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+
+def load_plugins(modules: Iterable[str]) -> None:
+    """Import modules that register job kinds (`kinds.register`) after the built-in
+    ones, so a plugin may replace a built-in kind in this process only."""
+    load_builtin_kinds()
+    for name in modules:
+        for part in name.split(","):
+            if part.strip():
+                importlib.import_module(part.strip())
+
+
+class Worker:
+    """One worker process's loop; setting `stop` ends it gracefully."""
+
+    def __init__(self, db: Database, settings: Settings, concurrency: int) -> None:
+        self.db, self.settings, self.concurrency = db, settings, concurrency
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.stop = threading.Event()
+        self.wake = threading.Event()
+        self.running: dict[UUID, tuple[threading.Thread, Claim]] = {}
+        self.lock = threading.Lock()
+        self._next_sweep = 0.0
+        self._next_prune = time.monotonic() + 60.0
+
+    def run(self) -> int:
+        """Work until `stop` is set, then shut down; the exit code (0)."""
+        Listener(self.db, self.wake, self.stop).start()
+        log.info("worker %s ready (concurrency %d)", self.worker_id, self.concurrency)
+        while not self.stop.is_set():
+            self.wake.clear()
+            try:
+                timeout = self._tick()
+            except psycopg.Error as exc:
+                log.warning("database unavailable (%s); retrying", exc)
+                timeout = RETRY_AFTER_ERROR_SECONDS
+            if timeout > 0:
+                self.wake.wait(timeout)
+        self.shutdown()
+        return 0
+
+    def _tick(self) -> float:
+        """One round: housekeeping, then claims; how long to sleep before the next."""
+        self._housekeeping()
+        free = self.concurrency - self._busy()
+        if free <= 0:
+            return self.settings.poll_seconds  # a finishing slot wakes us
+        claimed = engine.claim_jobs(
+            self.db,
+            self.worker_id,
+            free,
+            self.settings.org_concurrency,
+            self.settings.lease_seconds,
+        )
+        for job in claimed:
+            self._start(job)
+        if len(claimed) == free:
+            return 0.0  # maybe more are due
+        due, now = engine.next_due(self.db)
+        if due is None or due <= now:
+            # due but not claimable (locked, or over an organization's cap): the
+            # commit that changes that notifies us; the poll covers a lost one
+            return self.settings.poll_seconds
+        return min(self.settings.poll_seconds, (due - now).total_seconds())
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            for row in engine.recover_expired(self.db):
+                log.warning("job %s lease expired: now %s", row["id"], row["status"])
+            self._next_sweep = now + max(0.5, self.settings.lease_seconds / 4)
+        if not self.stop.is_set():
+            scheduler.fire_due_schedules(self.db, self.settings)
+        if now >= self._next_prune:
+            retention.prune_finished_jobs(self.db, self.settings)
+            self._next_prune = now + RETENTION_EVERY_SECONDS
+
+    def _busy(self) -> int:
+        with self.lock:
+            return len(self.running)
+
+    def _start(self, job: dict[str, Any]) -> None:
+        claim = Claim.of(job)
+        thread = threading.Thread(
+            target=self._slot, args=(job,), name=f"job-{claim.job_id}", daemon=True
+        )
+        with self.lock:
+            self.running[claim.job_id] = (thread, claim)
+        thread.start()
+
+    def _slot(self, job: dict[str, Any]) -> None:
+        try:
+            status = run_claimed(self.db, self.settings, job)
+            log.info("job %s (%s) %s", job["id"], job["job_type"], status)
+        except Exception:
+            log.exception("job %s: the worker could not record its end", job["id"])
+        finally:
+            with self.lock:
+                self.running.pop(job["id"], None)
+            self.wake.set()
+
+    def shutdown(self) -> None:
+        """Let running jobs finish within the grace period, then give the rest back to
+        pending at once (their transactions die with this process)."""
+        deadline = time.monotonic() + self.settings.shutdown_grace_seconds
+        with self.lock:
+            threads = list(self.running.values())
+        if threads:
+            log.info(
+                "stopping: up to %.0fs for %d job(s)",
+                self.settings.shutdown_grace_seconds,
+                len(threads),
+            )
+        for thread, _ in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self.lock:
+            left = list(self.running.values())
+        for _, claim in left:
+            try:
+                if engine.release(self.db, claim, "released at shutdown"):
+                    log.info("job %s released to pending", claim.job_id)
+            except psycopg.Error as exc:
+                log.warning("could not release job %s (%s); its lease will", claim.job_id, exc)
+
+
+def run_worker(settings: Settings, concurrency: int = 1, plugins: Iterable[str] = ()) -> int:
+    """Run a worker until SIGTERM/SIGINT; return the process exit code."""
+    load_plugins(plugins)
     db = connect(settings, upgrade=False)
-    with db.anonymous() as conn:
-        conn.execute("SELECT 1")
-    log.info("worker ready (concurrency %d)", concurrency)
-    while not stop.wait(settings.poll_seconds):
-        pass
-    db.close()
-    return 0
+    # each slot holds a connection for its job and briefly another for progress
+    db.pool_size = max(settings.db_pool_size, 2 * concurrency + 4)
+    worker = Worker(db, settings, concurrency)
+
+    def request_stop(*_: object) -> None:
+        worker.stop.set()
+        worker.wake.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, request_stop)
+    try:
+        return worker.run()
+    finally:
+        db.close()

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from crmferry.config import Settings
 from crmferry.db import Database
 from crmferry.web import problems
-from crmferry.web.api import api_routers, health
+from crmferry.web.api import api_routers, health, metrics
 from crmferry.web.pages import page_routers
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -29,6 +29,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     app.state.db = db
     problems.install(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     for router in api_routers():
         app.include_router(router, prefix="/api/v1")
     for router in page_routers():

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from crmferry.web.api import import_jobs, me, records, settings, templates
+from crmferry.web.api import (
+    events,
+    import_jobs,
+    jobs,
+    me,
+    records,
+    schedules,
+    settings,
+    templates,
+)
 
 
 def api_routers() -> list[APIRouter]:
@@ -15,4 +24,7 @@ def api_routers() -> list[APIRouter]:
         records.router,
         templates.router,
         import_jobs.router,
+        jobs.router,
+        schedules.router,
+        events.router,
     ]

@@ -1,0 +1,192 @@
+"""The engine's statements: claim, heartbeat, progress, finish, release, recover.
+
+Every state change after the claim re-checks it (still processing, same worker,
+same attempt): a worker that lost its lease can never overwrite the outcome of
+the attempt that replaced it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from crmferry.db import Conn, Database
+
+CLAIM = "SELECT * FROM crmferry_claim_jobs(%(worker)s, %(limit)s, %(cap)s, %(lease)s)"
+
+RECOVER = "SELECT * FROM crmferry_recover_expired_jobs()"
+
+NEXT_DUE = "SELECT crmferry_next_due() AS due, now() AS now"
+
+_HELD = (
+    "id = %(id)s AND status = 'processing' AND worker_id = %(worker)s AND attempts = %(attempts)s"
+)
+
+RENEW = f"""
+UPDATE scheduled_jobs
+   SET heartbeat_at = now(), lease_expires_at = now() + make_interval(secs => %(lease)s)
+ WHERE {_HELD}
+RETURNING cancel_requested
+"""
+
+PROGRESS = f"""
+UPDATE scheduled_jobs
+   SET progress_done = %(done)s, progress_total = coalesce(%(total)s, progress_total),
+       heartbeat_at = now(), lease_expires_at = now() + make_interval(secs => %(lease)s),
+       updated_at = now()
+ WHERE {_HELD}
+RETURNING cancel_requested
+"""
+
+# A completed job is only completed if no cancel was requested meanwhile: the
+# completion check decides the final state.
+FINISH = f"""
+UPDATE scheduled_jobs
+   SET status = %(status)s, completed_at = now(), updated_at = now(),
+       error_message = %(error)s, record_count = %(record_count)s, counts = %(counts)s,
+       result_path = %(result_path)s, result_size = %(result_size)s,
+       error_report_path = %(error_report_path)s,
+       progress_done = CASE WHEN %(status)s = 'completed'
+                            THEN greatest(progress_done, %(record_count)s) ELSE progress_done END,
+       progress_total = CASE WHEN %(status)s = 'completed'
+                             THEN greatest(progress_done, %(record_count)s) ELSE progress_total END,
+       lease_expires_at = NULL,
+       attempt_history = attempt_history || jsonb_build_array(jsonb_build_object(
+           'attempt', attempts, 'worker', worker_id, 'started_at', started_at,
+           'ended_at', now(), 'outcome', %(status)s::text))
+ WHERE {_HELD} AND (%(status)s <> 'completed' OR NOT cancel_requested)
+RETURNING *
+"""
+
+CANCELLED_RUNNING = f"""
+UPDATE scheduled_jobs
+   SET status = 'cancelled', completed_at = now(), updated_at = now(), lease_expires_at = NULL,
+       error_message = 'Cancelled while running; nothing it did was kept.',
+       attempt_history = attempt_history || jsonb_build_array(jsonb_build_object(
+           'attempt', attempts, 'worker', worker_id, 'started_at', started_at,
+           'ended_at', now(), 'outcome', 'cancelled'))
+ WHERE {_HELD} AND cancel_requested
+RETURNING *
+"""
+
+# Shutdown or a lost connection: back to pending at once, not after the lease.
+RELEASE = f"""
+UPDATE scheduled_jobs
+   SET status = 'pending', worker_id = NULL, lease_expires_at = NULL, updated_at = now(),
+       attempt_history = attempt_history || jsonb_build_array(jsonb_build_object(
+           'attempt', attempts, 'worker', worker_id, 'started_at', started_at,
+           'ended_at', now(), 'outcome', %(why)s::text))
+ WHERE {_HELD}
+RETURNING id
+"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One attempt at one job, as the claim recorded it."""
+
+    job_id: UUID
+    organization_id: str
+    worker_id: str
+    attempts: int
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Claim:
+        return cls(row["id"], row["organization_id"], row["worker_id"], row["attempts"])
+
+    def params(self, **more: object) -> dict[str, object]:
+        return {"id": self.job_id, "worker": self.worker_id, "attempts": self.attempts, **more}
+
+
+def claim_jobs(
+    db: Database, worker_id: str, limit: int, org_cap: int, lease_seconds: int
+) -> list[dict[str, Any]]:
+    """Claim up to `limit` due jobs (committed before any runs)."""
+    with db.anonymous() as conn:
+        return conn.execute(
+            CLAIM, {"worker": worker_id, "limit": limit, "cap": org_cap, "lease": lease_seconds}
+        ).fetchall()
+
+
+def recover_expired(db: Database) -> list[dict[str, Any]]:
+    """Jobs whose lease ran out, put back to pending (or failed after max attempts)."""
+    with db.anonymous() as conn:
+        return conn.execute(RECOVER).fetchall()
+
+
+def next_due(db: Database) -> tuple[datetime | None, datetime]:
+    """(when the next pending job or schedule is due, the database's now)."""
+    with db.anonymous() as conn:
+        row = conn.execute(NEXT_DUE).fetchone()
+    assert row is not None
+    return row["due"], row["now"]
+
+
+def renew_lease(db: Database, claim: Claim, lease_seconds: int) -> bool | None:
+    """Renew the lease; None when the claim is gone, else whether a cancel was requested."""
+    with db.tenant(claim.organization_id) as conn:
+        row = conn.execute(RENEW, claim.params(lease=lease_seconds)).fetchone()
+    return None if row is None else bool(row["cancel_requested"])
+
+
+def record_progress(
+    db: Database, claim: Claim, done: int, total: int | None, lease_seconds: int
+) -> bool | None:
+    """Store progress (and renew the lease) in its own short transaction, so it is
+    seen at once; None when the claim is gone, else whether a cancel was requested."""
+    with db.tenant(claim.organization_id) as conn:
+        row = conn.execute(
+            PROGRESS, claim.params(done=done, total=total, lease=lease_seconds)
+        ).fetchone()
+    return None if row is None else bool(row["cancel_requested"])
+
+
+@dataclass
+class Finish:
+    status: str
+    error: str | None = None
+    record_count: int | None = None
+    counts: dict[str, int] | None = None
+    result_path: str | None = None
+    result_size: int | None = None
+    error_report_path: str | None = None
+
+
+def finish(conn: Conn, claim: Claim, outcome: Finish) -> dict[str, Any] | None:
+    """Record the final status on `conn` (the job's own transaction when completing);
+    None when the claim is no longer held (or a cancel arrived before completion)."""
+    counts = outcome.counts
+    return conn.execute(
+        FINISH,
+        claim.params(
+            status=outcome.status,
+            error=outcome.error,
+            record_count=outcome.record_count,
+            counts=Jsonb(counts) if counts is not None else Jsonb({}),
+            result_path=outcome.result_path,
+            result_size=outcome.result_size,
+            error_report_path=outcome.error_report_path,
+        ),
+    ).fetchone()
+
+
+def finish_apart(db: Database, claim: Claim, outcome: Finish) -> dict[str, Any] | None:
+    """`finish` in a transaction of its own (after the job's was rolled back)."""
+    with db.tenant(claim.organization_id) as conn:
+        return finish(conn, claim, outcome)
+
+
+def mark_cancelled(db: Database, claim: Claim) -> bool:
+    """A running job that saw its cancel request ends cancelled; False if not held."""
+    with db.tenant(claim.organization_id) as conn:
+        return conn.execute(CANCELLED_RUNNING, claim.params()).fetchone() is not None
+
+
+def release(db: Database, claim: Claim, why: str) -> bool:
+    """Give a claimed job back to pending now; False when it was no longer held."""
+    with db.tenant(claim.organization_id) as conn:
+        return conn.execute(RELEASE, claim.params(why=why)).fetchone() is not None

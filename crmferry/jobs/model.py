@@ -1,0 +1,88 @@
+"""The job object as the API, the events stream and the CLI show it."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from crmferry.errors import NotFound, ValidationFailed
+
+STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
+FINISHED = ("completed", "failed", "cancelled")
+EMPTY_COUNTS = {"inserted": 0, "updated": 0, "unchanged": 0, "skipped": 0, "failed": 0}
+
+
+def rfc3339(value: datetime | None) -> str | None:
+    """A stored instant as RFC 3339 in UTC, with its offset."""
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value is not None else None
+
+
+def job_json(row: dict[str, Any]) -> dict[str, Any]:
+    """API.md's job object (plus a few extra fields) from a scheduled_jobs row."""
+    job_id = str(row["id"])
+    return {
+        "id": job_id,
+        "organization_id": str(row["organization_id"]),
+        "created_by": _text(row["created_by"]),
+        "creator_name": row["creator_name"],
+        "job_type": row["job_type"],
+        "data_type": row["data_type"],
+        "status": row["status"],
+        "scheduled_time": rfc3339(row["scheduled_time"]),
+        "created_at": rfc3339(row["created_at"]),
+        "started_at": rfc3339(row["started_at"]),
+        "completed_at": rfc3339(row["completed_at"]),
+        "error_message": row["error_message"],
+        "record_count": row["record_count"],
+        "file_name": row["file_name"],
+        "priority": row["priority"],
+        "attempts": row["attempts"],
+        "max_attempts": row["max_attempts"],
+        "cancel_requested": row["cancel_requested"],
+        "progress": {"done": row["progress_done"], "total": row["progress_total"]},
+        "counts": {**EMPTY_COUNTS, **(row["counts"] or {})},
+        "options": row["options"] or {},
+        "mapping": row["mapping"],
+        "timezone": row["timezone"],
+        "notify": row["notify"],
+        "upload_id": _text(row["upload_id"]),
+        "template_id": _text(row["template_id"]),
+        "schedule_id": _text(row["schedule_id"]),
+        "occurrence_at": rfc3339(row["occurrence_at"]),
+        "retry_of": _text(row["retry_of"]),
+        "reverts_job_id": _text(row["reverts_job_id"]),
+        "updated_at": rfc3339(row["updated_at"]),
+        "result_url": f"/api/v1/jobs/{job_id}/result" if row["result_path"] else None,
+        "error_report_url": f"/api/v1/jobs/{job_id}/errors" if row["error_report_path"] else None,
+    }
+
+
+def parse_job_id(value: object) -> UUID:
+    """A job id from a URL; a malformed one is simply not found."""
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise NotFound(f"No job {value}.") from None
+
+
+def encode_cursor(created_at: datetime, job_id: UUID) -> str:
+    """An opaque keyset cursor for the next page after this row."""
+    raw = f"{created_at.astimezone(UTC).isoformat()}|{job_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    """The (created_at, id) a cursor stands for; 422 for one this API did not make."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, _, job_id = raw.partition("|")
+        return datetime.fromisoformat(when), UUID(job_id)
+    except (ValueError, UnicodeDecodeError):
+        message = "This cursor is not one the API returned."
+        raise ValidationFailed(message, [{"field": "cursor", "message": message}]) from None

@@ -1,0 +1,37 @@
+"""Retention: finished jobs older than CRMFERRY_RETENTION_DAYS go, with their files,
+in small batches (vacuum-friendly, short locks), by the workers themselves."""
+
+from __future__ import annotations
+
+import logging
+
+from crmferry.config import Settings
+from crmferry.db import Database
+from crmferry.jobs.files import delete_job_files
+
+log = logging.getLogger(__name__)
+
+PRUNE = "SELECT * FROM crmferry_prune_jobs(%s, %s)"
+BATCH = 500
+
+
+def prune_finished_jobs(db: Database, settings: Settings, batch: int = BATCH) -> int:
+    """Delete finished jobs past the retention window and their files; how many."""
+    total = 0
+    while True:
+        with db.anonymous() as conn:
+            rows = conn.execute(PRUNE, [settings.retention_days, batch]).fetchall()
+        for row in rows:
+            delete_job_files(
+                settings,
+                row["organization_id"],
+                row["id"],
+                row["result_path"],
+                row["error_report_path"],
+            )
+        total += len(rows)
+        if len(rows) < batch:
+            break
+    if total:
+        log.info("pruned %d finished job(s) older than %d days", total, settings.retention_days)
+    return total

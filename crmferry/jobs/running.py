@@ -1,0 +1,218 @@
+"""Running one claimed job: its context, its heartbeat, and how its attempt ends.
+
+The kind runs inside the job's tenant transaction (`ctx.conn`); the final
+status is written on that same connection, so the job's data and its
+"completed" commit together or not at all. Anything else (a failure, a cancel,
+a lost lease, an exception) rolls the data back first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from crmferry.config import Settings
+from crmferry.db import Conn, Database
+from crmferry.errors import CrmFerryError, JobCancelled, LeaseLost
+from crmferry.jobs import engine
+from crmferry.jobs.engine import Claim, Finish
+from crmferry.jobs.files import attempt_dir, discard_attempt, stored_path
+from crmferry.jobs.kinds import JobOutcome, kind_for
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL = 1.0  # seconds between progress writes: NOTIFY takes a global lock
+
+
+class Heartbeat(threading.Thread):
+    """Renews the lease every heartbeat interval while the job runs, also through
+    long CPU-bound steps; notices a cancel request or a lost claim."""
+
+    def __init__(self, db: Database, settings: Settings, claim: Claim) -> None:
+        super().__init__(name=f"heartbeat-{claim.job_id}", daemon=True)
+        self.db, self.settings, self.claim = db, settings, claim
+        self.stopped = threading.Event()
+        self.cancel_requested = threading.Event()
+        self.lost = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.settings.effective_heartbeat_seconds):
+            try:
+                cancel = engine.renew_lease(self.db, self.claim, self.settings.lease_seconds)
+            except psycopg.Error as exc:
+                log.warning("heartbeat for job %s failed: %s", self.claim.job_id, exc)
+                continue
+            if cancel is None:
+                self.lost.set()
+                return
+            if cancel:
+                self.cancel_requested.set()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+class RunningJob:
+    """The JobContext a kind sees."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        job: dict[str, Any],
+        conn: Conn,
+        heartbeat: Heartbeat,
+    ) -> None:
+        self.db, self.settings, self.job, self.conn = db, settings, job, conn
+        self.claim = heartbeat.claim
+        self._heartbeat = heartbeat
+        self._last_write = 0.0
+
+    @property
+    def job_id(self) -> UUID:
+        return self.claim.job_id
+
+    @property
+    def organization_id(self) -> UUID:
+        return UUID(self.claim.organization_id)
+
+    def progress(self, done: int, total: int | None = None) -> None:
+        """Report rows done (written about once a second, and always when done == total);
+        raises JobCancelled after a cancel request and LeaseLost when the claim is gone."""
+        self.check()
+        now = time.monotonic()
+        if now - self._last_write < PROGRESS_INTERVAL and (total is None or done < total):
+            return
+        self._last_write = now
+        cancel = engine.record_progress(
+            self.db, self.claim, done, total, self.settings.lease_seconds
+        )
+        if cancel is None:
+            self._heartbeat.lost.set()
+        elif cancel:
+            self._heartbeat.cancel_requested.set()
+        self.check()
+
+    def check(self) -> None:
+        """Raise if the job must stop (no database call): for kinds' batch boundaries."""
+        if self._heartbeat.lost.is_set():
+            raise LeaseLost(f"Job {self.job_id} is no longer held by this worker.")
+        if self._heartbeat.cancel_requested.is_set():
+            raise JobCancelled("Cancelled while running.")
+
+    def files_dir(self) -> Path:
+        return attempt_dir(
+            self.settings, self.claim.organization_id, self.job_id, self.claim.attempts
+        )
+
+
+class _RollBack(Exception):
+    """Leave the job's transaction without committing, carrying why."""
+
+    def __init__(self, outcome: JobOutcome | None) -> None:
+        super().__init__("roll back")
+        self.outcome = outcome
+
+
+def run_claimed(db: Database, settings: Settings, job: dict[str, Any]) -> str:
+    """Run one claimed job to the end of its attempt; the status it ended with, or
+    'lost' when the claim was gone (another attempt owns the job now)."""
+    claim = Claim.of(job)
+    heartbeat = Heartbeat(db, settings, claim)
+    heartbeat.start()
+    try:
+        return _attempt(db, settings, job, claim, heartbeat)
+    finally:
+        heartbeat.stop()
+
+
+def _attempt(
+    db: Database, settings: Settings, job: dict[str, Any], claim: Claim, heartbeat: Heartbeat
+) -> str:
+    try:
+        kind = kind_for(job["job_type"])
+    except KeyError:
+        return _fail(db, settings, claim, f"No worker here can run a {job['job_type']} job.")
+    outcome: JobOutcome | None = None
+    try:
+        with db.tenant(claim.organization_id) as conn:
+            ctx = RunningJob(db, settings, job, conn, heartbeat)
+            outcome = kind.run(ctx)
+            if outcome.failed:
+                raise _RollBack(outcome)
+            # one transaction: the job's data and its "completed" commit together
+            if engine.finish(conn, claim, _completed(settings, outcome)) is None:
+                raise _RollBack(None)
+        return "completed"
+    except _RollBack as stop:
+        if stop.outcome is None:
+            _discard(settings, claim, outcome, keep_report=False)
+            return "cancelled" if engine.mark_cancelled(db, claim) else "lost"
+        return _failed_outcome(db, settings, claim, stop.outcome)
+    except JobCancelled:
+        _discard(settings, claim, outcome, keep_report=False)
+        return "cancelled" if engine.mark_cancelled(db, claim) else "lost"
+    except LeaseLost:
+        _discard(settings, claim, outcome, keep_report=False)
+        return "lost"
+    except psycopg.OperationalError as exc:
+        # the database went away, not the job's fault: give it back for another try
+        log.warning("job %s lost its database connection: %s", claim.job_id, exc)
+        _discard(settings, claim, outcome, keep_report=False)
+        # if even that fails, the lease runs out and the sweep puts it back
+        with contextlib.suppress(psycopg.Error):
+            engine.release(db, claim, "database connection lost")
+        return "lost"
+    except Exception as exc:
+        _discard(settings, claim, outcome, keep_report=False)
+        log.exception("job %s failed", claim.job_id)
+        message = exc.detail if isinstance(exc, CrmFerryError) else f"{type(exc).__name__}: {exc}"
+        return _fail(db, settings, claim, message)
+
+
+def _completed(settings: Settings, outcome: JobOutcome) -> Finish:
+    return Finish(
+        status="completed",
+        error=outcome.error_message,
+        record_count=outcome.record_count,
+        counts=outcome.counts,
+        result_path=stored_path(settings, outcome.result_path),
+        result_size=outcome.result_size,
+        error_report_path=stored_path(settings, outcome.error_report_path),
+    )
+
+
+def _failed_outcome(db: Database, settings: Settings, claim: Claim, outcome: JobOutcome) -> str:
+    """The kind said failed: its data is rolled back, its counts, message and report kept."""
+    _discard(settings, claim, outcome, keep_report=True)
+    finish = Finish(
+        status="failed",
+        error=outcome.error_message or "The job failed.",
+        record_count=outcome.record_count,
+        counts=outcome.counts,
+        error_report_path=stored_path(settings, outcome.error_report_path),
+    )
+    return "failed" if engine.finish_apart(db, claim, finish) is not None else "lost"
+
+
+def _fail(db: Database, settings: Settings, claim: Claim, message: str) -> str:
+    return "failed" if engine.finish_apart(db, claim, Finish("failed", message)) else "lost"
+
+
+def _discard(
+    settings: Settings, claim: Claim, outcome: JobOutcome | None, keep_report: bool
+) -> None:
+    """Remove files of an attempt that did not commit (the report of a failure stays)."""
+    if keep_report:
+        if outcome is not None and outcome.result_path is not None:
+            outcome.result_path.unlink(missing_ok=True)
+        return
+    paths = [] if outcome is None else [outcome.result_path, outcome.error_report_path]
+    discard_attempt(settings, claim.organization_id, claim.job_id, claim.attempts, *paths)
