@@ -46,19 +46,19 @@ RETURNING cancel_requested
 # completion check decides the final state.
 FINISH = f"""
 UPDATE scheduled_jobs
-   SET status = %(status)s, completed_at = now(), updated_at = now(),
-       error_message = %(error)s, record_count = %(record_count)s, counts = %(counts)s,
-       result_path = %(result_path)s, result_size = %(result_size)s,
+   SET status = %(status)s::text, completed_at = now(), updated_at = now(),
+       error_message = %(error)s, record_count = %(record_count)s::integer, counts = %(counts)s,
+       result_path = %(result_path)s, result_size = %(result_size)s::bigint,
        error_report_path = %(error_report_path)s,
-       progress_done = CASE WHEN %(status)s = 'completed'
-                            THEN greatest(progress_done, %(record_count)s) ELSE progress_done END,
-       progress_total = CASE WHEN %(status)s = 'completed'
-                             THEN greatest(progress_done, %(record_count)s) ELSE progress_total END,
+       progress_done = CASE WHEN %(status)s::text = 'completed'
+                            THEN greatest(progress_done, %(record_count)s::bigint) ELSE progress_done END,
+       progress_total = CASE WHEN %(status)s::text = 'completed'
+                             THEN greatest(progress_done, %(record_count)s::bigint) ELSE progress_total END,
        lease_expires_at = NULL,
        attempt_history = attempt_history || jsonb_build_array(jsonb_build_object(
            'attempt', attempts, 'worker', worker_id, 'started_at', started_at,
            'ended_at', now(), 'outcome', %(status)s::text))
- WHERE {_HELD} AND (%(status)s <> 'completed' OR NOT cancel_requested)
+ WHERE {_HELD} AND (%(status)s::text <> 'completed' OR NOT cancel_requested)
 RETURNING *
 """
 

@@ -40,6 +40,16 @@ def test_kind(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(kinds._KINDS, "export", TEST_KIND)
 
 
+@pytest.fixture
+def quiet_queue(db: Database) -> None:
+    """Cancel every job other tests left pending or running, so claims see only ours."""
+    with db.owner_connect() as conn:
+        conn.execute(
+            "UPDATE scheduled_jobs SET status = 'cancelled', completed_at = now()"
+            " WHERE status IN ('pending', 'processing')"
+        )
+
+
 def add_jobs(
     db: Database,
     org: Org,
@@ -102,9 +112,7 @@ SpawnWorker = Callable[..., subprocess.Popen[bytes]]
 
 
 @pytest.fixture
-def spawn_worker(
-    database_url: str, settings: Settings, tmp_path: Path
-) -> Iterator[SpawnWorker]:
+def spawn_worker(database_url: str, settings: Settings, tmp_path: Path) -> Iterator[SpawnWorker]:
     """Factory: `crmferry worker --plugin tests.jobs.plugin` subprocesses; all are
     stopped (SIGKILL if need be) after the test."""
     started: list[subprocess.Popen[bytes]] = []
@@ -123,8 +131,16 @@ def spawn_worker(
         }
         log = (tmp_path / f"worker-{len(started)}.log").open("ab")
         process = subprocess.Popen(
-            [sys.executable, "-m", "crmferry", "worker", "--concurrency", str(concurrency),
-             "--plugin", "tests.jobs.plugin"],
+            [
+                sys.executable,
+                "-m",
+                "crmferry",
+                "worker",
+                "--concurrency",
+                str(concurrency),
+                "--plugin",
+                "tests.jobs.plugin",
+            ],
             env=environment,
             cwd=REPO,
             stdout=log,

@@ -139,9 +139,7 @@ def test_list_filters_and_pages_newest_first(
     assert app_client.get("/api/v1/jobs?limit=500", headers=org.member.headers).status_code == 422
 
 
-def test_other_organizations_jobs_are_not_found(
-    app_client: TestClient, make_org: Any
-) -> None:
+def test_other_organizations_jobs_are_not_found(app_client: TestClient, make_org: Any) -> None:
     mine, theirs = make_org("Mine"), make_org("Theirs")
     job = post_job(app_client, theirs).json()
     for method, suffix in [
@@ -238,4 +236,7 @@ def test_result_download_is_named_by_data_type_and_time(
     errors = app_client.get(job["error_report_url"], headers=org.member.headers)
     assert errors.headers["content-type"].startswith("text/csv")
     (other,) = add_jobs(db, org)
-    assert app_client.get(f"/api/v1/jobs/{other}/result", headers=org.member.headers).status_code == 404
+    assert (
+        app_client.get(f"/api/v1/jobs/{other}/result", headers=org.member.headers).status_code
+        == 404
+    )

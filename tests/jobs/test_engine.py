@@ -1,0 +1,192 @@
+"""The engine's statements and one attempt's end, in-process on real PostgreSQL: claim
+order and caps, exactly-once completion, failure and cancel roll-backs, lease loss
+and recovery, and the claim's plan."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from crmferry.config import Settings
+from crmferry.db import Database
+from crmferry.jobs import engine
+from crmferry.jobs.running import run_claimed
+from tests.conftest import Org
+from tests.jobs.conftest import add_jobs, effects, jobs_of
+
+pytestmark = pytest.mark.usefixtures("test_kind", "quiet_queue")
+
+
+def claim_mine(
+    db: Database, ids: list[Any], limit: int = 1, cap: int = 100
+) -> list[dict[str, Any]]:
+    """Claim, keeping only this test's jobs (others may be due in the shared database)."""
+    claimed = engine.claim_jobs(db, "test-worker", limit, cap, 30)
+    mine = [j for j in claimed if j["id"] in ids]
+    others = [j for j in claimed if j["id"] not in ids]
+    for job in others:
+        engine.release(db, engine.Claim.of(job), "not this test's")
+    return mine
+
+
+def claim_all(db: Database, ids: list[Any], cap: int = 100) -> list[dict[str, Any]]:
+    got: list[dict[str, Any]] = []
+    for _ in range(len(ids) * 3):
+        got += claim_mine(db, ids, limit=len(ids), cap=cap)
+        if len(got) == len(ids):
+            break
+    return got
+
+
+def test_claim_takes_priority_then_time_and_marks_the_lease(db: Database, org: Org) -> None:
+    low = add_jobs(db, org, 1, priority=0)
+    high = add_jobs(db, org, 1, priority=9)
+    future = add_jobs(db, org, 1, at="2099-01-01T00:00:00Z", priority=99)
+    first = claim_mine(db, low + high + future)
+    assert [j["id"] for j in first] == high
+    job = first[0]
+    assert job["status"] == "processing" and job["attempts"] == 1
+    assert job["worker_id"] == "test-worker"
+    assert job["lease_expires_at"] > job["started_at"]
+    assert [j["id"] for j in claim_mine(db, low + high + future)] == low
+    assert claim_mine(db, low + high + future) == []
+
+
+def test_org_cap_is_applied_inside_the_claim(db: Database, make_org: Any) -> None:
+    busy, other = make_org("Busy"), make_org("Other")
+    busy_ids = add_jobs(db, busy, 5)
+    other_ids = add_jobs(db, other, 1)
+    claimed = claim_all(db, busy_ids + other_ids, cap=2)
+    by_org = sorted(j["organization_id"] for j in claimed)
+    assert by_org.count(str(busy.id)) == 2
+    assert by_org.count(str(other.id)) == 1
+
+
+def test_completion_commits_the_effect_and_status_together(
+    db: Database, settings: Settings, org: Org
+) -> None:
+    ids = add_jobs(db, org, 1, options={"sleep": 0.2})
+    (job,) = claim_all(db, ids)
+    assert run_claimed(db, settings, job) == "completed"
+    (row,) = jobs_of(db, ids)
+    assert row["status"] == "completed" and row["completed_at"] is not None
+    assert row["progress_done"] == row["progress_total"] == 4
+    assert row["counts"]["inserted"] == 4
+    assert row["attempt_history"][-1]["outcome"] == "completed"
+    assert effects(db, ids) == {str(ids[0]): 1}
+
+
+def test_failed_outcome_rolls_back_data_but_keeps_message_and_report(
+    db: Database, settings: Settings, org: Org
+) -> None:
+    ids = add_jobs(db, org, 1, options={"fail": "3 rows were bad", "report": "row_number\n"})
+    (job,) = claim_all(db, ids)
+    assert run_claimed(db, settings, job) == "failed"
+    (row,) = jobs_of(db, ids)
+    assert row["status"] == "failed" and row["error_message"] == "3 rows were bad"
+    assert row["error_report_path"] and (settings.files_dir / row["error_report_path"]).exists()
+    assert effects(db, ids) == {}
+
+
+def test_an_exception_fails_the_job_with_its_message_and_no_effect(
+    db: Database, settings: Settings, org: Org
+) -> None:
+    ids = add_jobs(db, org, 1, options={"raise": "boom", "result": "half-written"})
+    (job,) = claim_all(db, ids)
+    assert run_claimed(db, settings, job) == "failed"
+    (row,) = jobs_of(db, ids)
+    assert row["error_message"] == "RuntimeError: boom"
+    assert row["result_path"] is None
+    assert not (settings.files_dir / "jobs" / str(org.id) / str(ids[0]) / "attempt-1").exists()
+    assert effects(db, ids) == {}
+
+
+def test_cancel_request_stops_a_running_job_and_keeps_nothing(
+    db: Database, settings: Settings, org: Org
+) -> None:
+    ids = add_jobs(db, org, 1, options={"sleep": 3})
+    (job,) = claim_all(db, ids)
+    with db.tenant(org.id) as conn:
+        conn.execute("UPDATE scheduled_jobs SET cancel_requested = true WHERE id = %s", ids)
+    assert run_claimed(db, settings, job) == "cancelled"
+    (row,) = jobs_of(db, ids)
+    assert row["status"] == "cancelled" and row["progress_done"] < 60
+    assert effects(db, ids) == {}
+
+
+def test_cancel_arriving_after_the_work_still_decides_cancelled(
+    db: Database, settings: Settings, org: Org
+) -> None:
+    """The completion check decides: a cancel requested before the final update wins."""
+    ids = add_jobs(db, org, 1, options={"cpu": 0.3})
+    (job,) = claim_all(db, ids)
+    with db.tenant(org.id) as conn:
+        conn.execute("UPDATE scheduled_jobs SET cancel_requested = true WHERE id = %s", ids)
+    assert run_claimed(db, settings, job) == "cancelled"
+    assert effects(db, ids) == {}
+
+
+def test_a_lost_claim_never_records_its_outcome(db: Database, settings: Settings, org: Org) -> None:
+    ids = add_jobs(db, org, 1)
+    (job,) = claim_all(db, ids)
+    with db.owner_connect() as conn:  # another attempt took it over meanwhile
+        conn.execute(
+            "UPDATE scheduled_jobs SET attempts = 2, worker_id = 'other' WHERE id = %s", ids
+        )
+    assert run_claimed(db, settings, job) == "lost"
+    (row,) = jobs_of(db, ids)
+    assert row["status"] == "processing" and row["worker_id"] == "other"
+    assert effects(db, ids) == {}
+
+
+def test_expired_leases_go_back_with_backoff_then_fail_after_max_attempts(
+    db: Database, org: Org
+) -> None:
+    ids = add_jobs(db, org, 1, max_attempts=2)
+    for attempt in (1, 2):
+        (job,) = claim_all(db, ids)
+        assert job["attempts"] == attempt
+        with db.owner_connect() as conn:
+            conn.execute(
+                "UPDATE scheduled_jobs SET lease_expires_at = now() - interval '1 second'"
+                " WHERE id = %s",
+                ids,
+            )
+        engine.recover_expired(db)
+        (row,) = jobs_of(db, ids)
+        if attempt == 1:
+            assert row["status"] == "pending" and row["worker_id"] is None
+            assert row["scheduled_time"] > row["started_at"]  # backoff
+            assert row["attempt_history"][-1]["outcome"] == "lease expired"
+            with db.owner_connect() as conn:
+                conn.execute("UPDATE scheduled_jobs SET scheduled_time = now() WHERE id = %s", ids)
+    assert row["status"] == "failed"
+    assert "Gave up after 2 attempts" in row["error_message"]
+    assert "lease expired" in row["error_message"]
+
+
+def test_release_returns_a_job_to_pending_at_once(db: Database, org: Org) -> None:
+    ids = add_jobs(db, org, 1)
+    (job,) = claim_all(db, ids)
+    assert engine.release(db, engine.Claim.of(job), "released at shutdown")
+    (row,) = jobs_of(db, ids)
+    assert row["status"] == "pending" and row["lease_expires_at"] is None
+    assert not engine.release(db, engine.Claim.of(job), "twice")
+
+
+def test_claim_plan_uses_the_partial_claim_index(db: Database, org: Org) -> None:
+    """EXPLAIN the claim function's own statement on enough rows to matter."""
+    add_jobs(db, org, 3000, at="2099-01-01T00:00:00Z")
+    with db.owner_connect() as conn:
+        conn.execute("ANALYZE scheduled_jobs")
+        source = conn.execute(
+            "SELECT prosrc FROM pg_proc WHERE proname = 'crmferry_claim_jobs'"
+        ).fetchone()
+        assert source is not None
+        values = {"p_worker": "'w'", "p_limit": "1", "p_org_cap": "4", "p_lease_seconds": "30"}
+        statement = re.sub(r"\bp_\w+\b", lambda m: values[m.group(0)], source["prosrc"])
+        plan = "\n".join(r["QUERY PLAN"] for r in conn.execute("EXPLAIN " + statement).fetchall())
+        conn.execute("DELETE FROM scheduled_jobs WHERE scheduled_time = '2099-01-01T00:00:00Z'")
+    assert "scheduled_jobs_claim_idx" in plan, plan
