@@ -51,9 +51,11 @@ UPDATE scheduled_jobs
        result_path = %(result_path)s, result_size = %(result_size)s::bigint,
        error_report_path = %(error_report_path)s,
        progress_done = CASE WHEN %(status)s::text = 'completed'
-                            THEN greatest(progress_done, %(record_count)s::bigint) ELSE progress_done END,
+                            THEN greatest(progress_done, %(record_count)s::bigint)
+                            ELSE progress_done END,
        progress_total = CASE WHEN %(status)s::text = 'completed'
-                             THEN greatest(progress_done, %(record_count)s::bigint) ELSE progress_total END,
+                             THEN greatest(progress_done, %(record_count)s::bigint)
+                             ELSE progress_total END,
        lease_expires_at = NULL,
        attempt_history = attempt_history || jsonb_build_array(jsonb_build_object(
            'attempt', attempts, 'worker', worker_id, 'started_at', started_at,
