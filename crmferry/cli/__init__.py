@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from crmferry.cli import admin, server
+from crmferry.cli import admin, jobs, server
 
 app = typer.Typer(
     help="CRM Ferry: scheduled import/export for CRM data.",
@@ -20,6 +20,7 @@ app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.orgs_app, name="orgs")
 app.add_typer(admin.users_app, name="users")
 app.add_typer(admin.tokens_app, name="tokens")
+app.add_typer(jobs.jobs_app, name="jobs")
 
 
 def main() -> None:

@@ -1,0 +1,271 @@
+"""Acting as a user from the command line: one client, two transports.
+
+`acting_client(...)` yields a `LocalClient` (with --org/--email: the membership is
+looked up with the owner connection, then the same service functions as the
+API run under `db.tenant`) or an `HttpClient` (with --url/--token: a running
+server's API). Commands written against `ActingClient` work both ways.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+from uuid import UUID
+
+import httpx
+
+from crmferry.accounts.principal import Principal
+from crmferry.config import Settings
+from crmferry.db import Database
+from crmferry.errors import (
+    Conflict,
+    CrmFerryError,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Unauthenticated,
+    ValidationFailed,
+)
+from crmferry.jobs import operations
+from crmferry.jobs.files import resolve_path
+from crmferry.jobs.model import FINISHED, job_json
+
+MEMBER = """
+SELECT u.id AS user_id, u.email, u.name, m.role
+  FROM memberships AS m JOIN users AS u ON u.id = m.user_id
+ WHERE m.organization_id = %s AND lower(u.email) = lower(%s)
+"""
+
+POLL_SECONDS = 0.5
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+class ActingClient(Protocol):
+    """What a command may do for its user, locally or over HTTP."""
+
+    def create_job(self, body: dict[str, Any]) -> dict[str, Any]: ...
+    def get_job(self, job_id: str) -> dict[str, Any]: ...
+    def list_jobs(self, **filters: Any) -> dict[str, Any]: ...
+    def cancel_job(self, job_id: str) -> dict[str, Any]: ...
+    def delete_job(self, job_id: str) -> None: ...
+    def retry_job(self, job_id: str) -> dict[str, Any]: ...
+    def create_schedule(self, body: dict[str, Any]) -> dict[str, Any]: ...
+    def upload(self, path: Path, data_type: str | None = None) -> dict[str, Any]: ...
+    def download_result(self, job_id: str, target: Path) -> Path: ...
+    def wait(self, job_id: str, on_progress: Progress | None = None) -> dict[str, Any]: ...
+
+
+def wait_for_job(
+    client: ActingClient, job_id: str, on_progress: Progress | None = None
+) -> dict[str, Any]:
+    """Poll until the job is finished, calling `on_progress` with each state; the job."""
+    while True:
+        job = client.get_job(job_id)
+        if on_progress is not None:
+            on_progress(job)
+        if job["status"] in FINISHED:
+            return job
+        time.sleep(POLL_SECONDS)
+
+
+def local_principal(db: Database, organization_id: str, email: str) -> Principal:
+    """The member `email` of the organization (looked up as the owner); 404 otherwise."""
+    try:
+        org = UUID(str(organization_id))
+    except ValueError:
+        raise NotFound(f"No organization {organization_id}.") from None
+    with db.owner_connect() as conn:
+        row = conn.execute(MEMBER, [org, email]).fetchone()
+    if row is None:
+        raise NotFound(f"{email} is not a member of organization {organization_id}.")
+    return Principal(row["user_id"], org, row["role"], row["email"], row["name"], "cli")
+
+
+class LocalClient:
+    """Acts through the service functions, in tenant transactions, as `principal`."""
+
+    def __init__(self, db: Database, settings: Settings, principal: Principal) -> None:
+        self.db, self.settings, self.principal = db, settings, principal
+
+    @contextmanager
+    def _tenant(self) -> Iterator[Any]:
+        with self.db.tenant(self.principal.organization_id) as conn:
+            yield conn
+
+    def create_job(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self._tenant() as conn:
+            return job_json(operations.create_job(conn, self.principal, body, self.settings))
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        with self._tenant() as conn:
+            return job_json(operations.get_job(conn, job_id))
+
+    def list_jobs(self, **filters: Any) -> dict[str, Any]:
+        with self._tenant() as conn:
+            rows, cursor = operations.list_jobs(conn, **filters)
+        return {"items": [job_json(r) for r in rows], "next_cursor": cursor}
+
+    def cancel_job(self, job_id: str) -> dict[str, Any]:
+        self.principal.require("member")
+        with self._tenant() as conn:
+            row, _ = operations.cancel_job(conn, job_id)
+        return job_json(row)
+
+    def delete_job(self, job_id: str) -> None:
+        self.principal.require("member")
+        with self._tenant() as conn:
+            operations.delete_job(conn, self.settings, job_id)
+
+    def retry_job(self, job_id: str) -> dict[str, Any]:
+        with self._tenant() as conn:
+            return job_json(operations.retry_job(conn, self.principal, self.settings, job_id))
+
+    def create_schedule(self, body: dict[str, Any]) -> dict[str, Any]:
+        from crmferry.jobs import schedules
+
+        with self._tenant() as conn:
+            row = schedules.create_schedule(conn, self.principal, self.settings, body)
+        return schedules.schedule_json(row)
+
+    def upload(self, path: Path, data_type: str | None = None) -> dict[str, Any]:
+        """Store a file as an upload (the imports package's `store_file`)."""
+        self.principal.require("member")
+        submit = importlib.import_module("crmferry.imports.submit")
+        with self._tenant() as conn:
+            stored: dict[str, Any] = submit.store_file(
+                conn, self.settings, self.principal, path, data_type
+            )
+        return {**stored, "id": str(stored["id"])}
+
+    def download_result(self, job_id: str, target: Path) -> Path:
+        with self._tenant() as conn:
+            row = operations.get_job(conn, job_id)
+        if not row["result_path"]:
+            raise NotFound("This job has no result file.")
+        source = resolve_path(self.settings, row["result_path"])
+        with source.open("rb") as reader, target.open("wb") as writer:
+            while chunk := reader.read(1 << 20):
+                writer.write(chunk)
+        return target
+
+    def wait(self, job_id: str, on_progress: Progress | None = None) -> dict[str, Any]:
+        return wait_for_job(self, job_id, on_progress)
+
+
+_ERRORS: dict[int, type[CrmFerryError]] = {
+    401: Unauthenticated,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    413: PayloadTooLarge,
+    422: ValidationFailed,
+}
+
+
+class HttpClient:
+    """Acts through a running server's API with a bearer token."""
+
+    def __init__(self, url: str, token: str, timeout: float = 300) -> None:
+        self.http = httpx.Client(
+            base_url=url.rstrip("/") + "/api/v1",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise CrmFerryError(f"The server cannot be reached: {exc}.") from None
+        if response.is_success:
+            return response.json() if response.content else None
+        raise_problem(response)
+
+    def create_job(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.call("POST", "/jobs", json=body))
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        return dict(self.call("GET", f"/jobs/{job_id}"))
+
+    def list_jobs(self, **filters: Any) -> dict[str, Any]:
+        params = {k: v for k, v in filters.items() if v is not None}
+        return dict(self.call("GET", "/jobs", params=params))
+
+    def cancel_job(self, job_id: str) -> dict[str, Any]:
+        return dict(self.call("POST", f"/jobs/{job_id}/cancel"))
+
+    def delete_job(self, job_id: str) -> None:
+        self.call("DELETE", f"/jobs/{job_id}")
+
+    def retry_job(self, job_id: str) -> dict[str, Any]:
+        return dict(self.call("POST", f"/jobs/{job_id}/retry"))
+
+    def create_schedule(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.call("POST", "/schedules", json=body))
+
+    def upload(self, path: Path, data_type: str | None = None) -> dict[str, Any]:
+        data = {"data_type": data_type} if data_type else {}
+        with path.open("rb") as content:
+            return dict(
+                self.call("POST", "/uploads", files={"file": (path.name, content)}, data=data)
+            )
+
+    def download_result(self, job_id: str, target: Path) -> Path:
+        with self.http.stream("GET", f"/jobs/{job_id}/result") as response:
+            if not response.is_success:
+                response.read()
+                raise_problem(response)
+            with target.open("wb") as writer:
+                for chunk in response.iter_bytes():
+                    writer.write(chunk)
+        return target
+
+    def wait(self, job_id: str, on_progress: Progress | None = None) -> dict[str, Any]:
+        return wait_for_job(self, job_id, on_progress)
+
+
+def raise_problem(response: httpx.Response) -> None:
+    """Raise the CrmFerryError a problem+json response stands for."""
+    try:
+        problem = response.json()
+    except ValueError:
+        problem = {}
+    if not isinstance(problem, dict):
+        problem = {}
+    detail = str(problem.get("detail") or f"{response.status_code} {response.reason_phrase}")
+    error_type = _ERRORS.get(response.status_code, CrmFerryError)
+    raise error_type(detail, problem.get("errors") or [])
+
+
+@contextmanager
+def acting_client(
+    org: str | None,
+    email: str | None,
+    url: str | None,
+    token: str | None,
+    settings: Settings | None = None,
+) -> Iterator[ActingClient]:
+    """The client for whoever the options name: --url/--token first, else --org/--email."""
+    if url and token:
+        client = HttpClient(url, token)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    if not (org and email):
+        message = "Say who acts: --org and --email (locally), or --url and --token (a server)."
+        raise ValidationFailed(message, [{"field": "org", "message": message}])
+    from crmferry.cli.context import database, settings_from
+
+    settings = settings or settings_from()
+    with database(settings) as db:
+        yield LocalClient(db, settings, local_principal(db, org, email))
