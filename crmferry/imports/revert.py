@@ -12,11 +12,13 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from crmferry.accounts.principal import Principal
+from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import Conflict, NotFound
+from crmferry.jobs import operations
+from crmferry.jobs.kinds import NewJob
 from crmferry.records import DataType
 
 _GET_JOB = "SELECT * FROM scheduled_jobs WHERE id = %s"
@@ -43,15 +45,6 @@ SELECT count(DISTINCT later.record_id) AS records
    AND NOT EXISTS (SELECT 1 FROM scheduled_jobs AS r
                     WHERE r.reverts_job_id = later.job_id AND r.job_type = 'revert'
                       AND r.status = 'completed')
-"""
-
-_CREATE_REVERT_JOB = """
-INSERT INTO scheduled_jobs (organization_id, created_by, creator_name, job_type, data_type,
-                            scheduled_time, status, options, reverts_job_id, file_name)
-VALUES (current_setting('app.current_organization_id', true), %(created_by)s,
-        %(creator_name)s, 'revert', %(data_type)s, now(), 'pending', %(options)s,
-        %(reverts)s, %(file_name)s)
-RETURNING *
 """
 
 _DELETE_INSERTED = """
@@ -118,22 +111,30 @@ def check_revertible(
 
 
 def create_revert_job(
-    conn: Conn, principal: Principal, import_job: dict[str, Any], force: bool
+    conn: Conn,
+    principal: Principal,
+    import_job: dict[str, Any],
+    force: bool,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
-    """A pending revert job for a checked import job, due now."""
-    row = conn.execute(
-        _CREATE_REVERT_JOB,
-        {
-            "created_by": principal.user_id,
-            "creator_name": principal.display_name,
-            "data_type": import_job["data_type"],
-            "options": Jsonb({"force": force}),
-            "reverts": import_job["id"],
-            "file_name": import_job["file_name"],
-        },
-    ).fetchone()
-    assert row is not None
-    return row
+    """A pending revert job, due now, for an import job `check_revertible` accepted.
+
+    `settings` gives the job's attempt limit (the default settings' without it)."""
+    new = NewJob(
+        options={"force": force},
+        file_name=import_job["file_name"],
+        reverts_job_id=import_job["id"],
+    )
+    return operations.insert_job(
+        conn,
+        settings or Settings(),
+        created_by=principal.user_id,
+        creator_name=principal.display_name,
+        job_type="revert",
+        data_type=import_job["data_type"],
+        new=new,
+        scheduled_time=operations.db_now(conn),
+    )
 
 
 def revert_changes(conn: Conn, data_type: DataType, import_job_id: UUID) -> tuple[int, int]:
