@@ -1,77 +1,23 @@
-"""Import fixtures: upload through the API, create jobs through the kind's prepare,
-and run a job in-process on its own tenant transaction the way the engine does
-(the data and the job's final status commit together; a failed or cancelled
-run keeps none of its data changes)."""
+"""Import fixtures: upload through the API, create jobs as `POST /jobs` does (the
+engine's create_job, which calls the kind's prepare), and run a job with the
+engine's own one-job runner (claim, run on the job's tenant transaction, finish)."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from psycopg.types.json import Jsonb
 
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
-from crmferry.db import Conn, Database
-from crmferry.errors import JobCancelled
-from crmferry.jobs.kinds import JobOutcome, kind_for
-from crmferry.records import get_data_type
+from crmferry.db import Database
+from crmferry.jobs import engine, operations
+from crmferry.jobs.files import resolve_path
+from crmferry.jobs.running import run_claimed
 from tests.conftest import Member, Org
-
-_INSERT_JOB = """
-INSERT INTO scheduled_jobs (organization_id, created_by, creator_name, job_type, data_type,
-                            scheduled_time, options, mapping, upload_id, file_name,
-                            progress_total, reverts_job_id)
-VALUES (%s, %s, 'Test', %s, %s, now(), %s, %s, %s, %s, %s, %s)
-RETURNING id
-"""
-
-_FINISH_JOB = """
-UPDATE scheduled_jobs
-   SET status = %(status)s, completed_at = now(), counts = coalesce(%(counts)s, counts),
-       record_count = %(record_count)s, error_message = %(error_message)s,
-       error_report_path = %(report)s
- WHERE id = %(id)s
-"""
-
-
-@dataclass
-class InProcessContext:
-    """A JobContext on one tenant transaction; `cancel_at` raises JobCancelled at a batch."""
-
-    job: dict[str, Any]
-    conn: Conn
-    db: Database
-    settings: Settings
-    cancel_at: int | None = None
-    reports: list[tuple[int, int | None]] = field(default_factory=list)
-
-    @property
-    def job_id(self) -> uuid.UUID:
-        return uuid.UUID(str(self.job["id"]))
-
-    @property
-    def organization_id(self) -> uuid.UUID:
-        return uuid.UUID(str(self.job["organization_id"]))
-
-    def progress(self, done: int, total: int | None = None) -> None:
-        self.reports.append((done, total))
-        if self.cancel_at is not None and done >= self.cancel_at:
-            raise JobCancelled("cancel requested")
-
-    def files_dir(self) -> Path:
-        folder = self.settings.files_dir / "jobs" / str(self.job_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-
-
-class _Failed(Exception):
-    def __init__(self, outcome: JobOutcome) -> None:
-        self.outcome = outcome
 
 
 def principal_of(org: Org, member: Member) -> Principal:
@@ -107,69 +53,43 @@ class Importer:
         mapping: dict[str, str | None] | None = None,
         **options: Any,
     ) -> uuid.UUID:
-        """An import job, checked by the kind's prepare as `POST /jobs` does."""
+        """An import job, created as `POST /jobs` creates it."""
         body: dict[str, Any] = {"upload_id": upload_id, "mapping": mapping, "options": options}
         return self.create_from_body(org, "import", data_type, body)
 
     def create_from_body(
         self, org: Org, job_type: str, data_type: str, body: dict[str, Any]
     ) -> uuid.UUID:
-        kind = kind_for(job_type)
+        request = {**body, "job_type": job_type, "data_type": data_type}
         with self.db.tenant(org.id) as conn:
-            new = kind.prepare(
-                conn, principal_of(org, org.member), get_data_type(data_type), body, self.settings
-            )
-            row = conn.execute(
-                _INSERT_JOB,
-                [
-                    str(org.id),
-                    org.member.user_id,
-                    job_type,
-                    data_type,
-                    Jsonb(new.options),
-                    Jsonb(new.mapping) if new.mapping is not None else None,
-                    new.upload_id,
-                    new.file_name,
-                    new.progress_total,
-                    new.reverts_job_id,
-                ],
-            ).fetchone()
-        assert row is not None
+            row = operations.create_job(conn, principal_of(org, org.member), request, self.settings)
         return row["id"]  # type: ignore[no-any-return]
 
-    def run(self, org: Org, job_id: uuid.UUID, cancel_at: int | None = None) -> dict[str, Any]:
-        """Run the job to its end in one transaction; return the finished job row."""
+    def run(self, org: Org, job_id: uuid.UUID, cancel: bool = False) -> dict[str, Any]:
+        """Claim this job (others are given back) and run it as a worker does; with
+        `cancel`, a cancel is requested once it runs. The finished job row, with
+        `report_file` the absolute path of its error report (or None)."""
+        claimed: dict[str, Any] | None = None
+        for _ in range(20):
+            for job in engine.claim_jobs(self.db, "import-tests", 10, 100, 60):
+                if job["id"] == job_id:
+                    claimed = job
+                else:
+                    engine.release(self.db, engine.Claim.of(job), "not this test's")
+            if claimed:
+                break
+        assert claimed is not None, f"job {job_id} was not claimed"
+        if cancel:
+            with self.db.owner_connect() as conn:
+                conn.execute(
+                    "UPDATE scheduled_jobs SET cancel_requested = true WHERE id = %s", [job_id]
+                )
+        run_claimed(self.db, self.settings, claimed)
         with self.db.tenant(org.id) as conn:
-            job = conn.execute("SELECT * FROM scheduled_jobs WHERE id = %s", [job_id]).fetchone()
-            assert job is not None
-            ctx = InProcessContext(job, conn, self.db, self.settings, cancel_at)
-            status = "completed"
-            outcome: JobOutcome | None = None
-            try:
-                with conn.transaction():
-                    outcome = kind_for(job["job_type"]).run(ctx)
-                    if outcome.failed:
-                        raise _Failed(outcome)
-            except _Failed as failed:
-                outcome, status = failed.outcome, "failed"
-            except JobCancelled:
-                status = "cancelled"
-            conn.execute(
-                _FINISH_JOB,
-                {
-                    "id": job_id,
-                    "status": status,
-                    "counts": Jsonb(outcome.counts) if outcome else None,
-                    "record_count": outcome.record_count if outcome else None,
-                    "error_message": outcome.error_message if outcome else None,
-                    "report": str(outcome.error_report_path)
-                    if outcome and outcome.error_report_path
-                    else None,
-                },
-            )
             done = conn.execute("SELECT * FROM scheduled_jobs WHERE id = %s", [job_id]).fetchone()
         assert done is not None
-        return done
+        stored = done["error_report_path"]
+        return {**done, "report_file": resolve_path(self.settings, stored) if stored else None}
 
     def import_csv(
         self,

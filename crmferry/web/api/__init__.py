@@ -13,6 +13,7 @@ from crmferry.web.api import (
     schedules,
     settings,
     templates,
+    uploads,
 )
 
 
@@ -21,6 +22,7 @@ def api_routers() -> list[APIRouter]:
     return [
         me.router,
         settings.router,
+        uploads.router,
         records.router,
         templates.router,
         import_jobs.router,

@@ -1,0 +1,174 @@
+"""POST /uploads: stream a file into the store, sniff it, suggest a mapping."""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePath
+from typing import Any, cast
+
+from fastapi import APIRouter, Request
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
+
+from crmferry.errors import CrmFerryError, PayloadTooLarge, ValidationFailed
+from crmferry.imports.mapping import suggest_mapping
+from crmferry.imports.readers import ReadLimits, sniff
+from crmferry.imports.uploads import (
+    LimitedWriter,
+    new_upload_location,
+    record_upload,
+    upload_path,
+)
+from crmferry.records import DATA_TYPES
+from crmferry.web.deps import DB, AppSettings, MemberPrincipal
+
+router = APIRouter(tags=["imports"])
+
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file itself
+MAX_FIELD_BYTES = 1024
+
+
+class _Parts:
+    """Callbacks for the streaming multipart parser: the `file` part goes to the
+    store as it arrives; small text fields are kept."""
+
+    def __init__(self, writer: LimitedWriter) -> None:
+        self.writer = writer
+        self.file_name: str | None = None
+        self.fields: dict[str, str] = {}
+        self._header_field = b""
+        self._header_value = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._name: str | None = None
+        self._value = b""
+
+    def callbacks(self) -> dict[str, Any]:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": lambda d, s, e: self._add("_header_field", d[s:e]),
+            "on_header_value": lambda d, s, e: self._add("_header_value", d[s:e]),
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+        }
+
+    def _add(self, attr: str, data: bytes) -> None:
+        setattr(self, attr, getattr(self, attr) + data)
+
+    def _part_begin(self) -> None:
+        self._headers, self._name, self._value = {}, None, b""
+
+    def _header_end(self) -> None:
+        self._headers[self._header_field.lower()] = self._header_value
+        self._header_field, self._header_value = b"", b""
+
+    def _headers_finished(self) -> None:
+        _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
+        self._name = params.get(b"name", b"").decode("utf-8", "replace")
+        if self._name == "file":
+            raw = params.get(b"filename", b"upload").decode("utf-8", "replace")
+            self.file_name = PurePath(raw.replace("\\", "/")).name[:255] or "upload"
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._name == "file":
+            self.writer.write(data[start:end])
+        elif len(self._value) < MAX_FIELD_BYTES:
+            self._value += data[start:end]
+
+    def _part_end(self) -> None:
+        if self._name and self._name != "file":
+            self.fields[self._name] = self._value.decode("utf-8", "replace").strip()
+
+
+@router.post("/uploads", status_code=201)
+async def create_upload(
+    request: Request, principal: MemberPrincipal, db: DB, settings: AppSettings
+) -> dict[str, Any]:
+    """Multipart field `file` (optional `data_type`) → the upload with headers, a 20-row
+    preview and a suggested mapping. 413 past CRMFERRY_MAX_UPLOAD_BYTES (reading stops
+    there), 415/422 for a file that cannot be read (it is not kept)."""
+    limit = settings.max_upload_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
+        raise PayloadTooLarge(
+            f"The file is larger than the limit of {limit:,} bytes (CRMFERRY_MAX_UPLOAD_BYTES)."
+        )
+    content_type, params = parse_options_header(request.headers.get("content-type", ""))
+    if content_type != b"multipart/form-data" or b"boundary" not in params:
+        raise ValidationFailed(
+            "Send the file as multipart/form-data in a field named 'file'.",
+            [{"field": "file", "message": "is required"}],
+        )
+    upload_id, relative = new_upload_location(settings, principal.organization_id)
+    path = upload_path(settings, relative)
+    writer = LimitedWriter(path, limit)
+    parts = _Parts(writer)
+    try:
+        parser = MultipartParser(params[b"boundary"], cast(Any, parts.callbacks()))
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+        writer.close()
+        if parts.file_name is None:
+            raise ValidationFailed(
+                "No file was sent: use a multipart field named 'file'.",
+                [{"field": "file", "message": "is required"}],
+            )
+        data_type = parts.fields.get("data_type") or None
+        if data_type is not None and data_type not in DATA_TYPES:
+            raise ValidationFailed(
+                f"Unknown data_type '{data_type}'.",
+                [{"field": "data_type", "message": "must be one of " + ", ".join(DATA_TYPES)}],
+            )
+        info = await run_in_threadpool(sniff, path, ReadLimits.from_settings(settings))
+    except (CrmFerryError, ValueError) as exc:
+        writer.discard()
+        if isinstance(exc, CrmFerryError):
+            raise
+        raise ValidationFailed(f"The upload could not be read: {exc}.") from exc
+    headers = list(info.headers)
+    suggested_type, suggested = _suggestion(data_type, headers)
+    values = {
+        "id": upload_id,
+        "created_by": principal.user_id,
+        "file_name": parts.file_name,
+        "size_bytes": writer.size,
+        "sha256": writer.digest.hexdigest(),
+        "storage_path": relative,
+        "format": info.format,
+        "encoding": info.encoding,
+        "delimiter": info.delimiter,
+        "headers": json.dumps(headers),
+        "row_estimate": info.row_estimate,
+        "data_type": data_type,
+    }
+    with db.tenant(principal.organization_id) as conn:
+        record_upload(conn, values)
+    return {
+        "id": str(upload_id),
+        "file_name": parts.file_name,
+        "size_bytes": writer.size,
+        "sha256": values["sha256"],
+        "format": info.format,
+        "encoding": info.encoding,
+        "delimiter": info.delimiter,
+        "headers": headers,
+        "preview": [list(row) for row in info.preview[:20]],
+        "row_estimate": info.row_estimate,
+        "data_type": data_type,
+        "suggested_data_type": suggested_type,
+        "suggested_mapping": suggested,
+    }
+
+
+def _suggestion(data_type: str | None, headers: list[str]) -> tuple[str, dict[str, str | None]]:
+    """The mapping for the given type, or for the type that maps the most headers."""
+    if data_type is not None:
+        return data_type, dict(suggest_mapping(DATA_TYPES[data_type], headers))
+    scored = []
+    for name, described in DATA_TYPES.items():
+        mapping = dict(suggest_mapping(described, headers))
+        scored.append((sum(1 for f in mapping.values() if f), name, mapping))
+    best = max(scored, key=lambda item: item[0])
+    return best[1], best[2]

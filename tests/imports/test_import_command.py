@@ -1,0 +1,116 @@
+"""`crmferry import FILE --type T ...` acting locally as a member."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crmferry.cli.imports import follow, parse_map
+from crmferry.config import Settings
+from crmferry.errors import ValidationFailed
+from tests.cli.test_admin_commands import crmferry
+from tests.conftest import Org
+from tests.imports.conftest import Importer
+
+
+def test_import_command_schedules_a_job_that_runs(
+    importer: Importer, settings: Settings, org: Org, tmp_path: Path
+) -> None:
+    source = tmp_path / "stock.csv"
+    source.write_text("Code,Label,Count\nA-1,Bolt,3\nA-2,Nut,x\n", encoding="utf-8")
+    result = crmferry(
+        settings,
+        "import",
+        str(source),
+        "--type",
+        "inventory",
+        "--map",
+        "Code=sku",
+        "--map",
+        "Label=name",
+        "--map",
+        "Count=quantity",
+        "--mode",
+        "insert",
+        "--org",
+        str(org.id),
+        "--email",
+        org.member.email,
+    )
+    assert result.returncode == 0, result.stderr
+    job_id = uuid.UUID(result.stdout.strip())
+    job = importer.run(org, job_id)
+    assert job["file_name"] == "stock.csv"
+    assert job["counts"]["inserted"] == 1 and job["counts"]["failed"] == 1
+    assert job["options"]["mode"] == "insert"
+
+
+def test_import_command_refuses_a_time_too_soon_saying_the_earliest(
+    settings: Settings, org: Org, tmp_path: Path
+) -> None:
+    source = tmp_path / "c.csv"
+    source.write_text("Name,Email\nA,a@example.com\n", encoding="utf-8")
+    result = crmferry(
+        settings,
+        "import",
+        str(source),
+        "--type",
+        "contacts",
+        "--at",
+        "2020-01-01T09:00",
+        "--tz",
+        "Europe/Paris",
+        "--org",
+        str(org.id),
+        "--email",
+        org.member.email,
+    )
+    assert result.returncode == 2
+    assert "earliest allowed" in result.stderr
+
+
+def test_a_viewer_cannot_import(settings: Settings, org: Org, tmp_path: Path) -> None:
+    source = tmp_path / "c.csv"
+    source.write_text("Name,Email\nA,a@example.com\n", encoding="utf-8")
+    result = crmferry(
+        settings,
+        "import",
+        str(source),
+        "--type",
+        "contacts",
+        "--org",
+        str(org.id),
+        "--email",
+        org.viewer.email,
+    )
+    assert result.returncode != 0 and "member role" in result.stderr
+
+
+def test_map_pairs_are_parsed_and_checked() -> None:
+    assert parse_map(["E-mail = Address=email", "Notes="]) == {
+        "E-mail = Address": "email",
+        "Notes": None,
+    }
+    with pytest.raises(ValidationFailed):
+        parse_map(["no-equals"])
+
+
+class _Client:
+    """Stands in for the acting client's wait: reports three states."""
+
+    def wait(self, job_id: str, on_progress: Any) -> dict[str, Any]:
+        states = [
+            {"status": "pending", "progress": {"done": 0, "total": None}},
+            {"status": "processing", "progress": {"done": 5, "total": 10}},
+            {"status": "failed", "progress": {"done": 10, "total": 10}, "counts": {"failed": 10}},
+        ]
+        for state in states:
+            on_progress(state)
+        return states[-1]
+
+
+def test_follow_shows_progress_and_returns_the_finished_job() -> None:
+    assert follow(_Client(), "id")["status"] == "failed"  # type: ignore[arg-type]

@@ -1,0 +1,102 @@
+"""Revert: an import undone from its change log, exactly; refused when a later import
+changed the same records unless forced; the change log through the API."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import Org
+from tests.imports.conftest import Importer
+
+SNAPSHOT = "SELECT * FROM contacts ORDER BY lower(email)"
+
+
+def revert(client: TestClient, org: Org, job_id: Any, **body: Any) -> Any:
+    return client.post(
+        f"/api/v1/jobs/{job_id}/revert", headers=org.member.headers, json=body or None
+    )
+
+
+def test_revert_restores_the_exact_prior_state(
+    importer: Importer, app_client: TestClient, org: Org
+) -> None:
+    importer.import_csv(
+        org, "contacts", "Name,Email,Company\nAnn,ann@example.com,Acme\nBob,bob@example.com,Bobco\n"
+    )
+    before = importer.rows(org, SNAPSHOT)
+    job = importer.import_csv(
+        org,
+        "contacts",
+        "Name,Email,Company\nAnn,ann@example.com,Acme Group\nBob,bob@example.com,Bobco\nCy,cy@example.com,Cyco\n",
+    )
+    assert job["counts"] == {"inserted": 1, "updated": 1, "unchanged": 1, "skipped": 0, "failed": 0}
+    response = revert(app_client, org, job["id"])
+    assert response.status_code == 201, response.text
+    assert response.json()["job_type"] == "revert" and response.json()["status"] == "pending"
+    done = importer.run(org, uuid.UUID(response.json()["id"]))
+    assert done["status"] == "completed", done["error_message"]
+    assert done["counts"]["deleted"] == 1 and done["counts"]["updated"] == 1
+    assert importer.rows(org, SNAPSHOT) == before
+
+
+def test_revert_is_refused_when_a_later_import_changed_the_records_unless_forced(
+    importer: Importer, app_client: TestClient, org: Org
+) -> None:
+    first = importer.import_csv(org, "inventory", "SKU,Name,Qty\nA-1,Bolt,1\nA-2,Nut,2\n")
+    importer.import_csv(org, "inventory", "SKU,Name,Qty\nA-1,Bolt,10\n")
+    refused = revert(app_client, org, first["id"])
+    assert refused.status_code == 409
+    assert "later import changed 1" in refused.json()["detail"]
+    forced = revert(app_client, org, first["id"], force=True)
+    assert forced.status_code == 201
+    importer.run(org, uuid.UUID(forced.json()["id"]))
+    assert importer.rows(org, "SELECT * FROM inventory") == []
+    again = revert(app_client, org, first["id"], force=True)
+    assert again.status_code == 409 and "already reverted" in again.json()["detail"]
+
+
+def test_only_completed_real_imports_can_be_reverted(
+    importer: Importer, app_client: TestClient, org: Org
+) -> None:
+    dry = importer.import_csv(org, "inventory", "SKU,Name\nA-1,Bolt\n", None, dry_run=True)
+    assert revert(app_client, org, dry["id"]).status_code == 409
+    aborted = importer.import_csv(
+        org, "inventory", "SKU,Name,Qty\nA-1,Bolt,x\n", None, on_error="abort"
+    )
+    assert aborted["status"] == "failed"
+    assert revert(app_client, org, aborted["id"]).status_code == 409
+
+
+def test_jobs_of_another_organization_are_not_found(
+    importer: Importer, app_client: TestClient, make_org
+) -> None:  # type: ignore[no-untyped-def]
+    mine, theirs = make_org("Mine"), make_org("Theirs")
+    job = importer.import_csv(theirs, "inventory", "SKU,Name\nA-1,Bolt\n")
+    assert revert(app_client, mine, job["id"]).status_code == 404
+    assert (
+        app_client.get(f"/api/v1/jobs/{job['id']}/changes", headers=mine.member.headers).status_code
+        == 404
+    )
+    assert revert(app_client, mine, "not-a-uuid").status_code == 404
+
+
+def test_changes_are_listed_in_pages(importer: Importer, app_client: TestClient, org: Org) -> None:
+    importer.import_csv(org, "inventory", "SKU,Name\nA-1,Bolt\n")
+    job = importer.import_csv(org, "inventory", "SKU,Name\nA-1,Big bolt\nA-2,Nut\nA-3,Washer\n")
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = app_client.get(
+            f"/api/v1/jobs/{job['id']}/changes", headers=org.viewer.headers, params=params
+        ).json()
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(c["action"] for c in seen) == ["insert", "insert", "update"]
+    update = next(c for c in seen if c["action"] == "update")
+    assert update["previous"]["name"] == "Bolt"
