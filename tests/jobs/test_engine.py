@@ -190,3 +190,34 @@ def test_claim_plan_uses_the_partial_claim_index(db: Database, org: Org) -> None
         plan = "\n".join(r["QUERY PLAN"] for r in conn.execute("EXPLAIN " + statement).fetchall())
         conn.execute("DELETE FROM scheduled_jobs WHERE scheduled_time = '2099-01-01T00:00:00Z'")
     assert "scheduled_jobs_claim_idx" in plan, plan
+
+
+def test_job_list_pages_through_the_org_list_index(db: Database, org: Org) -> None:
+    from crmferry.jobs.operations import LIST_JOBS
+
+    add_jobs(db, org, 5000, at="2099-01-01T00:00:00Z")
+    with db.owner_connect() as conn, conn.transaction():
+        conn.execute("ANALYZE scheduled_jobs")
+        conn.execute("SELECT set_config('app.current_organization_id', %s, true)", [str(org.id)])
+        after = conn.execute(
+            "SELECT created_at, id FROM scheduled_jobs WHERE organization_id = %s"
+            " ORDER BY created_at DESC, id DESC OFFSET 2500 LIMIT 1",
+            [str(org.id)],
+        ).fetchone()
+        assert after is not None
+        params = {
+            "status": None,
+            "job_type": None,
+            "data_type": None,
+            "after_at": after["created_at"],
+            "after_id": after["id"],
+            "limit": 51,
+        }
+        rows = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + LIST_JOBS, params).fetchone()
+        conn.execute("DELETE FROM scheduled_jobs WHERE organization_id = %s", [str(org.id)])
+    assert rows is not None
+    plan = rows["QUERY PLAN"][0]["Plan"]
+    text = str(plan)
+    assert "scheduled_jobs_org_list_idx" in text, text
+    assert "'Actual Rows': 51" in text
+    assert "Rows Removed by Filter" not in text  # a keyset page: rows before it are not read

@@ -53,6 +53,19 @@ def test_kill_9_mid_job_is_retried_after_the_lease_and_applied_once(
     assert effects(db, [job_id]) == {str(job_id): 1}  # ... took effect once
 
 
+def test_heartbeat_keeps_the_lease_through_a_long_cpu_step(
+    db: Database, org: Org, spawn_worker: SpawnWorker
+) -> None:
+    """4 s of CPU without a progress call on a 2 s lease: one attempt, never swept."""
+    (job_id,) = add_jobs(db, org, 1, options={"cpu": 4})
+    spawn_worker(concurrency=1, lease_seconds=2)
+    spawn_worker(concurrency=1, lease_seconds=2)  # a second worker sweeps expired leases
+    wait_until(lambda: statuses(db, [job_id]) == {"completed": 1}, 60, "the job")
+    (row,) = jobs_of(db, [job_id])
+    assert row["attempts"] == 1
+    assert [h["outcome"] for h in row["attempt_history"]] == ["completed"]
+
+
 def test_sigterm_releases_a_running_job_to_pending_at_once(
     db: Database, org: Org, spawn_worker: SpawnWorker, tmp_path: Path
 ) -> None:
