@@ -124,7 +124,8 @@ def follow(client: ActingClient, job_id: str) -> dict[str, Any]:
 
         job = client.wait(job_id, show)
     counts = ", ".join(f"{k} {v}" for k, v in (job.get("counts") or {}).items())
-    console.print(f"{job['status']}: {counts}")
+    # plain text, unwrapped: messages quote user data (no Rich markup) and scripts grep them
+    console.print(f"{job['status']}: {counts}", markup=False, soft_wrap=True)
     if job.get("error_message"):
-        console.print(job["error_message"])
+        console.print(job["error_message"], markup=False, soft_wrap=True)
     return job

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +17,7 @@ from crmferry.cli.imports import follow, parse_map
 from crmferry.config import Settings
 from crmferry.errors import ValidationFailed
 from tests.cli.test_admin_commands import crmferry
-from tests.conftest import Org
+from tests.conftest import TEST_SECRET, Org
 from tests.imports.conftest import Importer
 
 
@@ -114,3 +119,68 @@ class _Client:
 
 def test_follow_shows_progress_and_returns_the_finished_job() -> None:
     assert follow(_Client(), "id")["status"] == "failed"  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def worker(settings: Settings, tmp_path: Path) -> Iterator[Path]:
+    """A real `crmferry worker` process on the test database; its log file."""
+    log_path = tmp_path / "worker.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": str(settings.database_url),
+        "CRMFERRY_SECRET_KEY": TEST_SECRET,
+        "CRMFERRY_DATA_DIR": str(settings.data_dir),
+        "CRMFERRY_POLL_SECONDS": "1",
+    }
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "crmferry", "worker"], env=env, stdout=log, stderr=log
+        )
+    yield log_path
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def test_import_wait_follows_a_real_worker_to_the_end(
+    importer: Importer, settings: Settings, org: Org, tmp_path: Path, worker: Path
+) -> None:
+    source = tmp_path / "people.csv"
+    source.write_text(
+        "Given Name,Family Name,E-mail Address\nAnn,Lee,ann@example.com\nBob,Ray,bob@\n",
+        encoding="utf-8",
+    )
+    result = crmferry(
+        settings,
+        "import",
+        str(source),
+        "--type",
+        "contacts",
+        "--wait",
+        "--org",
+        str(org.id),
+        "--email",
+        org.member.email,
+    )
+    assert result.returncode == 0, result.stderr + worker.read_text()
+    assert "completed: inserted 1" in result.stderr
+    assert "Row 3, column 'E-mail Address': 'bob@' is not a valid e-mail address" in result.stderr
+    assert importer.rows(org, "SELECT name FROM contacts") == [{"name": "Ann Lee"}]
+    aborted = crmferry(
+        settings,
+        "import",
+        str(source),
+        "--type",
+        "contacts",
+        "--on-error",
+        "abort",
+        "--wait",
+        "--org",
+        str(org.id),
+        "--email",
+        org.member.email,
+    )
+    assert aborted.returncode == 1 and "nothing was imported" in aborted.stderr
