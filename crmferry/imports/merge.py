@@ -40,8 +40,10 @@ logged AS (
     INSERT INTO import_changes (organization_id, job_id, data_type, record_id, action, previous)
     SELECT crmferry_current_org(), {job}, {data_type}, w.id,
            CASE WHEN w.inserted THEN 'insert' ELSE 'update' END,
-           CASE WHEN w.inserted THEN NULL ELSE to_jsonb(old) END
-      FROM written AS w LEFT JOIN {table} AS old ON NOT w.inserted AND old.id = w.id
+           -- one primary-key lookup per updated row, in the snapshot from before the write
+           CASE WHEN NOT w.inserted
+                THEN (SELECT to_jsonb(old) FROM {table} AS old WHERE old.id = w.id) END
+      FROM written AS w
     RETURNING action
 )
 SELECT count(*) FILTER (WHERE action = 'insert') AS inserted,
