@@ -8,7 +8,8 @@ Figures, all in one run on one database:
 * trivial jobs per second with 1, 2 and 4 worker processes (4 slots each),
   from the first start to the last completion (process start-up excluded);
 * the same claim (crmferry_claim_jobs, one job per statement) plus a
-  completing UPDATE in a bare loop, 1, 2 and 4 processes: the ceiling.
+  completing UPDATE in a bare loop, in 1, 2 and 4 processes (BENCHMARKS.md's
+  ceiling) and in as many processes as the workers have slots.
 
 Uses DATABASE_URL, or an embedded PostgreSQL in a temporary folder; works in a
 scratch database it drops after. Imported as a module (`--plugin engine`, with
@@ -38,6 +39,7 @@ from psycopg import sql
 from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob, register
 
 BENCH_DIR = Path(__file__).resolve().parent
+SLOTS = 4  # worker slots per process (--concurrency)
 SECRET = "bench-secret-key-not-for-production-000000000000"
 
 INSERT = """
@@ -205,7 +207,7 @@ def _lags(bench: Bench) -> list[float]:
 
 def worker_rate(bench: Bench, processes: int, jobs: int) -> float:
     bench.reset()
-    workers = bench.spawn_workers(processes, 4)
+    workers = bench.spawn_workers(processes, SLOTS)
     try:
         bench.insert(jobs)
         bench.wait_done(jobs)
@@ -264,10 +266,13 @@ def main() -> None:
             for processes in (1, 2, 4):
                 engine = worker_rate(bench, processes, args.jobs)
                 ceiling = raw_rate(bench, processes, args.jobs)
+                same_slots = raw_rate(bench, processes * SLOTS, args.jobs)
                 print(
-                    f"{processes} worker process(es), {args.jobs} trivial jobs: "
-                    f"{engine:,.0f} jobs/s; raw claim+complete loop {ceiling:,.0f} jobs/s "
-                    f"(ratio {engine / ceiling:.2f})"
+                    f"{processes} worker process(es) x {SLOTS} slots, {args.jobs} trivial jobs: "
+                    f"{engine:,.0f} jobs/s; raw claim+complete loop, {processes} process(es): "
+                    f"{ceiling:,.0f} jobs/s (ratio {engine / ceiling:.2f}); "
+                    f"{processes * SLOTS} processes: {same_slots:,.0f} jobs/s "
+                    f"(ratio {engine / same_slots:.2f})"
                 )
             bench.db.close()
     finally:
