@@ -81,7 +81,9 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError(f"the server did not start: {log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="session")
+# package scope: the worker stops when the browser tests end, so it never claims
+# the jobs that later test packages run with their own in-process runners
+@pytest.fixture(scope="package")
 def live_server(database_url: str, data_dir: Path, db: Database) -> Iterator[LiveServer]:
     """`crmferry serve` and `crmferry worker` on the session's database (migrated by `db`)."""
     ARTIFACTS.mkdir(exist_ok=True)
