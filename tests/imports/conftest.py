@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.db import Database
-from crmferry.jobs import engine, operations
+from crmferry.jobs import operations
 from crmferry.jobs.files import resolve_path
-from crmferry.jobs.running import run_claimed
 from tests.conftest import Member, Org
+from tests.jobrun import run_job
 
 
 def principal_of(org: Org, member: Member) -> Principal:
@@ -69,25 +69,7 @@ class Importer:
         """Claim this job (others are given back) and run it as a worker does; with
         `cancel`, a cancel is requested once it runs. The finished job row, with
         `report_file` the absolute path of its error report (or None)."""
-        claimed: dict[str, Any] | None = None
-        for _ in range(20):
-            for job in engine.claim_jobs(self.db, "import-tests", 10, 100, 60):
-                if job["id"] == job_id:
-                    claimed = job
-                else:
-                    engine.release(self.db, engine.Claim.of(job), "not this test's")
-            if claimed:
-                break
-        assert claimed is not None, f"job {job_id} was not claimed"
-        if cancel:
-            with self.db.owner_connect() as conn:
-                conn.execute(
-                    "UPDATE scheduled_jobs SET cancel_requested = true WHERE id = %s", [job_id]
-                )
-        run_claimed(self.db, self.settings, claimed)
-        with self.db.tenant(org.id) as conn:
-            done = conn.execute("SELECT * FROM scheduled_jobs WHERE id = %s", [job_id]).fetchone()
-        assert done is not None
+        done = run_job(self.db, self.settings, org.id, job_id, cancel)
         stored = done["error_report_path"]
         return {**done, "report_file": resolve_path(self.settings, stored) if stored else None}
 
