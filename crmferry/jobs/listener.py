@@ -1,9 +1,11 @@
-"""LISTEN for job and schedule changes, to wake the worker's claim loop early.
+"""The worker's LISTEN connection: wakes the claim loop on new, requeued, finished
+and cancelled jobs and on schedule changes.
 
-Polling stays the truth: this only cuts latency. The listener has its own
-direct connection (LISTEN does not survive transaction pooling), checks it
-between waits, and reconnects after a drop; after reconnecting it wakes the
-loop once, since notifications sent meanwhile are lost.
+Polling stays the truth; notifications only cut latency. The listener has its
+own direct connection (LISTEN does not survive transaction pooling), checks it
+between waits, and reconnects after a loss. After reconnecting it wakes the loop
+once, since notifications sent meanwhile are gone, and tells the worker (which
+then purges its pool of connections the server dropped too).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 
 import psycopg
 
@@ -21,14 +24,21 @@ log = logging.getLogger(__name__)
 JOBS_CHANNEL = "crmferry_jobs"
 SCHEDULES_CHANNEL = "crmferry_schedules"
 CHECK_SECONDS = 2.0
+RECONNECT_SECONDS = 1.0
 
 
 class Listener(threading.Thread):
-    def __init__(self, db: Database, wake: threading.Event, stopping: threading.Event) -> None:
+    """Sets `wake` on notifications that may make work claimable, until `stopping`."""
+
+    def __init__(
+        self,
+        db: Database,
+        wake: threading.Event,
+        stopping: threading.Event,
+        on_lost: Callable[[], None] = lambda: None,
+    ) -> None:
         super().__init__(name="listener", daemon=True)
-        self.db = db
-        self.wake = wake
-        self.stopping = stopping
+        self.db, self.wake, self.stopping, self.on_lost = db, wake, stopping, on_lost
         self.connected = threading.Event()
 
     def run(self) -> None:
@@ -38,7 +48,9 @@ class Listener(threading.Thread):
             except psycopg.Error as exc:
                 self.connected.clear()
                 log.warning("listener: %s; reconnecting", exc)
-                self.stopping.wait(1.0)
+                self.on_lost()
+                self.wake.set()
+                self.stopping.wait(RECONNECT_SECONDS)
 
     def _listen(self) -> None:
         with self.db.app_connect() as conn:
@@ -48,14 +60,14 @@ class Listener(threading.Thread):
             self.wake.set()
             while not self.stopping.is_set():
                 for notify in conn.notifies(timeout=CHECK_SECONDS):
-                    if _wakes_claimers(notify.channel, notify.payload):
+                    if wakes_claimers(notify.channel, notify.payload):
                         self.wake.set()
                 conn.execute("SELECT 1")  # a silently dead connection raises here
 
 
-def _wakes_claimers(channel: str, payload: str) -> bool:
-    """New or requeued jobs and finished ones (a slot or an organization's cap frees);
-    not progress, which is most of the traffic."""
+def wakes_claimers(channel: str, payload: str) -> bool:
+    """New, requeued and finished jobs (a slot or an organization's cap frees) and
+    schedule changes; not progress, which is most of the traffic."""
     if channel != JOBS_CHANNEL:
         return True
     try:

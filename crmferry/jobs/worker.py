@@ -59,7 +59,7 @@ class Worker:
 
     def run(self) -> int:
         """Work until `stop` is set, then shut down; the exit code (0)."""
-        Listener(self.db, self.wake, self.stop).start()
+        Listener(self.db, self.wake, self.stop, self.purge_dead_connections).start()
         log.info("worker %s ready (concurrency %d)", self.worker_id, self.concurrency)
         while not self.stop.is_set():
             self.wake.clear()
@@ -67,11 +67,21 @@ class Worker:
                 timeout = self._tick()
             except psycopg.Error as exc:
                 log.warning("database unavailable (%s); retrying", exc)
+                self.purge_dead_connections()
                 timeout = RETRY_AFTER_ERROR_SECONDS
             if timeout > 0:
                 self.wake.wait(timeout)
         self.shutdown()
         return 0
+
+    def purge_dead_connections(self) -> None:
+        """Check every idle pool connection now and replace the dead ones. After a
+        server restart the pool would otherwise find them one checkout at a time,
+        backing off between each, and stall for tens of seconds."""
+        try:
+            self.db.pool.check()
+        except Exception as exc:  # the server may still be down: the next round retries
+            log.warning("pool check failed: %s", exc)
 
     def _tick(self) -> float:
         """One round: housekeeping, then claims; how long to sleep before the next."""

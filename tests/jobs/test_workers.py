@@ -96,9 +96,9 @@ def test_sigterm_lets_a_short_job_finish_within_the_grace(
 def test_workers_recover_when_their_database_connections_are_killed(
     db: Database, org: Org, spawn_worker: SpawnWorker
 ) -> None:
-    spawn_worker(concurrency=2)
-    first = add_jobs(db, org, 5)
-    wait_until(lambda: statuses(db, first) == {"completed": 5}, 60, "the first jobs")
+    spawn_worker(concurrency=8)
+    first = add_jobs(db, org, 16, options={"sleep": 0.3})  # the worker's pool grows
+    wait_until(lambda: statuses(db, first) == {"completed": 16}, 60, "the first jobs")
     with db.owner_connect() as conn:
         killed = conn.execute(
             "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity"
@@ -106,8 +106,9 @@ def test_workers_recover_when_their_database_connections_are_killed(
             "   AND datname = current_database()"
         ).fetchone()
     assert killed is not None and killed["n"] >= 1
-    second = add_jobs(db, org, 5)
-    wait_until(lambda: statuses(db, second) == {"completed": 5}, 60, "jobs after the loss")
+    db.pool.check()  # this test process's own pool lost its connections too
+    second = add_jobs(db, org, 16, options={"sleep": 0.3})
+    wait_until(lambda: statuses(db, second) == {"completed": 16}, 60, "jobs after the loss")
 
 
 def test_cancel_racing_claims_never_both_cancels_and_runs(
