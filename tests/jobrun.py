@@ -19,7 +19,7 @@ def run_job(
     claimed: dict[str, Any] | None = None
     for _ in range(20):
         for job in engine.claim_jobs(db, "in-process-tests", 10, 100, 60):
-            if job["id"] == job_id:
+            if str(job["id"]) == str(job_id):
                 claimed = job
             else:
                 engine.release(db, engine.Claim.of(job), "not this test's")

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from crmferry.cli import admin, imports, jobs, server
+from crmferry.cli import admin, exports, imports, jobs, server
 
 app = typer.Typer(
     help="CRM Ferry: scheduled import/export for CRM data.",
@@ -17,6 +17,7 @@ app.command("up")(server.up)
 app.command("serve")(server.serve)
 app.command("worker")(server.worker)
 app.command("import")(imports.import_file)
+app.command("export")(exports.export_data)
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.orgs_app, name="orgs")
 app.add_typer(admin.users_app, name="users")

@@ -3,10 +3,23 @@
 -- expression both converts a column and tells which cells are bad. All are
 -- IMMUTABLE and never raise, whatever the input.
 
--- Trimmed, with empty meaning absent (spaces, tabs, line breaks, no-break spaces).
+-- Trimmed, with empty meaning absent (spaces, tabs, line breaks, no-break spaces),
+-- and the apostrophe our exports put before a formula-like cell taken off again
+-- (the inverse of exports' neutralise_formula), so an export imports back unchanged.
+CREATE FUNCTION crmferry_clean_quoted(v text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN left(t, 1) = '''' AND left(ltrim(t, ''''), 1) IN ('=', '+', '-', '@')
+                THEN substr(t, 2)
+                ELSE t END
+      FROM (SELECT nullif(btrim(v, E' \t\r\n\u00A0'), '') AS t) AS trimmed
+$$;
+
+-- One expression over a plain argument, so the planner inlines it: most cells
+-- hold no apostrophe and never pay for the function call above.
 CREATE FUNCTION crmferry_clean(v text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT nullif(btrim(v, E' \t\r\n\u00A0'), '')
+    SELECT CASE WHEN strpos(v, '''') = 0 THEN nullif(btrim(v, E' \t\r\n\u00A0'), '')
+                ELSE crmferry_clean_quoted(v) END
 $$;
 
 -- A pragmatic address check on an already lower-cased value: a local part and
