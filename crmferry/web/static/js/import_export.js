@@ -36,10 +36,15 @@
     return CF.el("p", { class: "job-line", dataset: { jobId: job.id, status: job.status } }, bits);
   }
 
+  // A job due now (not scheduled for later) is followed through pending as well.
+  function dueNow(job) {
+    return job.status === "pending" && Date.parse(job.scheduled_time) <= Date.now() + 1000;
+  }
+
   async function follow(statusEl, job) {
     statusEl.replaceChildren(jobSummary(job));
     let delay = 700;
-    while (!FINISHED.includes(job.status) && job.status !== "pending") {
+    while (!FINISHED.includes(job.status) && (job.status !== "pending" || dueNow(job))) {
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 1.3, 3000);
       try { job = await CF.api("GET", `/jobs/${job.id}`); } catch (p) { continue; }
