@@ -1,0 +1,155 @@
+"""The SELECT behind an export, composed with psycopg.sql.
+
+Identifiers (table, columns) come only from the data-type description and are quoted
+with `sql.Identifier`; filter values are always bound parameters. The record table is
+aliased `r`; a bid's contact (for `contact_name`) is `c`, joined only when asked for.
+Tenancy is row-level security: run the query in a tenant transaction (see
+`crmferry.exports.snapshot`), and only that organization's rows exist for it.
+
+Filter semantics: `eq`, `lt`..`gte` and `in` never match an empty (NULL) field; `ne`
+does (an empty field is "not equal" to any value); e-mail comparisons ignore case;
+`contains` is a case-insensitive substring match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from psycopg import sql
+
+from crmferry.exports.options import ExportOptions, Filter, export_field
+from crmferry.records import CONTACTS, DataType, Field
+
+# Fields that live in another table: (data type, field) -> column of the joined contact.
+JOINED = {("bids", "contact_name"): sql.Identifier("c", "name")}
+
+CONTACT_JOIN = sql.SQL(
+    "LEFT JOIN {contacts} AS c ON c.organization_id = r.organization_id AND c.id = r.contact_id"
+).format(contacts=sql.Identifier(CONTACTS.table))
+
+COMPARISONS = {"eq": "=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One exported column: its description and its typed SQL expression."""
+
+    field: Field
+    expr: sql.Composable
+
+    @property
+    def name(self) -> str:
+        return self.field.name
+
+
+def column_expr(data_type: DataType, name: str) -> sql.Composable:
+    """The SQL expression of field `name`: `r.<column>`, or the joined contact's column."""
+    export_field(data_type, name)  # KeyError for a name the description does not have
+    return JOINED.get((data_type.name, name), sql.Identifier("r", name))
+
+
+def export_columns(data_type: DataType, options: ExportOptions) -> list[Column]:
+    """The selected columns, in the order the options list them."""
+    return [Column(export_field(data_type, n), column_expr(data_type, n)) for n in options.fields]
+
+
+def build_export_query(
+    data_type: DataType,
+    options: ExportOptions,
+    select_list: Sequence[sql.Composable] | None = None,
+) -> tuple[sql.Composed, list[Any]]:
+    """`SELECT ... FROM ... WHERE ... ORDER BY ...` and its parameters.
+
+    `select_list` replaces the default projection (each column `AS` its field name),
+    so that writers can wrap columns (formula neutralisation, booleans as text).
+    """
+    if select_list is None:
+        select_list = _aliased(export_columns(data_type, options))
+    return _compose(data_type, options, sql.SQL(", ").join(select_list), sql.SQL(""))
+
+
+def build_json_export_query(
+    data_type: DataType, options: ExportOptions
+) -> tuple[sql.Composed, list[Any]]:
+    """The export as one column of compact JSON objects (`row_to_json`), keys in field
+    order, values typed (numbers, booleans, null; dates and times as ISO strings)."""
+    columns = sql.SQL(", ").join(_aliased(export_columns(data_type, options)))
+    lateral = sql.SQL("CROSS JOIN LATERAL (SELECT {}) AS x").format(columns)
+    return _compose(data_type, options, sql.SQL("row_to_json(x)"), lateral)
+
+
+def _aliased(columns: Sequence[Column]) -> list[sql.Composable]:
+    return [sql.SQL("{} AS {}").format(c.expr, sql.Identifier(c.name)) for c in columns]
+
+
+def _compose(
+    data_type: DataType,
+    options: ExportOptions,
+    select: sql.Composable,
+    lateral: sql.Composable,
+) -> tuple[sql.Composed, list[Any]]:
+    conditions, params = _where(data_type, options.filters)
+    query = sql.SQL(
+        "SELECT {select} FROM {table} AS r {join} {lateral} WHERE {where} ORDER BY {order}"
+    ).format(
+        select=select,
+        table=sql.Identifier(data_type.table),
+        join=CONTACT_JOIN if _needs_contact(data_type, options) else sql.SQL(""),
+        lateral=lateral,
+        where=sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("true"),
+        order=_order_by(data_type, options),
+    )
+    return query, params
+
+
+def _needs_contact(data_type: DataType, options: ExportOptions) -> bool:
+    used = {*options.fields, *(f.field for f in options.filters), *(k.field for k in options.sort)}
+    return any((data_type.name, name) in JOINED for name in used)
+
+
+def _order_by(data_type: DataType, options: ExportOptions) -> sql.Composable:
+    return sql.SQL(", ").join(
+        sql.SQL("{} DESC" if key.descending else "{}").format(column_expr(data_type, key.field))
+        for key in options.sort
+    )
+
+
+def _where(
+    data_type: DataType, filters: Sequence[Filter]
+) -> tuple[list[sql.Composable], list[Any]]:
+    conditions: list[sql.Composable] = []
+    params: list[Any] = []
+    for flt in filters:
+        field = export_field(data_type, flt.field)
+        condition, values = _condition(field, column_expr(data_type, flt.field), flt)
+        conditions.append(condition)
+        params.extend(values)
+    return conditions, params
+
+
+def _condition(field: Field, expr: sql.Composable, flt: Filter) -> tuple[sql.Composable, list[Any]]:
+    """One filter as SQL with `%s` placeholders, and the values they bind."""
+    if flt.op == "is_null":
+        return sql.SQL("{} IS NULL" if flt.value else "{} IS NOT NULL").format(expr), []
+    if flt.op == "contains":
+        return sql.SQL("{} ILIKE %s").format(expr), [f"%{_escape_like(flt.value)}%"]
+    if field.type == "email":
+        expr = sql.SQL("lower({})").format(expr)  # values were lower-cased when parsed
+    if flt.op == "in":
+        return sql.SQL("{} = ANY(%s)").format(expr), [[_param(field, v) for v in flt.value]]
+    if flt.op == "ne":
+        return sql.SQL("{} IS DISTINCT FROM %s").format(expr), [_param(field, flt.value)]
+    operator = sql.SQL(COMPARISONS[flt.op])
+    return sql.SQL("{} {} %s").format(expr, operator), [_param(field, flt.value)]
+
+
+def _param(field: Field, value: Any) -> Any:
+    """The value as the column's type binds it (ids as UUID, the rest already typed)."""
+    return UUID(value) if field.sql_type == "uuid" else value
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

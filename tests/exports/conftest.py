@@ -1,0 +1,68 @@
+"""Export test factories (the database is the shared `db` fixture of tests/conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+from psycopg import sql
+
+from crmferry.db import Database
+
+CREATED_BASE = datetime(2024, 1, 1, tzinfo=UTC)
+SERVER_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# the shared fixtures' key: the app role (one per server) gets the same derived password
+TEST_SECRET = "test-secret-key-not-for-production-0123456789"
+
+
+@pytest.fixture
+def new_org(db: Database) -> Callable[[], UUID]:
+    """Factory: a new, empty organization's id."""
+
+    def make() -> UUID:
+        with db.owner_connect() as conn:
+            row = conn.execute(
+                "INSERT INTO organizations (name) VALUES (%s) RETURNING id",
+                [f"Org {secrets.token_hex(3)}"],
+            ).fetchone()
+        assert row is not None
+        return UUID(str(row["id"]))
+
+    return make
+
+
+Insert = Callable[[str, UUID, list[dict[str, Any]]], list[UUID]]
+
+
+@pytest.fixture
+def insert(db: Database) -> Insert:
+    """Factory: insert records (dicts of column values) into a table for an organization,
+    as the owner; return their ids in order. Without `created_at`, rows get increasing
+    creation times in list order, so the default sort is the list order."""
+
+    def insert_rows(table: str, org_id: UUID, rows: list[dict[str, Any]]) -> list[UUID]:
+        ids = []
+        with db.owner_connect() as conn:
+            for i, row in enumerate(rows):
+                values = {"organization_id": org_id, **row}
+                values.setdefault("created_at", _created(i))
+                query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING id").format(
+                    sql.Identifier(table),
+                    sql.SQL(", ").join(map(sql.Identifier, values)),
+                    sql.SQL(", ").join(sql.Placeholder() * len(values)),
+                )
+                found = conn.execute(query, list(values.values())).fetchone()
+                assert found is not None
+                ids.append(UUID(str(found["id"])))
+        return ids
+
+    return insert_rows
+
+
+def _created(index: int) -> datetime:
+    return CREATED_BASE + timedelta(seconds=index)
