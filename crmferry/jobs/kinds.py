@@ -100,17 +100,16 @@ def registered_job_types() -> list[str]:
     return sorted(_KINDS)
 
 
+BUILTIN_KIND_MODULES = (
+    "crmferry.exports.kind",
+    "crmferry.imports.kind",
+    "crmferry.imports.revert_kind",
+)
+
+
 def load_builtin_kinds() -> None:
     """Import the modules that register the built-in kinds (import, export, revert)."""
     import importlib
 
-    for module in (
-        "crmferry.exports.kind",
-        "crmferry.imports.kind",
-        "crmferry.imports.revert_kind",
-    ):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+    for module in BUILTIN_KIND_MODULES:
+        importlib.import_module(module)
