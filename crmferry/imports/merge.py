@@ -58,6 +58,7 @@ WITH written AS (
     SELECT crmferry_current_org(), {values}, {job} FROM {rows} AS r WHERE """
     + _GOOD
     + """
+       {not_same}
     ON CONFLICT {conflict} DO UPDATE
        SET {assignments}, updated_at = now(), import_job_id = excluded.import_job_id
      WHERE ({old}) IS DISTINCT FROM ({excluded})
@@ -169,6 +170,13 @@ def _plan_counts(conn: Conn, plan: RowsPlan) -> tuple[int, int, int]:
     return row["new"], row["changed"], row["same"]
 
 
+# A row equal to its record is left out before the write: ON CONFLICT DO UPDATE
+# would lock (so write) every record it matches, even those its WHERE leaves alone.
+_NOT_SAME = """
+AND NOT EXISTS (SELECT FROM {table} AS same WHERE {match} AND ({same}) IS NOT DISTINCT FROM ({new}))
+"""
+
+
 def _columns(prefix: str, names: list[str]) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(prefix, n) for n in names)
 
@@ -196,4 +204,13 @@ def _parts(plan: RowsPlan, job_id: UUID | None) -> dict[str, sql.Composable]:
         "from_rows": sql.SQL(", ").join(
             sql.SQL("{} = r.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in update
         ),
+        # no key in the file: no row can match a record
+        "not_same": sql.SQL(_NOT_SAME).format(
+            table=sql.Identifier(data_type.table),
+            match=plan.match(target="same"),
+            same=sql.SQL("ROW({})").format(_columns("same", update)),
+            new=sql.SQL("ROW({})").format(_columns("r", update)),
+        )
+        if plan.key in update
+        else sql.SQL(""),
     }

@@ -22,6 +22,7 @@ from crmferry.records import DataType, Field
 ROWS_TABLE = "import_rows"
 SEP = "\x1f"  # between a field name and its message inside `errors`
 DATE_LAYOUTS = ("YYYY-MM-DD", "MM/DD/YYYY", "DD/MM/YYYY")
+WORK_MEM = "64MB"
 
 # Fields composed from others when they are not mapped themselves.
 COMPOSED = {("contacts", "name"): ("first_name", "last_name")}
@@ -113,6 +114,8 @@ def build_rows(
     conn: Conn, data_type: DataType, fields: list[str], options: ImportOptions, currency: str
 ) -> RowsPlan:
     """Create `import_rows` from the staging table and mark every bad cell and row."""
+    # room to hash and sort a whole file in memory, for this job's transaction only
+    conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
     date_formats = {
         f: resolve_date_format(conn, f, options)
         for f in fields
@@ -151,6 +154,10 @@ def build_rows(
         date_notes={f: d.note for f, d in date_formats.items() if d.note},
     )
     if plan.key in plan.update_columns:
+        # the joins on the key that follow are planned from real row counts, not a guess
+        conn.execute(
+            sql.SQL("ANALYZE {} ({})").format(sql.Identifier(ROWS_TABLE), sql.Identifier(plan.key))
+        )
         _mark_repeated_keys(conn, plan)
         if options.mode == "insert":
             _mark_existing_keys(conn, plan)
