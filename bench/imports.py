@@ -307,8 +307,6 @@ def main() -> None:
         print(
             f"generated {args.rows:,} rows, {path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - started:.1f}s"
         )
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")
         # the machine may be shared: each COPY figure is the median of three runs
         bare = statistics.median(bare_copy(url, path) for _ in range(3))
         bare_rate = args.rows / bare
