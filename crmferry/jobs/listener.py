@@ -36,9 +36,11 @@ class Listener(threading.Thread):
         wake: threading.Event,
         stopping: threading.Event,
         on_lost: Callable[[], None] = lambda: None,
+        wants_finished: Callable[[], bool] = lambda: True,
     ) -> None:
         super().__init__(name="listener", daemon=True)
         self.db, self.wake, self.stopping, self.on_lost = db, wake, stopping, on_lost
+        self.wants_finished = wants_finished
         self.connected = threading.Event()
 
     def run(self) -> None:
@@ -60,17 +62,24 @@ class Listener(threading.Thread):
             self.wake.set()
             while not self.stopping.is_set():
                 for notify in conn.notifies(timeout=CHECK_SECONDS):
-                    if wakes_claimers(notify.channel, notify.payload):
+                    if wakes_claimers(notify.channel, notify.payload, self.wants_finished()):
                         self.wake.set()
                 conn.execute("SELECT 1")  # a silently dead connection raises here
 
 
-def wakes_claimers(channel: str, payload: str) -> bool:
-    """New, requeued and finished jobs (a slot or an organization's cap frees) and
-    schedule changes; not progress, which is most of the traffic."""
+FINISHED_STATUSES = ("completed", "failed", "cancelled")
+
+
+def wakes_claimers(channel: str, payload: str, wants_finished: bool = True) -> bool:
+    """New and requeued jobs and schedule changes; finished jobs only for a worker
+    whose due jobs wait behind an organization's cap (a finish frees it). Never
+    progress, which is most of the traffic; a worker's own slots wake it directly."""
     if channel != JOBS_CHANNEL:
         return True
     try:
-        return bool(json.loads(payload).get("status") != "processing")
+        status = json.loads(payload).get("status")
     except ValueError:
         return True
+    if status in FINISHED_STATUSES:
+        return wants_finished
+    return bool(status != "processing")

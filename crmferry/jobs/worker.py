@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 
 RETRY_AFTER_ERROR_SECONDS = 1.0
 RETENTION_EVERY_SECONDS = 3600.0
+# Schedules are checked at most this often (their jobs are due to the second, and a
+# schedule change notifies): at high job rates a check per claim round was a
+# query per job.
+SCHEDULES_EVERY_SECONDS = 0.5
 
 
 def load_plugins(modules: Iterable[str]) -> None:
@@ -56,10 +60,16 @@ class Worker:
         self.lock = threading.Lock()
         self._next_sweep = 0.0
         self._next_prune = time.monotonic() + 60.0
+        self._next_schedules = 0.0
+        # set while due jobs wait behind an organization's cap: only then does another
+        # worker's finished job (which frees the cap) need to wake this one
+        self.capped = threading.Event()
 
     def run(self) -> int:
         """Work until `stop` is set, then shut down; the exit code (0)."""
-        Listener(self.db, self.wake, self.stop, self.purge_dead_connections).start()
+        Listener(
+            self.db, self.wake, self.stop, self.purge_dead_connections, self.capped.is_set
+        ).start()
         log.info("worker %s ready (concurrency %d)", self.worker_id, self.concurrency)
         while not self.stop.is_set():
             self.wake.clear()
@@ -99,12 +109,16 @@ class Worker:
         for job in claimed:
             self._start(job)
         if len(claimed) == free:
+            self.capped.clear()
             return 0.0  # maybe more are due
         due, now = engine.next_due(self.db)
         if due is None or due <= now:
             # due but not claimable (locked, or over an organization's cap): the
             # commit that changes that notifies us; the poll covers a lost one
-            return self.settings.poll_seconds
+            if due is not None:
+                self.capped.set()
+            return min(self.settings.poll_seconds, SCHEDULES_EVERY_SECONDS)
+        self.capped.clear()
         return min(self.settings.poll_seconds, (due - now).total_seconds())
 
     def _housekeeping(self) -> None:
@@ -113,8 +127,9 @@ class Worker:
             for row in engine.recover_expired(self.db):
                 log.warning("job %s lease expired: now %s", row["id"], row["status"])
             self._next_sweep = now + max(0.5, self.settings.lease_seconds / 4)
-        if not self.stop.is_set():
+        if not self.stop.is_set() and now >= self._next_schedules:
             scheduler.fire_due_schedules(self.db, self.settings)
+            self._next_schedules = now + SCHEDULES_EVERY_SECONDS
         if now >= self._next_prune:
             retention.prune_finished_jobs(self.db, self.settings)
             self._next_prune = now + RETENTION_EVERY_SECONDS
