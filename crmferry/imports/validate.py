@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from psycopg import sql
 
 from crmferry.db import Conn
+from crmferry.imports.mapping import COMPOSED
 from crmferry.imports.options import ImportOptions
 from crmferry.imports.staging import RAW_TABLE
 from crmferry.records import DataType, Field
@@ -23,9 +24,6 @@ ROWS_TABLE = "import_rows"
 SEP = "\x1f"  # between a field name and its message inside `errors`
 DATE_LAYOUTS = ("YYYY-MM-DD", "MM/DD/YYYY", "DD/MM/YYYY")
 WORK_MEM = "64MB"
-
-# Fields composed from others when they are not mapped themselves.
-COMPOSED = {("contacts", "name"): ("first_name", "last_name")}
 
 _DATE_FIT = """
 SELECT count(v) AS present,
