@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -10,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -19,6 +22,9 @@ from crmferry.db.embedded import start_embedded
 from crmferry.db.urls import app_role_password, app_url
 
 Conn = psycopg.Connection[dict[str, Any]]
+
+# No parameters: a simple query, so both statements travel together.
+TENANT_BEGIN = sql.SQL("BEGIN; SELECT set_config('app.current_organization_id', {}, true)")
 
 
 @dataclass
@@ -39,18 +45,33 @@ class Database:
                 max_size=self.pool_size,
                 kwargs={"autocommit": True, "row_factory": dict_row},
                 open=True,
-                check=ConnectionPool.check_connection,
+                check=check_idle_connection,
             )
         return self._pool
 
     @contextmanager
     def tenant(self, organization_id: UUID | str) -> Iterator[Conn]:
-        """One transaction that sees only `organization_id`'s rows (RLS)."""
-        with self.pool.connection() as conn, conn.transaction():
-            conn.execute(
-                "SELECT set_config('app.current_organization_id', %s, true)",
-                [str(organization_id)],
-            )
+        """One transaction that sees only `organization_id`'s rows (RLS).
+
+        BEGIN and the organization go in one round trip (a job's whole transaction
+        may be three); `conn.transaction()` blocks inside it are savepoints.
+        """
+        begin = TENANT_BEGIN.format(sql.Literal(str(UUID(str(organization_id)))))
+        with self.pool.connection() as conn:
+            conn.execute(begin)
+            try:
+                yield conn
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):  # a broken one: the pool drops it
+                    conn.rollback()
+                raise
+            conn.commit()
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Conn]:
+        """A pooled connection with no organization where each statement is its own
+        transaction: for single calls of the SECURITY DEFINER engine functions."""
+        with self.pool.connection() as conn:
             yield conn
 
     @contextmanager
@@ -99,3 +120,17 @@ def connect(settings: Settings, upgrade: bool = False) -> Database:
     if upgrade:
         migrate.upgrade(url, password)
     return Database(url, app_url(url, password), pool_size=settings.db_pool_size)
+
+
+def check_idle_connection(conn: Conn) -> None:
+    """The pool's check on checkout, without a round trip in the usual case.
+
+    An idle connection has nothing to read; one whose socket is readable holds a
+    notice, or the end of a connection the server dropped (a restart): only then
+    is it checked with a query, and the pool replaces it if that fails.
+    """
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)

@@ -7,6 +7,7 @@ the attempt that replaced it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,18 +21,13 @@ CLAIM = "SELECT * FROM crmferry_claim_jobs(%(worker)s, %(limit)s, %(cap)s, %(lea
 
 RECOVER = "SELECT * FROM crmferry_recover_expired_jobs()"
 
+RENEW_ALL = "SELECT * FROM crmferry_renew_leases(%(worker)s, %(jobs)s, %(lease)s)"
+
 NEXT_DUE = "SELECT crmferry_next_due() AS due, now() AS now"
 
 _HELD = (
     "id = %(id)s AND status = 'processing' AND worker_id = %(worker)s AND attempts = %(attempts)s"
 )
-
-RENEW = f"""
-UPDATE scheduled_jobs
-   SET heartbeat_at = now(), lease_expires_at = now() + make_interval(secs => %(lease)s)
- WHERE {_HELD}
-RETURNING cancel_requested
-"""
 
 PROGRESS = f"""
 UPDATE scheduled_jobs
@@ -61,7 +57,7 @@ UPDATE scheduled_jobs
            'attempt', attempts, 'worker', worker_id, 'started_at', started_at,
            'ended_at', now(), 'outcome', %(status)s::text))
  WHERE {_HELD} AND (%(status)s::text <> 'completed' OR NOT cancel_requested)
-RETURNING *
+RETURNING id
 """
 
 CANCELLED_RUNNING = f"""
@@ -108,7 +104,7 @@ def claim_jobs(
     db: Database, worker_id: str, limit: int, org_cap: int, lease_seconds: int
 ) -> list[dict[str, Any]]:
     """Claim up to `limit` due jobs (committed before any runs)."""
-    with db.anonymous() as conn:
+    with db.autocommit() as conn:
         return conn.execute(
             CLAIM, {"worker": worker_id, "limit": limit, "cap": org_cap, "lease": lease_seconds}
         ).fetchall()
@@ -116,23 +112,31 @@ def claim_jobs(
 
 def recover_expired(db: Database) -> list[dict[str, Any]]:
     """Jobs whose lease ran out, put back to pending (or failed after max attempts)."""
-    with db.anonymous() as conn:
+    with db.autocommit() as conn:
         return conn.execute(RECOVER).fetchall()
 
 
 def next_due(db: Database) -> tuple[datetime | None, datetime]:
     """(when the next pending job or schedule is due, the database's now)."""
-    with db.anonymous() as conn:
+    with db.autocommit() as conn:
         row = conn.execute(NEXT_DUE).fetchone()
     assert row is not None
     return row["due"], row["now"]
 
 
-def renew_lease(db: Database, claim: Claim, lease_seconds: int) -> bool | None:
-    """Renew the lease; None when the claim is gone, else whether a cancel was requested."""
-    with db.tenant(claim.organization_id) as conn:
-        row = conn.execute(RENEW, claim.params(lease=lease_seconds)).fetchone()
-    return None if row is None else bool(row["cancel_requested"])
+def renew_leases(
+    db: Database, worker_id: str, claims: Iterable[Claim], lease_seconds: int
+) -> dict[Claim, bool | None]:
+    """Renew the leases of `claims` (one worker's) in one statement: for each, None
+    when it is no longer held, else whether a cancel was requested."""
+    claims = list(claims)
+    with db.autocommit() as conn:
+        rows = conn.execute(
+            RENEW_ALL,
+            {"worker": worker_id, "jobs": [c.job_id for c in claims], "lease": lease_seconds},
+        ).fetchall()
+    held = {(row["id"], row["attempts"]): bool(row["cancel_requested"]) for row in rows}
+    return {c: held.get((c.job_id, c.attempts)) for c in claims}
 
 
 def record_progress(

@@ -31,29 +31,60 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL = 1.0  # seconds between progress writes: NOTIFY takes a global lock
 
 
-class Heartbeat(threading.Thread):
-    """Renews the lease every heartbeat interval while the job runs, also through
-    long CPU-bound steps; notices a cancel request or a lost claim."""
+class JobSignals:
+    """What the heartbeat learned about one attempt: a cancel was requested, or the
+    claim is gone (swept after a lost lease, or taken by another attempt)."""
 
-    def __init__(self, db: Database, settings: Settings, claim: Claim) -> None:
-        super().__init__(name=f"heartbeat-{claim.job_id}", daemon=True)
-        self.db, self.settings, self.claim = db, settings, claim
-        self.stopped = threading.Event()
+    def __init__(self) -> None:
         self.cancel_requested = threading.Event()
         self.lost = threading.Event()
 
+
+class Heartbeats(threading.Thread):
+    """Renews the leases of all the jobs one worker runs, in one statement every
+    heartbeat interval (also through long CPU-bound steps, since it is a thread of
+    its own), and flags each job's cancel request or lost claim."""
+
+    def __init__(self, db: Database, settings: Settings, worker_id: str) -> None:
+        super().__init__(name="heartbeats", daemon=True)
+        self.db, self.settings, self.worker_id = db, settings, worker_id
+        self.stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._jobs: dict[Claim, JobSignals] = {}
+
+    def watch(self, claim: Claim) -> JobSignals:
+        with self._lock:
+            return self._jobs.setdefault(claim, JobSignals())
+
+    def forget(self, claim: Claim) -> None:
+        with self._lock:
+            self._jobs.pop(claim, None)
+
     def run(self) -> None:
         while not self.stopped.wait(self.settings.effective_heartbeat_seconds):
-            try:
-                cancel = engine.renew_lease(self.db, self.claim, self.settings.lease_seconds)
-            except psycopg.Error as exc:
-                log.warning("heartbeat for job %s failed: %s", self.claim.job_id, exc)
-                continue
-            if cancel is None:
-                self.lost.set()
-                return
-            if cancel:
-                self.cancel_requested.set()
+            self.beat()
+
+    def beat(self) -> None:
+        with self._lock:
+            claims = list(self._jobs)
+        if not claims:
+            return
+        try:
+            states = engine.renew_leases(
+                self.db, self.worker_id, claims, self.settings.lease_seconds
+            )
+        except psycopg.Error as exc:
+            log.warning("heartbeat of %d job(s) failed: %s", len(claims), exc)
+            return
+        with self._lock:
+            for claim, cancel in states.items():
+                signals = self._jobs.get(claim)
+                if signals is None:
+                    continue  # finished meanwhile
+                if cancel is None:
+                    signals.lost.set()
+                elif cancel:
+                    signals.cancel_requested.set()
 
     def stop(self) -> None:
         self.stopped.set()
@@ -68,11 +99,12 @@ class RunningJob:
         settings: Settings,
         job: dict[str, Any],
         conn: Conn,
-        heartbeat: Heartbeat,
+        claim: Claim,
+        signals: JobSignals,
     ) -> None:
         self.db, self.settings, self.job, self.conn = db, settings, job, conn
-        self.claim = heartbeat.claim
-        self._heartbeat = heartbeat
+        self.claim = claim
+        self._signals = signals
         self._last_write = 0.0
 
     @property
@@ -95,16 +127,16 @@ class RunningJob:
             self.db, self.claim, done, total, self.settings.lease_seconds
         )
         if cancel is None:
-            self._heartbeat.lost.set()
+            self._signals.lost.set()
         elif cancel:
-            self._heartbeat.cancel_requested.set()
+            self._signals.cancel_requested.set()
         self.check()
 
     def check(self) -> None:
         """Raise if the job must stop (no database call): for kinds' batch boundaries."""
-        if self._heartbeat.lost.is_set():
+        if self._signals.lost.is_set():
             raise LeaseLost(f"Job {self.job_id} is no longer held by this worker.")
-        if self._heartbeat.cancel_requested.is_set():
+        if self._signals.cancel_requested.is_set():
             raise JobCancelled("Cancelled while running.")
 
     def files_dir(self) -> Path:
@@ -121,20 +153,30 @@ class _RollBack(Exception):
         self.outcome = outcome
 
 
-def run_claimed(db: Database, settings: Settings, job: dict[str, Any]) -> str:
+def run_claimed(
+    db: Database, settings: Settings, job: dict[str, Any], heartbeats: Heartbeats | None = None
+) -> str:
     """Run one claimed job to the end of its attempt; the status it ended with, or
-    'lost' when the claim was gone (another attempt owns the job now)."""
+    'lost' when the claim was gone (another attempt owns the job now).
+
+    A worker passes its `heartbeats`; without, the job gets a heartbeat of its own.
+    """
     claim = Claim.of(job)
-    heartbeat = Heartbeat(db, settings, claim)
-    heartbeat.start()
+    own = heartbeats is None
+    if heartbeats is None:
+        heartbeats = Heartbeats(db, settings, claim.worker_id)
+        heartbeats.start()
+    signals = heartbeats.watch(claim)
     try:
-        return _attempt(db, settings, job, claim, heartbeat)
+        return _attempt(db, settings, job, claim, signals)
     finally:
-        heartbeat.stop()
+        heartbeats.forget(claim)
+        if own:
+            heartbeats.stop()
 
 
 def _attempt(
-    db: Database, settings: Settings, job: dict[str, Any], claim: Claim, heartbeat: Heartbeat
+    db: Database, settings: Settings, job: dict[str, Any], claim: Claim, signals: JobSignals
 ) -> str:
     try:
         kind = kind_for(job["job_type"])
@@ -143,7 +185,7 @@ def _attempt(
     outcome: JobOutcome | None = None
     try:
         with db.tenant(claim.organization_id) as conn:
-            ctx = RunningJob(db, settings, job, conn, heartbeat)
+            ctx = RunningJob(db, settings, job, conn, claim, signals)
             outcome = kind.run(ctx)
             if outcome.failed:
                 raise _RollBack(outcome)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import queue
 import secrets
 import signal
 import socket
@@ -26,7 +27,7 @@ from crmferry.jobs import engine, retention, scheduler
 from crmferry.jobs.engine import Claim
 from crmferry.jobs.kinds import load_builtin_kinds
 from crmferry.jobs.listener import Listener
-from crmferry.jobs.running import run_claimed
+from crmferry.jobs.running import Heartbeats, run_claimed
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,17 @@ class Worker:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.stop = threading.Event()
         self.wake = threading.Event()
-        self.running: dict[UUID, tuple[threading.Thread, Claim]] = {}
+        self.running: dict[UUID, Claim] = {}
         self.lock = threading.Lock()
+        self.slot_freed = threading.Condition(self.lock)
+        # slots are long-lived threads fed by a queue, and one heartbeat renews all
+        # their leases: no thread is started per job
+        self.queue: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self.slots = [
+            threading.Thread(target=self._slot, name=f"slot-{n}", daemon=True)
+            for n in range(concurrency)
+        ]
+        self.heartbeats = Heartbeats(db, settings, self.worker_id)
         self._next_sweep = 0.0
         self._next_prune = time.monotonic() + 60.0
         self._next_schedules = 0.0
@@ -67,6 +77,9 @@ class Worker:
 
     def run(self) -> int:
         """Work until `stop` is set, then shut down; the exit code (0)."""
+        for slot in self.slots:
+            slot.start()
+        self.heartbeats.start()
         Listener(
             self.db, self.wake, self.stop, self.purge_dead_connections, self.capped.is_set
         ).start()
@@ -139,47 +152,41 @@ class Worker:
             return len(self.running)
 
     def _start(self, job: dict[str, Any]) -> None:
-        claim = Claim.of(job)
-        thread = threading.Thread(
-            target=self._slot, args=(job,), name=f"job-{claim.job_id}", daemon=True
-        )
         with self.lock:
-            self.running[claim.job_id] = (thread, claim)
-        thread.start()
+            self.running[job["id"]] = Claim.of(job)
+        self.queue.put(job)
 
-    def _slot(self, job: dict[str, Any]) -> None:
-        try:
-            status = run_claimed(self.db, self.settings, job)
-            log.info("job %s (%s) %s", job["id"], job["job_type"], status)
-        except Exception:
-            log.exception("job %s: the worker could not record its end", job["id"])
-        finally:
-            with self.lock:
-                self.running.pop(job["id"], None)
-            self.wake.set()
+    def _slot(self) -> None:
+        while (job := self.queue.get()) is not None:
+            try:
+                status = run_claimed(self.db, self.settings, job, self.heartbeats)
+                log.info("job %s (%s) %s", job["id"], job["job_type"], status)
+            except Exception:
+                log.exception("job %s: the worker could not record its end", job["id"])
+            finally:
+                with self.lock:
+                    self.running.pop(job["id"], None)
+                    self.slot_freed.notify_all()
+                self.wake.set()
 
     def shutdown(self) -> None:
         """Let running jobs finish within the grace period, then give the rest back to
         pending at once (their transactions die with this process)."""
-        deadline = time.monotonic() + self.settings.shutdown_grace_seconds
+        grace = self.settings.shutdown_grace_seconds
         with self.lock:
-            threads = list(self.running.values())
-        if threads:
-            log.info(
-                "stopping: up to %.0fs for %d job(s)",
-                self.settings.shutdown_grace_seconds,
-                len(threads),
-            )
-        for thread, _ in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        with self.lock:
+            if self.running:
+                log.info("stopping: up to %.0fs for %d job(s)", grace, len(self.running))
+            self.slot_freed.wait_for(lambda: not self.running, timeout=grace)
             left = list(self.running.values())
-        for _, claim in left:
+        for claim in left:
             try:
                 if engine.release(self.db, claim, "released at shutdown"):
                     log.info("job %s released to pending", claim.job_id)
             except psycopg.Error as exc:
                 log.warning("could not release job %s (%s); its lease will", claim.job_id, exc)
+        self.heartbeats.stop()
+        for _ in self.slots:
+            self.queue.put(None)
 
 
 def run_worker(settings: Settings, concurrency: int = 1, plugins: Iterable[str] = ()) -> int:
