@@ -65,6 +65,14 @@ class FileUnreadable(CrmFerryError):
     title = "Unsupported file"
 
 
+class SourceUnavailable(CrmFerryError):
+    """A schedule's URL source could not be fetched: refused, unresolvable, timed out,
+    or an answer other than 2xx."""
+
+    status = 502
+    title = "Source unavailable"
+
+
 class JobCancelled(CrmFerryError):
     """Raised inside a running job when its cancel request is seen at a batch boundary."""
 

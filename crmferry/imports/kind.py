@@ -10,25 +10,34 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
+
+from psycopg.types.json import Jsonb
 
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import CrmFerryError, JobCancelled, LeaseLost, ValidationFailed
 from crmferry.imports import merge, staging, validate
-from crmferry.imports.mapping import validate_mapping
-from crmferry.imports.options import parse_import_options
+from crmferry.imports.mapping import suggest_mapping, validate_mapping_for_mode
+from crmferry.imports.options import ImportOptions, parse_import_options
 from crmferry.imports.readers import ReadLimits, iter_rows, sniff
 from crmferry.imports.report import write_report
+from crmferry.imports.sources import fetch_upload, source_url
 from crmferry.imports.templates import template_for_job
 from crmferry.imports.uploads import get_upload, upload_path
 from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob, register
 from crmferry.records import DataType, get_data_type
 
 REPORT_NAME = "errors.csv"
+
+# A URL job's downloaded upload, and the mapping and options it ran with, become the job's.
+_LINK_UPLOAD = """
+UPDATE scheduled_jobs SET upload_id = %(upload)s, mapping = %(mapping)s, options = %(options)s
+ WHERE id = %(id)s
+"""
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +62,9 @@ def prepare_import(
         )
     upload = get_upload(conn, body["upload_id"])
     parsed = parse_import_options(options)
-    # update mode writes only the mapped fields of existing records: nothing else is required
-    described = _optional_fields(data_type) if parsed.mode == "update" else data_type
-    checked = validate_mapping(described, list(upload["headers"]), mapping or {})
-    if parsed.mode == "update" and data_type.key_field not in checked.values():
-        raise ValidationFailed(
-            f"Update mode matches records by {data_type.key_field}: map a column to it.",
-            [{"field": "mapping", "message": f"{data_type.key_field} must be mapped"}],
-        )
+    checked = validate_mapping_for_mode(
+        data_type, list(upload["headers"]), mapping or {}, parsed.mode
+    )
     return NewJob(
         options=parsed.as_dict(),
         mapping=checked,
@@ -71,26 +75,99 @@ def prepare_import(
 
 
 def run_import(ctx: JobContext) -> JobOutcome:
-    """Stage, validate, write (or only count, for a dry run), report."""
+    """Stage, validate, write (or only count, for a dry run), report.
+
+    A job of a schedule with a URL source and no upload yet first downloads its file
+    and records it as an upload in the job's transaction; the upload is linked to the
+    job when the run succeeds, and the file is removed when it does not.
+    """
+    fetched: dict[str, Any] | None = None
     try:
-        return _run(ctx)
-    except (JobCancelled, LeaseLost):
+        url = source_url(ctx.job["options"])
+        if ctx.job["upload_id"] is None and url is not None:
+            fetched = _fetch(ctx, url)
+            upload = fetched
+            mapping, options = _source_input(ctx, url, list(fetched["headers"]))
+        else:
+            upload = get_upload(ctx.conn, ctx.job["upload_id"])
+            mapping = {h: f for h, f in (ctx.job["mapping"] or {}).items() if f}
+            options = parse_import_options(ctx.job["options"])
+        outcome = _run(ctx, upload, mapping, options)
+    except BaseException as exc:
+        _forget(ctx.settings, fetched)
+        if isinstance(exc, CrmFerryError) and not isinstance(exc, JobCancelled | LeaseLost):
+            # a file that breaks a limit, no longer reads or was deleted, a source that
+            # cannot be fetched: the job fails, saying why
+            return JobOutcome(failed=True, error_message=exc.detail)
         raise
-    except CrmFerryError as exc:
-        # a file that breaks a limit, no longer reads or was deleted: the job fails, saying why
-        return JobOutcome(failed=True, error_message=exc.detail)
+    if outcome.failed:
+        _forget(ctx.settings, fetched)  # the job's transaction, and the upload row, roll back
+    elif fetched is not None:
+        # last, after every progress write: this row lock is held until the job commits
+        ctx.conn.execute(
+            _LINK_UPLOAD,
+            {
+                "id": ctx.job_id,
+                "upload": fetched["id"],
+                "mapping": Jsonb(mapping),
+                "options": Jsonb({**ctx.job["options"], **options.as_dict()}),
+            },
+        )
+    return outcome
 
 
-def _run(ctx: JobContext) -> JobOutcome:
-    conn, job, settings = ctx.conn, ctx.job, ctx.settings
-    data_type = get_data_type(job["data_type"])
-    options = parse_import_options(job["options"])
-    upload = get_upload(conn, job["upload_id"])
+def _fetch(ctx: JobContext, url: str) -> dict[str, Any]:
+    return fetch_upload(
+        ctx.conn,
+        ctx.settings,
+        url=url,
+        organization_id=ctx.organization_id,
+        created_by=ctx.job["created_by"],
+        data_type=ctx.job["data_type"],
+        check=ctx.check,
+    )
+
+
+def _source_input(
+    ctx: JobContext, url: str, headers: list[str]
+) -> tuple[dict[str, str], ImportOptions]:
+    """The mapping and options of a URL job, checked against the downloaded file's
+    headers: the schedule's (or its template's) mapping, else the suggested one."""
+    job, data_type = ctx.job, get_data_type(ctx.job["data_type"])
+    mapping: Mapping[str, str | None] | None = job["mapping"]
+    raw = dict(job["options"] or {})
+    if job["template_id"]:
+        template = template_for_job(ctx.conn, job["template_id"], "import", data_type.name)
+        mapping = mapping or template["mapping"]
+        raw = {**(template["options"] or {}), **raw}
+    options = parse_import_options(raw)
+    suggested = mapping is None
+    if mapping is None:
+        mapping = suggest_mapping(data_type, headers)
+    try:
+        return validate_mapping_for_mode(data_type, headers, mapping, options.mode), options
+    except ValidationFailed as exc:
+        which = "the suggested mapping" if suggested else "the schedule's mapping"
+        raise ValidationFailed(
+            f"The file from {url} does not fit {which}. {exc.detail}", exc.errors
+        ) from None
+
+
+def _forget(settings: Settings, fetched: dict[str, Any] | None) -> None:
+    """Remove a downloaded file whose upload row is not going to commit."""
+    if fetched is not None:
+        upload_path(settings, fetched["storage_path"]).unlink(missing_ok=True)
+
+
+def _run(
+    ctx: JobContext, upload: dict[str, Any], mapping: dict[str, str], options: ImportOptions
+) -> JobOutcome:
+    conn, settings = ctx.conn, ctx.settings
+    data_type = get_data_type(ctx.job["data_type"])
     path = upload_path(settings, upload["storage_path"])
     limits = ReadLimits.from_settings(settings)
     info = sniff(path, limits)
     headers = list(info.headers)
-    mapping: dict[str, str] = {h: f for h, f in (job["mapping"] or {}).items() if f}
     fields = list(mapping.values())
     positions = [headers.index(h) for h in mapping]
     estimate = upload["row_estimate"]
@@ -141,11 +218,6 @@ class _StageClock:
         now = time.perf_counter()
         log.debug("import %s: %s %d rows in %.2fs", self.job_id, stage, rows, now - self.last)
         self.last = now
-
-
-def _optional_fields(data_type: DataType) -> DataType:
-    fields = tuple(replace(f, required=False) for f in data_type.fields)
-    return replace(data_type, fields=fields)
 
 
 def _currency(conn: Conn, organization_id: UUID) -> str:

@@ -10,6 +10,7 @@ import difflib
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 
 from crmferry.errors import ValidationFailed
 from crmferry.records import DataType
@@ -106,6 +107,23 @@ def validate_mapping(
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ValidationFailed(f"The column mapping cannot be used: {first}{more}.", errors)
     return result
+
+
+def validate_mapping_for_mode(
+    data_type: DataType, headers: Sequence[str], mapping: Mapping[str, str | None], mode: str
+) -> dict[str, str]:
+    """`validate_mapping` under an import mode's rules: `update` writes only the mapped
+    fields of existing records, so no field is required, but the key must be mapped."""
+    if mode != "update":
+        return validate_mapping(data_type, headers, mapping)
+    optional = tuple(replace(f, required=False) for f in data_type.fields)
+    checked = validate_mapping(replace(data_type, fields=optional), headers, mapping)
+    if data_type.key_field not in checked.values():
+        raise ValidationFailed(
+            f"Update mode matches records by {data_type.key_field}: map a column to it.",
+            [{"field": "mapping", "message": f"{data_type.key_field} must be mapped"}],
+        )
+    return checked
 
 
 def _wanted(value: object) -> bool:

@@ -65,6 +65,9 @@ class JobContext(Protocol):
         """Report rows done (throttled to about one update a second); renews the lease.
         Raises JobCancelled when a cancel was requested, LeaseLost when the claim is gone."""
 
+    def check(self) -> None:
+        """Raise JobCancelled or LeaseLost as `progress` would, without a database call."""
+
     def files_dir(self) -> Path:
         """A folder of this job's own for result and report files."""
 

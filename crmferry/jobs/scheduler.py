@@ -13,6 +13,7 @@ from typing import Any
 
 from crmferry.config import Settings
 from crmferry.db import Conn, Database
+from crmferry.imports.sources import source_file_name
 from crmferry.jobs.cron import next_fire
 from crmferry.jobs.kinds import NewJob
 from crmferry.jobs.operations import db_now, insert_job
@@ -104,7 +105,7 @@ def _insert_occurrence_job(
     new = NewJob(
         options=options,
         mapping=schedule["mapping"],
-        file_name=str(source_url).rsplit("/", 1)[-1] or None if source_url else None,
+        file_name=source_file_name(str(source_url)) if source_url else None,
     )
     return insert_job(
         conn,

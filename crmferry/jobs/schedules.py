@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
@@ -17,12 +18,14 @@ from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import NotFound, ValidationFailed
+from crmferry.imports.mapping import validate_mapping_for_mode
+from crmferry.imports.options import parse_import_options
 from crmferry.jobs.cron import check_cron, next_fire
 from crmferry.jobs.kinds import kind_for
 from crmferry.jobs.model import rfc3339
 from crmferry.jobs.operations import db_now
 from crmferry.jobs.timing import zone_named
-from crmferry.records import DATA_TYPES, get_data_type
+from crmferry.records import DATA_TYPES, DataType, get_data_type
 
 INSERT = """
 INSERT INTO schedules (organization_id, created_by, name, job_type, data_type, options,
@@ -76,7 +79,8 @@ def schedule_json(row: dict[str, Any]) -> dict[str, Any]:
 def create_schedule(
     conn: Conn, principal: Principal, settings: Settings, body: dict[str, Any]
 ) -> dict[str, Any]:
-    """A new schedule; 422 for a bad name, type, cron, zone, options or source."""
+    """A new schedule; 422 for a bad name, type, cron, zone, options, mapping or source
+    (an import schedule needs a URL source; an export schedule has none)."""
     principal.require("member")
     values = _checked({"enabled": True, **body}, creating=True)
     values["options"] = _prepared_options(conn, principal, settings, values)
@@ -127,13 +131,18 @@ def delete_schedule(conn: Conn, principal: Principal, schedule_id: object) -> No
 def _prepared_options(
     conn: Conn, principal: Principal, settings: Settings, values: dict[str, Any]
 ) -> dict[str, Any]:
-    """Options checked as a job's would be. An export's kind normalises them now; an
+    """Options checked as a job's would be. An export's kind normalises them now. An
     import's file comes from its URL source at run time, which the import kind fetches
-    (the source is kept in the options for it)."""
+    (the source is kept in the options for it): its options, and its mapping as far as
+    that can be checked without the file, are checked now."""
     options: dict[str, Any] = dict(values["options"])
     if values["job_type"] == "import":
-        if values.get("source") is not None:
-            options["source"] = values["source"]
+        data_type = get_data_type(values["data_type"])
+        parsed = parse_import_options(options)
+        if values.get("mapping") is not None:
+            _check_import_mapping(data_type, values["mapping"], parsed.mode)
+        # kept as given, not with defaults filled in: a template's options still apply
+        options["source"] = values["source"]
         return options
     try:
         kind = kind_for(values["job_type"])
@@ -141,6 +150,15 @@ def _prepared_options(
         return options
     body = {"job_type": values["job_type"], "data_type": values["data_type"], "options": options}
     return kind.prepare(conn, principal, get_data_type(values["data_type"]), body, settings).options
+
+
+def _check_import_mapping(data_type: DataType, mapping: object, mode: str) -> None:
+    """A mapping checked as far as it can be without the file: known fields, each once,
+    the required ones mapped. Its headers are checked against each downloaded file."""
+    if not isinstance(mapping, dict):
+        message = 'must be an object {"Header": "field" | null}'
+        raise ValidationFailed(f"mapping {message}.", [{"field": "mapping", "message": message}])
+    validate_mapping_for_mode(data_type, list(mapping), mapping, mode)
 
 
 def _next_run(values: dict[str, Any], now: datetime) -> datetime | None:
@@ -168,16 +186,7 @@ def _checked(values: dict[str, Any], creating: bool) -> dict[str, Any]:
         options = {}
     if not isinstance(options, dict):
         errors.append({"field": "options", "message": "must be an object"})
-    source = values.get("source")
-    if source is not None and not (
-        isinstance(source, dict)
-        and source.get("type") == "url"
-        and isinstance(source.get("url"), str)
-        and source["url"].startswith(("http://", "https://"))
-    ):
-        errors.append(
-            {"field": "source", "message": 'must be {"type": "url", "url": "https://..."}'}
-        )
+    errors.extend(_source_errors(values.get("job_type"), values.get("source")))
     if errors:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise ValidationFailed(f"The schedule is not valid: {detail}.", errors)
@@ -185,6 +194,34 @@ def _checked(values: dict[str, Any], creating: bool) -> dict[str, Any]:
     timezone = values.get("timezone") or ""
     zone_named(str(timezone))
     return {**values, "name": str(name).strip(), "cron": cron, "options": options}
+
+
+def _source_errors(job_type: object, source: object) -> list[dict[str, object]]:
+    """An import schedule fetches its file from a URL at each run, so it needs one;
+    an export schedule has nothing to fetch."""
+    if source is None:
+        if job_type != "import":
+            return []
+        message = (
+            'an import schedule needs a source to fetch its file from: {"type": "url", '
+            '"url": "https://..."} (a CSV or XLSX file)'
+        )
+        return [{"field": "source", "message": message}]
+    if not _is_url_source(source):
+        return [{"field": "source", "message": 'must be {"type": "url", "url": "https://..."}'}]
+    if job_type == "export":
+        return [{"field": "source", "message": "only an import schedule has a source"}]
+    return []
+
+
+def _is_url_source(source: object) -> bool:
+    if not isinstance(source, dict) or source.get("type") != "url":
+        return False
+    url = source.get("url")
+    if not isinstance(url, str):
+        return False
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _db_values(values: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,9 @@ from tests.conftest import Org
 pytestmark = pytest.mark.usefixtures("test_kind")
 
 
+URL_SOURCE = {"type": "url", "url": "https://feeds.example/contacts.csv"}
+
+
 def schedule_body(**more: Any) -> dict[str, Any]:
     return {
         "name": "Nightly contacts",
@@ -53,6 +56,28 @@ def test_create_schedule_returns_next_run_in_the_zone(app_client: TestClient, or
         ({"name": ""}, "name", "name"),
         ({"job_type": "revert"}, "job_type", "import or export"),
         ({"source": {"type": "ftp"}}, "source", "url"),
+        ({"job_type": "import"}, "source", "an import schedule needs a source"),
+        ({"source": URL_SOURCE}, "source", "only an import schedule has a source"),
+        (
+            {"job_type": "import", "source": {"type": "url", "url": "https://"}},
+            "source",
+            '"url": "https://..."',
+        ),
+        (
+            {"job_type": "import", "source": URL_SOURCE, "options": {"mode": "merge"}},
+            "options.mode",
+            "'insert', 'update', 'upsert'",
+        ),
+        (
+            {"job_type": "import", "source": URL_SOURCE, "mapping": {"Mail": "e-mail"}},
+            "mapping.Mail",
+            "'e-mail' is not one of the contacts fields",
+        ),
+        (
+            {"job_type": "import", "source": URL_SOURCE, "mapping": {"Mail": "email"}},
+            "mapping",
+            "the required field 'name' (Name) is not mapped",
+        ),
     ],
 )
 def test_bad_schedules_are_422_with_the_field(
@@ -161,3 +186,18 @@ def test_import_schedule_keeps_its_url_source_in_the_job_options(
     fire_due_schedules(db, settings)
     (job,) = occurrence_jobs(db, made["id"])
     assert job["options"]["source"] == source and job["file_name"] == "contacts.csv"
+
+
+def test_an_import_schedule_cannot_lose_its_source(app_client: TestClient, org: Org) -> None:
+    made = app_client.post(
+        "/api/v1/schedules",
+        json=schedule_body(job_type="import", source=URL_SOURCE, mapping={"Name": "name"}),
+        headers=org.member.headers,
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["mapping"] == {"Name": "name"}
+    url = f"/api/v1/schedules/{made.json()['id']}"
+    response = app_client.patch(url, json={"source": None}, headers=org.member.headers)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "source"
+    assert app_client.get(url, headers=org.member.headers).json()["source"] == URL_SOURCE

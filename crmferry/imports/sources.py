@@ -1,0 +1,153 @@
+"""URL sources of recurring imports: when the job runs, the schedule's file is
+downloaded into the file store and recorded as an upload of the job's organization,
+exactly as `POST /uploads` stores a file (size limit, SHA-256, sniffing).
+
+The download streams in chunks (never whole in memory), with
+CRMFERRY_FETCH_TIMEOUT_SECONDS to connect and between reads, CRMFERRY_MAX_UPLOAD_BYTES
+as for uploads, and at most MAX_REDIRECTS redirects. Every failure raises a
+CrmFerryError whose message names the source and what went wrong; the partial file is
+removed first.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from uuid import UUID
+
+import httpx
+
+from crmferry import __version__
+from crmferry.config import Settings
+from crmferry.db import Conn
+from crmferry.errors import FileUnreadable, PayloadTooLarge, SourceUnavailable, ValidationFailed
+from crmferry.imports.submit import store_upload
+
+MAX_REDIRECTS = 5
+USER_AGENT = f"crmferry/{__version__} (scheduled import)"
+
+
+def source_url(options: Mapping[str, Any] | None) -> str | None:
+    """The URL of a job's `{"type": "url", "url": ...}` source (kept in its options), or None."""
+    source = (options or {}).get("source")
+    if isinstance(source, dict) and source.get("type") == "url":
+        url = source.get("url")
+        return url if isinstance(url, str) else None
+    return None
+
+
+def source_file_name(url: str) -> str:
+    """The file name a URL's path ends with ("contacts.csv"), or "download"."""
+    return PurePosixPath(unquote(urlsplit(url).path)).name[:255] or "download"
+
+
+def fetch_upload(
+    conn: Conn,
+    settings: Settings,
+    *,
+    url: str,
+    organization_id: UUID,
+    created_by: UUID,
+    data_type: str | None,
+    check: Callable[[], None] = lambda: None,
+) -> dict[str, Any]:
+    """Download `url` and record it as an upload on `conn`; the upload row (`headers` a
+    list). `check` runs before each chunk is stored (a job's cancel and lease checks).
+
+    SourceUnavailable for a refused connection, an unknown host, a timeout, too many
+    redirects or an answer other than 2xx; PayloadTooLarge past the size limit;
+    FileUnreadable or ValidationFailed for a file that is not a usable CSV or XLSX.
+    """
+    try:
+        with (
+            httpx.Client(
+                timeout=httpx.Timeout(settings.fetch_timeout_seconds),
+                follow_redirects=True,
+                max_redirects=MAX_REDIRECTS,
+                headers={"User-Agent": USER_AGENT},
+            ) as client,
+            client.stream("GET", url) as response,
+        ):
+            _check_answer(url, response, settings.max_upload_bytes)
+            try:
+                return store_upload(
+                    conn,
+                    settings,
+                    organization_id=organization_id,
+                    created_by=created_by,
+                    file_name=source_file_name(url),
+                    chunks=_chunks(response, check),
+                    data_type=data_type,
+                )
+            except PayloadTooLarge:
+                raise PayloadTooLarge(
+                    f"The source {url} sent more than the limit of "
+                    f"{settings.max_upload_bytes:,} bytes (CRMFERRY_MAX_UPLOAD_BYTES); "
+                    "the download was stopped there."
+                ) from None
+            except (FileUnreadable, ValidationFailed) as exc:
+                raise type(exc)(
+                    f"The file from {url} cannot be imported. {exc.detail}", exc.errors
+                ) from None
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise SourceUnavailable(_transport_problem(url, exc, settings)) from None
+
+
+def _check_answer(url: str, response: httpx.Response, limit: int) -> None:
+    """Refuse a non-2xx answer, and one whose declared size is past the limit (unread)."""
+    if not response.is_success:
+        moved = f" (redirected to {response.url})" if response.history else ""
+        raise SourceUnavailable(
+            f"The source {url} answered {response.status_code} {response.reason_phrase}{moved}."
+        )
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(
+            f"The source {url} announced {int(declared):,} bytes, more than the limit of "
+            f"{limit:,} bytes (CRMFERRY_MAX_UPLOAD_BYTES); nothing was downloaded."
+        )
+
+
+def _chunks(response: httpx.Response, check: Callable[[], None]) -> Iterator[bytes]:
+    # as the network delivers them (tens of KiB), so the size limit stops reading promptly
+    for chunk in response.iter_bytes():
+        check()
+        yield chunk
+
+
+def _transport_problem(url: str, exc: Exception, settings: Settings) -> str:
+    """What went wrong on the way to the source, in words (no traceback)."""
+    seconds = f"{settings.fetch_timeout_seconds:g} s (CRMFERRY_FETCH_TIMEOUT_SECONDS)"
+    host = urlsplit(url).hostname or url
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"The source {url} timed out: no connection within {seconds}."
+    if isinstance(exc, httpx.ReadTimeout):
+        return f"The source {url} timed out: no data for {seconds}."
+    if isinstance(exc, httpx.TimeoutException):
+        return f"The source {url} timed out after {seconds}."
+    if isinstance(exc, httpx.TooManyRedirects):
+        return f"The source {url} redirected more than {MAX_REDIRECTS} times."
+    if isinstance(exc, httpx.ConnectError):
+        cause = _os_cause(exc)
+        if isinstance(cause, socket.gaierror):
+            return f"The source {url} could not be reached: DNS does not know the host '{host}'."
+        if isinstance(cause, ConnectionRefusedError):
+            return f"The source {url} could not be reached: the connection was refused."
+        return f"The source {url} could not be reached: {exc}."
+    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+        return f"The source {url} is not a URL that can be fetched: {exc}."
+    return f"The download from {url} failed: {exc or type(exc).__name__}."
+
+
+def _os_cause(exc: BaseException) -> BaseException | None:
+    """The OSError under httpx's and httpcore's wrappers, if any."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None or isinstance(seen, OSError):
+            return seen
+        inner = next((a for a in seen.args if isinstance(a, BaseException)), None)
+        seen = seen.__cause__ or seen.__context__ or inner
+    return None
