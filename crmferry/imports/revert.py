@@ -19,7 +19,7 @@ from crmferry.db import Conn
 from crmferry.errors import Conflict, NotFound
 from crmferry.jobs import operations
 from crmferry.jobs.kinds import NewJob
-from crmferry.records import DataType
+from crmferry.records import DataType, get_data_type
 
 _GET_JOB = "SELECT * FROM scheduled_jobs WHERE id = %s"
 
@@ -31,20 +31,15 @@ SELECT id FROM scheduled_jobs
  LIMIT 1
 """
 
-# Records of this import that a later, not reverted, import changed again.
+# Records of this import that a later, not reverted, import changed again: every
+# import write stamps the record's import_job_id, and a revert restores the previous
+# one, so a record still stamped by another job was changed after this import.
 _LATER_CHANGES = """
-SELECT count(DISTINCT later.record_id) AS records
+SELECT count(DISTINCT t.id) AS records
   FROM import_changes AS mine
-  JOIN import_changes AS later
-    ON later.organization_id = mine.organization_id
-   AND later.data_type = mine.data_type
-   AND later.record_id = mine.record_id
-   AND later.id > mine.id
-   AND later.job_id <> mine.job_id
+  JOIN {table} AS t ON t.organization_id = mine.organization_id AND t.id = mine.record_id
  WHERE mine.job_id = %(job)s
-   AND NOT EXISTS (SELECT 1 FROM scheduled_jobs AS r
-                    WHERE r.reverts_job_id = later.job_id AND r.job_type = 'revert'
-                      AND r.status = 'completed')
+   AND t.import_job_id IS DISTINCT FROM mine.job_id
 """
 
 _DELETE_INSERTED = """
@@ -101,7 +96,10 @@ def check_revertible(
     if conn.execute(_REVERT_EXISTS, [job["id"], revert_job_id]).fetchone() is not None:
         raise Conflict("This import is already reverted, or its revert is under way.")
     if not force:
-        later = conn.execute(_LATER_CHANGES, {"job": job["id"]}).fetchone()
+        table = sql.Identifier(get_data_type(job["data_type"]).table)
+        later = conn.execute(
+            sql.SQL(_LATER_CHANGES).format(table=table), {"job": job["id"]}
+        ).fetchone()
         if later and later["records"]:
             raise Conflict(
                 f"A later import changed {later['records']} of the records this import wrote; "

@@ -58,6 +58,36 @@ def test_revert_is_refused_when_a_later_import_changed_the_records_unless_forced
     assert again.status_code == 409 and "already reverted" in again.json()["detail"]
 
 
+def test_a_later_import_that_was_reverted_does_not_block_the_revert(
+    importer: Importer, app_client: TestClient, org: Org
+) -> None:
+    """The later import touched both records the first one wrote; once it is reverted
+    they are the first import's again, and reverting that one needs no force."""
+    first = importer.import_csv(org, "inventory", "SKU,Name,Qty\nA-1,Bolt,1\nA-2,Nut,2\n")
+    later = importer.import_csv(org, "inventory", "SKU,Name,Qty\nA-1,Bolt,10\nA-2,Nut,20\n")
+    assert later["counts"]["updated"] == 2
+    undo_later = revert(app_client, org, later["id"])
+    assert undo_later.status_code == 201, undo_later.text
+    assert importer.run(org, uuid.UUID(undo_later.json()["id"]))["status"] == "completed"
+    undo_first = revert(app_client, org, first["id"])
+    assert undo_first.status_code == 201, undo_first.text
+    assert importer.run(org, uuid.UUID(undo_first.json()["id"]))["status"] == "completed"
+    assert importer.rows(org, "SELECT * FROM inventory") == []
+
+
+def test_a_later_import_counts_each_record_it_changed_once(
+    importer: Importer, app_client: TestClient, org: Org
+) -> None:
+    first = importer.import_csv(
+        org, "inventory", "SKU,Name,Qty\nA-1,Bolt,1\nA-2,Nut,2\nA-3,Cog,3\n"
+    )
+    importer.import_csv(org, "inventory", "SKU,Name,Qty\nA-1,Bolt,10\nA-2,Nut,20\n")
+    importer.import_csv(org, "inventory", "SKU,Name,Qty\nA-1,Bolt,100\n")
+    refused = revert(app_client, org, first["id"])
+    assert refused.status_code == 409
+    assert "later import changed 2 of the records" in refused.json()["detail"]
+
+
 def test_only_completed_real_imports_can_be_reverted(
     importer: Importer, app_client: TestClient, org: Org
 ) -> None:
