@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from crmferry.db import Database, migrate
 from crmferry.db.urls import app_role_password
 from tests.conftest import TEST_SECRET
@@ -59,3 +61,30 @@ def test_seed_columns_of_scheduled_jobs_are_kept(db: Database) -> None:
         "idx_scheduled_jobs_scheduled_time",
         "idx_scheduled_jobs_org_status_time",
     } <= indexes
+
+
+def test_record_ids_are_time_ordered_version_7_uuids(db: Database) -> None:
+    """On every supported server (PostgreSQL 18's uuidv7() or the SQL fallback):
+    version 7, RFC 9562 variant, the creation millisecond first, random bits after."""
+    with db.owner_connect() as conn:
+        rows = conn.execute(
+            "SELECT crmferry_new_id() AS id, (extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+            " AS ms FROM generate_series(1, 500)"
+        ).fetchall()
+        defaults = conn.execute(
+            "SELECT table_name, column_default FROM information_schema.columns"
+            " WHERE column_name = 'id' AND table_name IN ('contacts', 'inventory', 'bids')"
+        ).fetchall()
+    ids = [row["id"] for row in rows]
+    assert len(set(ids)) == len(ids)
+    assert {i.version for i in ids} == {7}
+    assert {i.variant for i in ids} == {uuid.RFC_4122}
+    stamps = [i.int >> 80 for i in ids]
+    assert stamps == sorted(stamps)
+    assert all(abs(stamp - row["ms"]) < 1000 for stamp, row in zip(stamps, rows, strict=True))
+    assert len({i.int & ((1 << 62) - 1) for i in ids}) == len(ids)
+    assert {r["table_name"]: r["column_default"] for r in defaults} == {
+        "contacts": "crmferry_new_id()",
+        "inventory": "crmferry_new_id()",
+        "bids": "crmferry_new_id()",
+    }
