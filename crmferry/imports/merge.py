@@ -1,9 +1,15 @@
-"""Write the good staged rows in one set-based statement per mode, logging every change.
+"""Write the good staged rows set-based, logging every change.
 
 Each statement is a chain of data-modifying CTEs: the write, then the change
 log (`import_changes`, previous values as jsonb read from the same snapshot the
 write started from), then the counts. Rows whose values would not change are not
 rewritten (`IS DISTINCT FROM`) and count as unchanged.
+
+An upsert is an UPDATE of the records that change, then a plain INSERT of the rows
+that match none: `INSERT … ON CONFLICT` pays for a speculative insertion on every
+row (about a fifth of a fresh million-row write). Should another transaction
+insert one of the same keys in between, the INSERT fails on the unique index, is
+rolled back to its savepoint, and the `ON CONFLICT` form writes those rows instead.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+import psycopg
 from psycopg import sql
 
 from crmferry.db import Conn
@@ -74,6 +81,20 @@ WITH written AS (
     SELECT crmferry_current_org(), {values}, {job} FROM {rows} AS r WHERE """
     + _GOOD
     + """
+    RETURNING t.id, true AS inserted
+), """
+    + _LOG
+)
+
+# Rows of an upsert that match no record (NULL keys never match).
+_INSERT_NEW = (
+    """
+WITH written AS (
+    INSERT INTO {table} AS t (organization_id, {insert_columns}, import_job_id)
+    SELECT crmferry_current_org(), {values}, {job} FROM {rows} AS r WHERE """
+    + _GOOD
+    + """
+       AND NOT EXISTS (SELECT FROM {table} AS same WHERE {same_key})
     RETURNING t.id, true AS inserted
 ), """
     + _LOG
@@ -146,14 +167,34 @@ def write_rows(
     if options.mode == "update":
         new, _changed, _same = _plan_counts(conn, plan)
         counts.skipped = new
-        statement = _UPDATE
+        counts.inserted, counts.updated = _run(conn, _UPDATE, parts)
+    elif options.mode == "insert":
+        counts.inserted, counts.updated = _run(conn, _INSERT, parts)
+    elif plan.key not in plan.update_columns:
+        counts.inserted, counts.updated = _run(conn, _INSERT, parts)  # nothing can match
     else:
-        statement = _UPSERT if options.mode == "upsert" else _INSERT
-    row = conn.execute(sql.SQL(statement).format(**parts)).fetchone()
-    assert row is not None
-    counts.inserted, counts.updated = row["inserted"], row["updated"]
+        counts.inserted, counts.updated = _upsert(conn, parts)
     counts.unchanged = good - counts.skipped - counts.inserted - counts.updated
     return counts
+
+
+def _upsert(conn: Conn, parts: dict[str, sql.Composable]) -> tuple[int, int]:
+    """(inserted, updated): the changed records updated, then the new rows inserted."""
+    _, updated = _run(conn, _UPDATE, parts)
+    try:
+        with conn.transaction():
+            inserted, _ = _run(conn, _INSERT_NEW, parts)
+    except psycopg.errors.UniqueViolation:
+        # a concurrent import inserted some of these keys: let ON CONFLICT sort them out
+        inserted, more = _run(conn, _UPSERT, parts)
+        updated += more
+    return inserted, updated
+
+
+def _run(conn: Conn, statement: str, parts: dict[str, sql.Composable]) -> tuple[int, int]:
+    row = conn.execute(sql.SQL(statement).format(**parts)).fetchone()
+    assert row is not None
+    return row["inserted"], row["updated"]
 
 
 def _plan_counts(conn: Conn, plan: RowsPlan) -> tuple[int, int, int]:
@@ -204,6 +245,7 @@ def _parts(plan: RowsPlan, job_id: UUID | None) -> dict[str, sql.Composable]:
         "from_rows": sql.SQL(", ").join(
             sql.SQL("{} = r.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in update
         ),
+        "same_key": plan.match(target="same"),
         # no key in the file: no row can match a record
         "not_same": sql.SQL(_NOT_SAME).format(
             table=sql.Identifier(data_type.table),

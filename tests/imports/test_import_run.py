@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import threading
+import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -441,3 +444,57 @@ def test_post_jobs_checks_the_import_and_the_errors_csv_is_served(
         "row_number,column,value,message,Name,Email",
         "2,Email,ann@,is not a valid e-mail address,Ann,ann@",
     ]
+
+
+def test_an_upsert_racing_a_concurrent_insert_of_the_same_key_updates_that_record(
+    importer: Importer, org: Org
+) -> None:
+    """The new rows' plain INSERT waits on another transaction's uncommitted insert of
+    the same e-mail; when that commits, the INSERT fails on the unique key, is rolled
+    back to its savepoint, and the ON CONFLICT form writes the rows: the raced record
+    is updated (and logged as such), nothing is duplicated or lost."""
+    upload = importer.upload(
+        org.member,
+        "Name,Email,Company\nAnn,ann@example.com,Acme\nBob,bob@example.com,Bobco\n",
+        data_type="contacts",
+    )
+    job_id = importer.create(org, "contacts", upload["id"], upload["suggested_mapping"])
+    finished: dict[str, Any] = {}
+    with importer.db.app_connect() as rival, importer.db.owner_connect() as watcher:
+        rival.execute("BEGIN")
+        rival.execute("SELECT set_config('app.current_organization_id', %s, true)", [str(org.id)])
+        rival.execute(
+            "INSERT INTO contacts (organization_id, name, email, company)"
+            " VALUES (crmferry_current_org(), 'Bob', 'bob@example.com', 'Rival')"
+        )
+        runner = threading.Thread(target=lambda: finished.update(importer.run(org, job_id)))
+        runner.start()
+        deadline = time.monotonic() + 60
+        while not watcher.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND query LIKE '%%INSERT INTO \"contacts\"%%'"
+        ).fetchone():
+            assert time.monotonic() < deadline, "the import never waited on the rival insert"
+            time.sleep(0.05)
+        rival.execute("COMMIT")
+        runner.join(60)
+    assert finished["status"] == "completed", finished["error_message"]
+    assert finished["counts"] == {
+        "inserted": 1,
+        "updated": 1,
+        "unchanged": 0,
+        "skipped": 0,
+        "failed": 0,
+    }
+    rows = importer.rows(org, "SELECT email, company FROM contacts ORDER BY email")
+    assert rows == [
+        {"email": "ann@example.com", "company": "Acme"},
+        {"email": "bob@example.com", "company": "Bobco"},
+    ]
+    log = importer.rows(
+        org,
+        "SELECT c.action, c.previous->>'company' AS before FROM import_changes AS c"
+        " JOIN contacts AS t ON t.id = c.record_id WHERE c.job_id = %s ORDER BY t.email",
+        [job_id],
+    )
+    assert log == [{"action": "insert", "before": None}, {"action": "update", "before": "Rival"}]
