@@ -5,8 +5,9 @@
 Figures, all in one run on one database:
 * start lag after scheduled_time on an idle system (one worker, jobs due one
   at a time): p50 / p99 of started_at - scheduled_time, both by the database clock;
-* trivial jobs per second with 1, 2 and 4 worker processes (4 slots each),
-  from the first start to the last completion (process start-up excluded);
+* trivial jobs per second with 1, 2 and 4 worker processes, each with the default
+  one slot (`crmferry worker`) and with 4 slots (`--concurrency 4`), from the first
+  start to the last completion (process start-up excluded);
 * the same claim (crmferry_claim_jobs, one job per statement) plus a
   completing UPDATE in a bare loop, in 1, 2 and 4 processes (BENCHMARKS.md's
   ceiling) and in as many processes as the workers have slots.
@@ -39,7 +40,7 @@ from psycopg import sql
 from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob, register
 
 BENCH_DIR = Path(__file__).resolve().parent
-SLOTS = 4  # worker slots per process (--concurrency)
+SLOTS = (1, 4)  # worker slots per process (--concurrency): the default, and more
 SECRET = "bench-secret-key-not-for-production-000000000000"
 
 INSERT = """
@@ -205,9 +206,9 @@ def _lags(bench: Bench) -> list[float]:
     return [float(r["lag"]) for r in rows]
 
 
-def worker_rate(bench: Bench, processes: int, jobs: int) -> float:
+def worker_rate(bench: Bench, processes: int, slots: int, jobs: int) -> float:
     bench.reset()
-    workers = bench.spawn_workers(processes, SLOTS)
+    workers = bench.spawn_workers(processes, slots)
     try:
         bench.insert(jobs)
         bench.wait_done(jobs)
@@ -264,16 +265,24 @@ def main() -> None:
                 f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
             )
             for processes in (1, 2, 4):
-                engine = worker_rate(bench, processes, args.jobs)
                 ceiling = raw_rate(bench, processes, args.jobs)
-                same_slots = raw_rate(bench, processes * SLOTS, args.jobs)
                 print(
-                    f"{processes} worker process(es) x {SLOTS} slots, {args.jobs} trivial jobs: "
-                    f"{engine:,.0f} jobs/s; raw claim+complete loop, {processes} process(es): "
-                    f"{ceiling:,.0f} jobs/s (ratio {engine / ceiling:.2f}); "
-                    f"{processes * SLOTS} processes: {same_slots:,.0f} jobs/s "
-                    f"(ratio {engine / same_slots:.2f})"
+                    f"raw claim+complete loop, {processes} process(es), {args.jobs} jobs: "
+                    f"{ceiling:,.0f} jobs/s"
                 )
+                for slots in SLOTS:
+                    engine = worker_rate(bench, processes, slots, args.jobs)
+                    line = (
+                        f"  {processes} worker process(es) x {slots} slot(s): {engine:,.0f} jobs/s,"
+                        f" ratio {engine / ceiling:.2f}"
+                    )
+                    if slots > 1:
+                        same = raw_rate(bench, processes * slots, args.jobs)
+                        line += (
+                            f"; raw loop in {processes * slots} processes: {same:,.0f} jobs/s,"
+                            f" ratio {engine / same:.2f}"
+                        )
+                    print(line)
             bench.db.close()
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)

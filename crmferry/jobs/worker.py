@@ -157,17 +157,41 @@ class Worker:
         self.queue.put(job)
 
     def _slot(self) -> None:
-        while (job := self.queue.get()) is not None:
+        job = self.queue.get()
+        while job is not None:
             try:
                 status = run_claimed(self.db, self.settings, job, self.heartbeats)
                 log.info("job %s (%s) %s", job["id"], job["job_type"], status)
             except Exception:
                 log.exception("job %s: the worker could not record its end", job["id"])
-            finally:
-                with self.lock:
-                    self.running.pop(job["id"], None)
-                    self.slot_freed.notify_all()
-                self.wake.set()
+            job = self._follow(job) or self.queue.get()
+
+    def _follow(self, done: dict[str, Any]) -> dict[str, Any] | None:
+        """The next job for the slot that just ran `done`, claimed by the slot itself:
+        under load that saves two thread hand-offs per job. The slot stays counted as
+        busy until then, so the claim loop never fills it meanwhile. None when nothing
+        is claimable (the claim loop is woken to look again) or when stopping."""
+        claimed: list[dict[str, Any]] = []
+        if not self.stop.is_set():
+            try:
+                claimed = engine.claim_jobs(
+                    self.db,
+                    self.worker_id,
+                    1,
+                    self.settings.org_concurrency,
+                    self.settings.lease_seconds,
+                )
+            except psycopg.Error as exc:
+                log.warning("claim after job %s failed: %s", done["id"], exc)
+        with self.lock:
+            self.running.pop(done["id"], None)
+            for job in claimed:
+                self.running[job["id"]] = Claim.of(job)
+            self.slot_freed.notify_all()
+        if claimed:
+            return claimed[0]
+        self.wake.set()
+        return None
 
     def shutdown(self) -> None:
         """Let running jobs finish within the grace period, then give the rest back to
