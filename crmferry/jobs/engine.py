@@ -104,10 +104,30 @@ def claim_jobs(
     db: Database, worker_id: str, limit: int, org_cap: int, lease_seconds: int
 ) -> list[dict[str, Any]]:
     """Claim up to `limit` due jobs (committed before any runs)."""
+    params = {"worker": worker_id, "limit": limit, "cap": org_cap, "lease": lease_seconds}
+    return _without_flush_wait(db, CLAIM, params)
+
+
+def _without_flush_wait(
+    db: Database, statement: str, params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Run one engine statement in a transaction that does not wait for its WAL flush
+    (synchronous_commit off), in one round trip (pipelined BEGIN … COMMIT).
+
+    Safe for claims and lease renewals only: losing one in a server crash loses nothing.
+    A job's outcome commits (durably) in its own transaction only if its claim is still
+    held, and that commit's flush carries the claim's earlier commit record with it; a
+    claim lost with the crash leaves the job pending. A notifying commit holds the
+    database's notification lock until it ends, so one that waits for the disk makes
+    every other job commit wait too.
+    """
     with db.autocommit() as conn:
-        return conn.execute(
-            CLAIM, {"worker": worker_id, "limit": limit, "cap": org_cap, "lease": lease_seconds}
-        ).fetchall()
+        with conn.pipeline():
+            conn.execute("BEGIN")
+            conn.execute("SET LOCAL synchronous_commit = off")
+            cursor = conn.execute(statement, params)
+            conn.execute("COMMIT")
+        return cursor.fetchall()
 
 
 def recover_expired(db: Database) -> list[dict[str, Any]]:
@@ -130,11 +150,8 @@ def renew_leases(
     """Renew the leases of `claims` (one worker's) in one statement: for each, None
     when it is no longer held, else whether a cancel was requested."""
     claims = list(claims)
-    with db.autocommit() as conn:
-        rows = conn.execute(
-            RENEW_ALL,
-            {"worker": worker_id, "jobs": [c.job_id for c in claims], "lease": lease_seconds},
-        ).fetchall()
+    params = {"worker": worker_id, "jobs": [c.job_id for c in claims], "lease": lease_seconds}
+    rows = _without_flush_wait(db, RENEW_ALL, params)
     held = {(row["id"], row["attempts"]): bool(row["cancel_requested"]) for row in rows}
     return {c: held.get((c.job_id, c.attempts)) for c in claims}
 
