@@ -276,10 +276,13 @@ def _data_rows(
                 "(CRMFERRY_MAX_IMPORT_ROWS); split it into smaller files.",
                 [{"field": "file", "message": f"more than {limits.max_rows:,} rows"}],
             )
-        if _is_blank(cells):
+        # one join answers both per-row questions cheaply: blank? any cell too long?
+        joined = "".join(cells)
+        if not joined or joined.isspace():
             continue
         row = _fit(cells, width)
-        _check_cell_sizes(number, row, headers, limits)
+        if len(joined) > limits.max_cell_chars:
+            _check_cell_sizes(number, row, headers, limits)
         yield number, row
 
 

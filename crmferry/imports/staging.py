@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
+from operator import itemgetter
 
 import psycopg
 from psycopg import sql
@@ -68,10 +69,16 @@ def copy_rows(
 
 
 def _picked(rows: Iterable[tuple[int, list[str]]], positions: list[int]) -> Iterator[list[object]]:
-    """Each row as (row_number, mapped cells...); cells past a short row's end are absent."""
-    for number, cells in rows:
-        width = len(cells)
-        yield [number, *(cells[p] if p < width else None for p in positions)]
+    """Each row as (row_number, mapped cells...). Rows come padded to the header's width
+    (`readers.iter_rows`), so every mapped position exists; one C-level getter picks
+    them (this loop runs once per row of the file)."""
+    pick = itemgetter(*positions)
+    if len(positions) == 1:
+        for number, cells in rows:
+            yield [number, pick(cells)]
+    else:
+        for number, cells in rows:
+            yield [number, *pick(cells)]
 
 
 def _without_nul(row: list[object]) -> list[object]:
