@@ -61,7 +61,15 @@ def run_export(ctx: JobContext) -> JobOutcome:
             row = snapshot.execute(query).fetchone()
             total = int(row["n"]) if row else None
         ctx.progress(0, total)
-        result = write_export(snapshot, data_type, options, out_path, ctx.progress)
+        result = write_export(
+            snapshot,
+            data_type,
+            options,
+            out_path,
+            ctx.progress,
+            connect=ctx.db.app_connect,
+            expected_rows=total,
+        )
     ctx.progress(result.record_count, result.record_count)
     # last: this locks the job row in the job's transaction, where progress cannot reach it
     ctx.conn.execute(NAME_RESULT, {"name": name, "id": ctx.job_id})

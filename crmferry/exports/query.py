@@ -85,13 +85,62 @@ def _aliased(columns: Sequence[Column]) -> list[sql.Composable]:
     return [sql.SQL("{} AS {}").format(c.expr, sql.Identifier(c.name)) for c in columns]
 
 
+def build_split_export_queries(
+    data_type: DataType,
+    options: ExportOptions,
+    select_list: Sequence[sql.Composable],
+    first_rows: int,
+) -> tuple[tuple[sql.Composed, list[Any]], tuple[sql.Composed, list[Any]]]:
+    """The export's SELECT as two queries whose rows, one after the other, are exactly
+    its rows in its order (in one snapshot): the first `first_rows` rows (LIMIT), and
+    the rest, from the sort key of row `first_rows + 1` on (a row comparison with a
+    subquery: one InitPlan, then an index range scan, so the second query need not wait
+    for the first to find where it starts).
+
+    Only for a `splittable` sort: keys never NULL, one direction, ending with the unique
+    id, so that a row comparison with a key splits the order in two contiguous ranges.
+    """
+    if not splittable(options):
+        raise ValueError(f"the sort {options.sort} cannot be split into ranges")
+    select = sql.SQL(", ").join(select_list)
+    first, first_params = _compose(data_type, options, select, sql.SQL(""))
+    keys = sql.SQL(", ").join(column_expr(data_type, key.field) for key in options.sort)
+    start, start_params = _compose(data_type, options, keys, sql.SQL(""))
+    rest = sql.SQL(
+        "ROW({keys}) {op} ({start} OFFSET %s LIMIT 1)"  # the inner `r` is the subquery's own
+    ).format(keys=keys, op=sql.SQL("<=" if options.sort[0].descending else ">="), start=start)
+    second, second_params = _compose(data_type, options, select, sql.SQL(""), rest)
+    return (
+        (sql.SQL("{} LIMIT %s").format(first), [*first_params, first_rows]),
+        (second, [*start_params, first_rows, *second_params]),
+    )
+
+
+# Sorts a large export may be split along: never-NULL keys ending with the unique id, in
+# the order of every record table's (organization_id, created_at, id) index, so that
+# each part is a range scan of it (another order would sort the table twice).
+SPLITTABLE_SORTS = (("created_at", "id"),)
+
+
+def splittable(options: ExportOptions) -> bool:
+    """True when the export's order can be cut in contiguous ranges of its sort key."""
+    fields = tuple(key.field for key in options.sort)
+    directions = {key.descending for key in options.sort}
+    return fields in SPLITTABLE_SORTS and len(directions) == 1
+
+
 def _compose(
     data_type: DataType,
     options: ExportOptions,
     select: sql.Composable,
     lateral: sql.Composable,
+    condition: sql.Composable | None = None,
 ) -> tuple[sql.Composed, list[Any]]:
+    """The SELECT; `condition`, when given, is ANDed to the filters (its parameters
+    come before theirs: the caller lists them)."""
     conditions, params = _where(data_type, options.filters)
+    if condition is not None:
+        conditions = [condition, *conditions]
     query = sql.SQL(
         "SELECT {select} FROM {table} AS r {join} {lateral} WHERE {where} ORDER BY {order}"
     ).format(

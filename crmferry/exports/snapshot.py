@@ -4,16 +4,20 @@ An export file must show the data as it was at one instant, even while imports w
 the same tables: the whole file is read inside one REPEATABLE READ, READ ONLY
 transaction. Times come out in UTC and dates as ISO (`YYYY-MM-DD`) whatever the
 server's defaults, so files do not depend on where PostgreSQL runs.
+
+A large CSV export reads its two halves on two connections at once: the second one
+imports the first one's snapshot (`pg_export_snapshot()` / `SET TRANSACTION SNAPSHOT`,
+as `pg_dump -j` does), so both see exactly the same rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from uuid import UUID
 
 import psycopg
-from psycopg import IsolationLevel
+from psycopg import IsolationLevel, sql
 
 from crmferry.db import Conn, Database
 
@@ -34,6 +38,38 @@ def snapshot_transaction(db: Database, organization_id: UUID | str) -> Iterator[
                 yield conn
         finally:
             _restore(conn)
+
+
+EXPORT_SNAPSHOT = """
+SELECT pg_export_snapshot() AS snapshot,
+       current_setting('app.current_organization_id') AS organization_id
+"""
+
+# No parameters: a simple query, so both statements travel together. The snapshot must
+# be set before the transaction's first query.
+FOLLOW_SNAPSHOT = sql.SQL(
+    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT {}"
+)
+
+
+@contextmanager
+def shared_snapshot(conn: Conn, connect: Callable[[], Conn]) -> Iterator[Conn]:
+    """A second connection that sees exactly what `conn` sees: a new connection from
+    `connect` (an autocommit application-role connection, such as
+    `Database.app_connect`) in a REPEATABLE READ, READ ONLY transaction that imports
+    the snapshot of `conn`'s snapshot transaction, with the same organization and
+    settings (`prepare_snapshot`). Closed on exit; `conn` must stay in its
+    transaction meanwhile (an exported snapshot lives as long as it).
+    """
+    row = conn.execute(EXPORT_SNAPSHOT).fetchone()
+    assert row is not None
+    second = connect()
+    try:
+        second.execute(FOLLOW_SNAPSHOT.format(sql.Literal(row["snapshot"])))
+        prepare_snapshot(second, row["organization_id"])
+        yield second
+    finally:
+        second.close()  # a read-only transaction: closing ends it
 
 
 def _restore(conn: Conn) -> None:

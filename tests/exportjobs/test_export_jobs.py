@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pytest
 from fastapi.testclient import TestClient
 
 from crmferry.config import Settings
 from crmferry.db import Database
+from crmferry.exports import split
 from tests.conftest import TEST_SECRET, Org
 from tests.jobrun import run_job
 
@@ -188,6 +190,33 @@ def test_a_csv_export_imported_back_is_all_unchanged(
     done = _run(db, settings, org, back.json())
     assert done["counts"]["unchanged"] == 25, (done["counts"], done["error_message"])
     assert done["counts"]["inserted"] == 0 and done["counts"]["updated"] == 0
+
+
+def test_a_large_csv_export_job_reads_two_streams_into_the_same_file(
+    app_client: TestClient,
+    db: Database,
+    settings: Settings,
+    org: Org,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _contacts(db, org, [(f"=Person {i}", f"p{i}@example.com", "lead") for i in range(40)])
+    tails: list[int] = []
+    append = split._append
+
+    def spy(path: Path, tail: Path) -> None:
+        tails.append(tail.stat().st_size)
+        append(path, tail)
+
+    monkeypatch.setattr(split, "_append", spy)
+    files = []
+    for min_rows in (10**9, 10):  # one stream, then two (the job counts 40 rows)
+        monkeypatch.setattr(split, "SPLIT_MIN_ROWS", min_rows)
+        job = _export(app_client, org, {"format": "csv"})
+        assert _run(db, settings, org, job)["record_count"] == 40
+        result = app_client.get(f"/api/v1/jobs/{job['id']}/result", headers=org.member.headers)
+        files.append(result.content)
+    assert len(tails) == 1 and tails[0] > 0
+    assert files[1] == files[0]
 
 
 def test_cli_export_writes_the_file_with_a_real_worker(

@@ -13,7 +13,12 @@ from psycopg import sql
 
 from crmferry.db import Database
 from crmferry.exports.options import parse_export_options
-from crmferry.exports.query import build_export_query, build_json_export_query
+from crmferry.exports.query import (
+    build_export_query,
+    build_json_export_query,
+    build_split_export_queries,
+    splittable,
+)
 from crmferry.exports.snapshot import snapshot_transaction
 from crmferry.records import BIDS, CONTACTS, INVENTORY, DataType
 
@@ -128,6 +133,60 @@ def test_sort(db: Database, inventory_org: UUID) -> None:
     assert order("-unit_price") == ["C-3", "D-4", "A-1", "B-2"]  # empty first when descending
     by_id = run(db, inventory_org, INVENTORY, {"fields": ["id", "sku"], "sort": "-id"})
     assert [r["id"] for r in by_id] == sorted((r["id"] for r in by_id), reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        (None, True),
+        ("created_at,id", True),
+        ("-created_at,-id", True),
+        ("-created_at", False),  # created_at DESC, id ASC: no single row comparison
+        ("id", False),
+        ("updated_at", False),
+        ("name", False),
+        ("created_at,name", False),
+    ],
+)
+def test_splittable_sorts(sort: str | None, expected: bool) -> None:
+    assert splittable(parse_export_options(INVENTORY, {"sort": sort})) is expected
+
+
+@pytest.mark.parametrize("sort", [None, "-created_at,-id"])
+@pytest.mark.parametrize("first_rows", [0, 1, 2, 3, 4, 9])
+def test_split_queries_are_the_whole_export_in_two(
+    db: Database, new_org: Callable[[], UUID], insert: Insert, sort: str | None, first_rows: int
+) -> None:
+    """Whatever the cut, the first query's rows then the second's are the export's rows;
+    two rows share a creation time, so the id decides between them."""
+    org = new_org()
+    created = [f"2024-01-01T00:00:0{i}Z" for i in (0, 1, 1, 2)]
+    insert(
+        "inventory",
+        org,
+        [{**item, "created_at": c} for item, c in zip(ITEMS, created, strict=True)],
+    )
+    raw = {
+        "fields": ["sku"],
+        "sort": sort,
+        "filters": [{"field": "sku", "op": "ne", "value": "A-1"}],
+    }
+    options = parse_export_options(INVENTORY, raw)
+    whole, whole_params = build_export_query(INVENTORY, options)
+    select_list = [sql.SQL("r.sku")]
+    first, second = build_split_export_queries(INVENTORY, options, select_list, first_rows)
+    with snapshot_transaction(db, org) as conn:
+        expected = [r["sku"] for r in conn.execute(whole, whole_params)]
+        head = [r["sku"] for r in conn.execute(*first)]
+        tail = [r["sku"] for r in conn.execute(*second)]
+    assert len(expected) == 3
+    assert head == expected[:first_rows] and head + tail == expected
+
+
+def test_only_a_splittable_sort_is_split() -> None:
+    options = parse_export_options(INVENTORY, {"sort": "name"})
+    with pytest.raises(ValueError, match="cannot be split"):
+        build_split_export_queries(INVENTORY, options, [sql.SQL("r.sku")], 10)
 
 
 def test_field_order_and_names(db: Database, inventory_org: UUID) -> None:

@@ -31,9 +31,9 @@ from crmferry.exports import writers
 from crmferry.exports.naming import result_file_name
 from crmferry.exports.options import TEXT_LIKE, export_field, parse_export_options
 from crmferry.exports.snapshot import snapshot_transaction
+from crmferry.exports.streams import copy_out_rows
 from crmferry.exports.writers import (
     ExportResult,
-    copy_out_rows,
     neutralise_formula,
     neutralise_formula_sql,
     restore_formula,
@@ -90,6 +90,19 @@ def test_sql_rule_is_the_python_rule(db: Database, new_org: Callable[[], UUID]) 
             row = conn.execute(NEUTRALISE_ONE, [value]).fetchone()
             assert row is not None
             assert row["v"] == (None if value is None else neutralise_formula(value)), value
+
+
+def test_sql_rule_is_the_python_rule_for_every_first_character(db: Database) -> None:
+    """Each ASCII character (and a few others) first, alone, after quotes, before text:
+    every branch of the SQL's tests on the first character's code."""
+    firsts = [chr(c) for c in range(1, 128)] + ["é", "Ω", "😀", "\u00a0"]
+    values = [v for c in firsts for v in (c, c + "x=1", "'" + c, "''" + c + "1")]
+    query = sql.SQL("SELECT t, {} AS v FROM unnest(%s::text[]) AS t").format(
+        neutralise_formula_sql(sql.Identifier("t"))
+    )
+    with db.anonymous() as conn:
+        rows = conn.execute(query, [values]).fetchall()
+    assert [(r["t"], r["v"]) for r in rows] == [(v, neutralise_formula(v)) for v in values]
 
 
 @settings(max_examples=150, deadline=None)
@@ -445,6 +458,20 @@ def test_jsonl_integers_and_exact_decimals(db: Database, filled_org: UUID, tmp_p
         '{"quantity":3,"unit_price":1234.50}',
         '{"quantity":-7,"unit_price":null}',
     ]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "jsonl"])
+def test_id_and_times_export_as_stored(
+    db: Database, new_org: Callable[[], UUID], insert: Insert, tmp_path: Path, fmt: str
+) -> None:
+    """The id is a uuid, never taken for text that could hold a formula."""
+    org = new_org()
+    (contact_id,) = insert("contacts", org, [{"name": "=Zoë"}])
+    path = tmp_path / f"ids.{fmt}"
+    export(db, org, CONTACTS, {"format": fmt, "fields": ["id", "name", "created_at"]}, path)
+    (row,) = READERS[fmt](path)
+    assert str(row["id"]) == str(contact_id)
+    assert row["name"] == ("=Zoë" if fmt == "jsonl" else "'=Zoë")
 
 
 # progress, cancellation, snapshot, tenancy --------------------------------------------------

@@ -1,0 +1,351 @@
+"""A large CSV export as two COPY streams of one snapshot: the same bytes as one stream,
+the same snapshot and organization on both connections, progress over both, and
+cancellation, errors and a missing second connection handled."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import pytest
+
+from crmferry.db import Conn, Database
+from crmferry.errors import JobCancelled
+from crmferry.exports import split
+from crmferry.exports.options import parse_export_options
+from crmferry.exports.snapshot import shared_snapshot, snapshot_transaction
+from crmferry.exports.writers import ExportResult, write_export
+from crmferry.records import BIDS, CONTACTS, DataType
+
+from .conftest import Insert
+
+# more than the socket buffers hold: each COPY is still running while the other is read
+ROWS = 20_000
+
+
+def fill(db: Database, org: UUID, rows: int) -> None:
+    """`rows` contacts (text with formulas, quotes, commas, line breaks; four at a time
+    created at the same instant, so that the id decides their order), and a bid for
+    each of them."""
+    with db.owner_connect() as conn:
+        conn.execute(
+            """
+            INSERT INTO contacts (organization_id, name, email, phone, company, notes, created_at)
+            SELECT %(org)s, CASE WHEN i %% 7 = 0 THEN '=cmd|' || i ELSE 'Zoë ' || i END,
+                   'c' || i || '@example.com', '+1 555 ' || i, 'Acme, "Inc."',
+                   CASE WHEN i %% 3 = 0 THEN E'one\\ntwo' END,
+                   timestamptz '2024-01-01' + (i / 4) * interval '1 second'
+            FROM generate_series(1, %(rows)s) AS i
+            """,
+            {"org": org, "rows": rows},
+        )
+        conn.execute(
+            """
+            INSERT INTO bids (organization_id, bid_number, title, contact_id, amount, created_at)
+            SELECT c.organization_id, 'B-' || c.email, '-' || c.name, c.id, 10.50, c.created_at
+            FROM contacts AS c WHERE c.organization_id = %s
+            """,
+            [org],
+        )
+
+
+@pytest.fixture(scope="module")
+def many_org(db: Database) -> UUID:
+    """An organization with ROWS contacts and bids (`fill`)."""
+    with db.owner_connect() as conn:
+        row = conn.execute(
+            "INSERT INTO organizations (name) VALUES ('Many') RETURNING id"
+        ).fetchone()
+    assert row is not None
+    fill(db, row["id"], ROWS)
+    return UUID(str(row["id"]))
+
+
+@pytest.fixture
+def split_from_ten_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(split, "SPLIT_MIN_ROWS", 10)
+
+
+class Connections:
+    """`Database.app_connect`, counting the second connections an export opens."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.opened: list[Conn] = []
+
+    def __call__(self) -> Conn:
+        conn = self.db.app_connect()
+        self.opened.append(conn)
+        return conn
+
+
+@pytest.fixture
+def connections(db: Database) -> Connections:
+    return Connections(db)
+
+
+@pytest.fixture
+def appended(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """The sizes of the second streams' part files appended to exports."""
+    sizes: list[int] = []
+    append = split._append
+
+    def spy(path: Path, tail: Path) -> None:
+        sizes.append(tail.stat().st_size)
+        append(path, tail)
+
+    monkeypatch.setattr(split, "_append", spy)
+    yield sizes
+
+
+def export_csv(
+    db: Database,
+    org: UUID,
+    raw: dict[str, Any],
+    path: Path,
+    data_type: DataType = CONTACTS,
+    progress: Callable[[int], None] = lambda _: None,
+    **kwargs: Any,
+) -> ExportResult:
+    options = parse_export_options(data_type, {"format": "csv", **raw})
+    with snapshot_transaction(db, org) as conn:
+        return write_export(conn, data_type, options, path, progress, **kwargs)
+
+
+@pytest.mark.usefixtures("split_from_ten_rows")
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {},
+        {"sort": "-created_at,-id", "delimiter": ";", "bom": False},
+        {"filters": [{"field": "name", "op": "contains", "value": "zoë"}]},
+        {"fields": ["id", "created_at", "name", "notes"], "delimiter": "\t"},
+    ],
+    ids=["default", "descending", "filtered", "fields"],
+)
+def test_two_streams_write_the_same_bytes_as_one(
+    db: Database,
+    many_org: UUID,
+    tmp_path: Path,
+    connections: Connections,
+    appended: list[int],
+    raw: dict[str, Any],
+) -> None:
+    one = export_csv(db, many_org, raw, tmp_path / "one.csv")
+    two = export_csv(
+        db, many_org, raw, tmp_path / "two.csv", connect=connections, expected_rows=ROWS
+    )
+    assert len(connections.opened) == 1 and connections.opened[0].closed
+    assert len(appended) == 1 and appended[0] > 0  # the second stream wrote its half
+    assert (tmp_path / "two.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
+    assert two == one
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.csv", "two.csv"]
+
+
+@pytest.mark.usefixtures("split_from_ten_rows")
+def test_two_streams_of_bids_joined_to_their_contacts(
+    db: Database, many_org: UUID, tmp_path: Path, connections: Connections, appended: list[int]
+) -> None:
+    raw = {"fields": ["bid_number", "title", "contact_name", "amount"]}
+    raw["filters"] = [{"field": "contact_name", "op": "contains", "value": "cmd"}]
+    export_csv(db, many_org, raw, tmp_path / "one.csv", BIDS)
+    export_csv(
+        db, many_org, raw, tmp_path / "two.csv", BIDS, connect=connections, expected_rows=3000
+    )
+    assert appended and appended[0] > 0
+    assert (tmp_path / "two.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
+
+
+@pytest.mark.usefixtures("split_from_ten_rows")
+def test_one_stream_when_the_export_is_small_or_its_sort_cannot_be_split(
+    db: Database, many_org: UUID, tmp_path: Path, connections: Connections
+) -> None:
+    export_csv(db, many_org, {}, tmp_path / "a.csv", connect=connections, expected_rows=10)
+    export_csv(db, many_org, {"sort": "name"}, tmp_path / "b.csv", connect=connections)
+    export_csv(db, many_org, {"sort": "-created_at"}, tmp_path / "c.csv", connect=connections)
+    assert connections.opened == []  # 10 rows; sorted by name; created_at DESC, id ASC
+
+
+def test_the_planner_estimate_decides_without_a_count(
+    db: Database,
+    many_org: UUID,
+    tmp_path: Path,
+    connections: Connections,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    raw = {"filters": [{"field": "email", "op": "contains", "value": "9@"}]}  # bound values
+    monkeypatch.setattr(split, "SPLIT_MIN_ROWS", 0)  # any estimate (at least 1 row) splits
+    export_csv(db, many_org, raw, tmp_path / "a.csv", connect=connections)
+    assert len(connections.opened) == 1
+    monkeypatch.setattr(split, "SPLIT_MIN_ROWS", 10**9)
+    export_csv(db, many_org, raw, tmp_path / "b.csv", connect=connections)
+    assert len(connections.opened) == 1
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert len((tmp_path / "a.csv").read_text("utf-8-sig").splitlines()) > ROWS // 10
+
+
+@pytest.mark.usefixtures("split_from_ten_rows")
+def test_both_streams_read_one_snapshot(
+    db: Database,
+    new_org: Callable[[], UUID],
+    insert: Insert,
+    tmp_path: Path,
+    connections: Connections,
+    appended: list[int],
+) -> None:
+    """A contact created after the export began is in neither half (it would sort last,
+    into the second stream's range, if that stream took a snapshot of its own)."""
+    org = new_org()
+    fill(db, org, 100)
+    options = parse_export_options(CONTACTS, {"fields": ["email"]})
+    with snapshot_transaction(db, org) as conn:
+        insert("contacts", org, [{"name": "Late", "email": "late@example.com"}])
+        result = write_export(
+            conn,
+            CONTACTS,
+            options,
+            tmp_path / "s.csv",
+            lambda _: None,
+            connect=connections,
+            expected_rows=100,
+        )
+    assert appended and appended[0] > 0
+    assert result.record_count == 100
+    assert "late@example.com" not in (tmp_path / "s.csv").read_text("utf-8-sig")
+
+
+def test_the_second_connection_shares_snapshot_organization_and_settings(
+    db: Database, many_org: UUID, new_org: Callable[[], UUID], insert: Insert
+) -> None:
+    insert("contacts", new_org(), [{"name": "Elsewhere"}])  # another organization's row
+    probe = (
+        "SELECT count(*) AS n, current_setting('transaction_isolation') AS iso,"
+        " current_setting('transaction_read_only') AS ro, current_setting('TimeZone') AS tz,"
+        " current_setting('app.current_organization_id') AS org FROM contacts"
+    )
+    with snapshot_transaction(db, many_org) as conn:
+        with shared_snapshot(conn, db.app_connect) as second:
+            assert second.execute(probe).fetchone() == conn.execute(probe).fetchone()
+            row = second.execute(probe).fetchone()
+        assert second.closed
+    assert row == {
+        "n": ROWS,
+        "iso": "repeatable read",
+        "ro": "on",
+        "tz": "UTC",
+        "org": str(many_org),
+    }
+
+
+@pytest.mark.usefixtures("split_from_ten_rows")
+def test_progress_counts_the_rows_of_both_streams(
+    db: Database, many_org: UUID, tmp_path: Path, connections: Connections, appended: list[int]
+) -> None:
+    calls: list[int] = []
+    result = export_csv(
+        db,
+        many_org,
+        {},
+        tmp_path / "p.csv",
+        connect=connections,
+        progress=calls.append,
+        chunk_rows=300,
+    )
+    assert appended and result.record_count == ROWS
+    assert calls == [*range(300, ROWS, 300), ROWS]  # every 300 rows, then the last 200
+
+
+@pytest.mark.usefixtures("split_from_ten_rows")
+def test_cancel_stops_both_streams_and_removes_every_file(
+    db: Database, many_org: UUID, tmp_path: Path, connections: Connections
+) -> None:
+    calls: list[int] = []
+
+    def cancel_at_second_chunk(done: int) -> None:
+        calls.append(done)
+        if len(calls) == 2:
+            raise JobCancelled("cancel requested")
+
+    out = tmp_path / "out"
+    with pytest.raises(JobCancelled):
+        export_csv(
+            db,
+            many_org,
+            {},
+            out / "c.csv",
+            progress=cancel_at_second_chunk,
+            chunk_rows=50,
+            connect=connections,
+        )
+    assert calls == [50, 100]
+    assert list(out.iterdir()) == []
+    assert len(connections.opened) == 1 and connections.opened[0].closed
+    with db.tenant(many_org) as conn:  # the export's pool connection is clean again
+        row = conn.execute(
+            "SELECT current_setting('transaction_isolation') AS iso,"
+            " current_setting('transaction_read_only') AS ro"
+        ).fetchone()
+    assert row == {"iso": "read committed", "ro": "off"}
+
+
+@pytest.mark.usefixtures("split_from_ten_rows")
+def test_an_error_in_the_second_stream_stops_the_export(
+    db: Database, many_org: UUID, tmp_path: Path, connections: Connections
+) -> None:
+    """The second backend is terminated mid-export: its error propagates, the first
+    COPY is cancelled, no file is left, the export's pool connection is usable."""
+
+    def kill_the_second_backend(done: int) -> None:
+        if done == 50:
+            with db.owner_connect() as owner:
+                owner.execute(
+                    "SELECT pg_terminate_backend(%s)", [connections.opened[0].info.backend_pid]
+                )
+
+    out = tmp_path / "out"
+    with pytest.raises(psycopg.OperationalError):
+        export_csv(
+            db,
+            many_org,
+            {},
+            out / "e.csv",
+            progress=kill_the_second_backend,
+            chunk_rows=50,
+            connect=connections,
+        )
+    assert list(out.iterdir()) == []
+    with db.tenant(many_org) as conn:
+        assert conn.execute("SELECT count(*) AS n FROM contacts").fetchone() == {"n": ROWS}
+
+
+@pytest.mark.usefixtures("split_from_ten_rows")
+def test_an_error_starting_the_second_copy_stops_the_export(
+    db: Database, many_org: UUID, tmp_path: Path
+) -> None:
+    def connect_without_our_tables() -> Conn:
+        conn = db.app_connect()
+        conn.execute("SET search_path = pg_catalog")
+        return conn
+
+    out = tmp_path / "out"
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        export_csv(db, many_org, {}, out / "e.csv", connect=connect_without_our_tables)
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.usefixtures("split_from_ten_rows")
+def test_one_stream_when_no_second_connection_opens(
+    db: Database, many_org: UUID, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refuse() -> Conn:
+        raise psycopg.OperationalError("too many clients already")
+
+    one = export_csv(db, many_org, {}, tmp_path / "one.csv")
+    fallback = export_csv(db, many_org, {}, tmp_path / "two.csv", connect=refuse)
+    assert fallback == one
+    assert (tmp_path / "two.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
+    assert "too many clients already" in caplog.text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.csv", "two.csv"]
