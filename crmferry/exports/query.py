@@ -184,7 +184,8 @@ def _condition(field: Field, expr: sql.Composable, flt: Filter) -> tuple[sql.Com
     if flt.op == "is_null":
         return sql.SQL("{} IS NULL" if flt.value else "{} IS NOT NULL").format(expr), []
     if flt.op == "contains":
-        return sql.SQL("{} ILIKE %s").format(expr), [f"%{_escape_like(flt.value)}%"]
+        # ::text: the id is a uuid column, searched by its text form like the rest
+        return sql.SQL("{}::text ILIKE %s").format(expr), [f"%{_escape_like(flt.value)}%"]
     if field.type == "email":
         expr = sql.SQL("lower({})").format(expr)  # values were lower-cased when parsed
     if flt.op == "in":

@@ -118,6 +118,7 @@ def test_filter_by_id_and_created_at(
     ids = insert("inventory", org, ITEMS)
     assert skus(db, org, "eq", "id", str(ids[2])) == ["C-3"]
     assert skus(db, org, "in", "id", [str(ids[0]), str(ids[3])]) == ["A-1", "D-4"]
+    assert skus(db, org, "contains", "id", str(ids[1])[-12:].upper()) == ["B-2"]
     # the fixture gives rows creation times one second apart from 2024-01-01T00:00:00Z
     assert skus(db, org, "gte", "created_at", "2024-01-01T01:00:02+01:00") == ["C-3", "D-4"]
 
