@@ -74,6 +74,7 @@ WITH written AS (
     + _LOG
 )
 
+# {only_new}: for an upsert, the rows that match no record (NULL keys never match)
 _INSERT = (
     """
 WITH written AS (
@@ -81,24 +82,13 @@ WITH written AS (
     SELECT crmferry_current_org(), {values}, {job} FROM {rows} AS r WHERE """
     + _GOOD
     + """
+       {only_new}
     RETURNING t.id, true AS inserted
 ), """
     + _LOG
 )
 
-# Rows of an upsert that match no record (NULL keys never match).
-_INSERT_NEW = (
-    """
-WITH written AS (
-    INSERT INTO {table} AS t (organization_id, {insert_columns}, import_job_id)
-    SELECT crmferry_current_org(), {values}, {job} FROM {rows} AS r WHERE """
-    + _GOOD
-    + """
-       AND NOT EXISTS (SELECT FROM {table} AS same WHERE {same_key})
-    RETURNING t.id, true AS inserted
-), """
-    + _LOG
-)
+_ONLY_NEW = "AND NOT EXISTS (SELECT FROM {table} AS same WHERE {same_key})"
 
 _UPDATE = (
     """
@@ -183,7 +173,8 @@ def _upsert(conn: Conn, parts: dict[str, sql.Composable]) -> tuple[int, int]:
     _, updated = _run(conn, _UPDATE, parts)
     try:
         with conn.transaction():
-            inserted, _ = _run(conn, _INSERT_NEW, parts)
+            only_new = sql.SQL(_ONLY_NEW).format(table=parts["table"], same_key=parts["same_key"])
+            inserted, _ = _run(conn, _INSERT, {**parts, "only_new": only_new})
     except psycopg.errors.UniqueViolation:
         # a concurrent import inserted some of these keys: let ON CONFLICT sort them out
         inserted, more = _run(conn, _UPSERT, parts)
@@ -246,6 +237,7 @@ def _parts(plan: RowsPlan, job_id: UUID | None) -> dict[str, sql.Composable]:
             sql.SQL("{} = r.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in update
         ),
         "same_key": plan.match(target="same"),
+        "only_new": sql.SQL(""),
         # no key in the file: no row can match a record
         "not_same": sql.SQL(_NOT_SAME).format(
             table=sql.Identifier(data_type.table),

@@ -4,7 +4,6 @@ import jobs whose schedule names a URL source (a download)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -20,6 +19,7 @@ from crmferry.imports.uploads import (
     new_upload_location,
     record_upload,
     upload_path,
+    upload_values,
 )
 
 
@@ -64,20 +64,7 @@ def store_upload(
             writer.write(chunk)
         writer.close()
         info = sniff(writer.path, ReadLimits.from_settings(settings))
-        values = {
-            "id": upload_id,
-            "created_by": created_by,
-            "file_name": file_name,
-            "size_bytes": writer.size,
-            "sha256": writer.digest.hexdigest(),
-            "storage_path": relative,
-            "format": info.format,
-            "encoding": info.encoding,
-            "delimiter": info.delimiter,
-            "headers": json.dumps(list(info.headers)),
-            "row_estimate": info.row_estimate,
-            "data_type": data_type,
-        }
+        values = upload_values(upload_id, created_by, file_name, writer, relative, info, data_type)
         record_upload(conn, values)
     except BaseException:
         writer.discard()

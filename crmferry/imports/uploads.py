@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from uuid import UUID
 from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import NotFound, PayloadTooLarge
+from crmferry.imports.readers import FileInfo
 
 CHUNK_BYTES = 1024 * 1024
 
@@ -75,6 +77,32 @@ class LimitedWriter:
     def discard(self) -> None:
         self._file.close()
         self.path.unlink(missing_ok=True)
+
+
+def upload_values(
+    upload_id: UUID,
+    created_by: UUID,
+    file_name: str,
+    writer: LimitedWriter,
+    relative: str,
+    info: FileInfo,
+    data_type: str | None,
+) -> dict[str, Any]:
+    """The `uploads` row of a stored, sniffed file (`headers` as JSON text)."""
+    return {
+        "id": upload_id,
+        "created_by": created_by,
+        "file_name": file_name,
+        "size_bytes": writer.size,
+        "sha256": writer.digest.hexdigest(),
+        "storage_path": relative,
+        "format": info.format,
+        "encoding": info.encoding,
+        "delimiter": info.delimiter,
+        "headers": json.dumps(list(info.headers)),
+        "row_estimate": info.row_estimate,
+        "data_type": data_type,
+    }
 
 
 def record_upload(conn: Conn, values: dict[str, Any]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import PurePath
 from typing import Any, cast
 
@@ -18,6 +17,7 @@ from crmferry.imports.uploads import (
     new_upload_location,
     record_upload,
     upload_path,
+    upload_values,
 )
 from crmferry.records import DATA_TYPES
 from crmferry.web.deps import DB, AppSettings, MemberPrincipal
@@ -129,20 +129,9 @@ async def create_upload(
         raise ValidationFailed(f"The upload could not be read: {exc}.") from exc
     headers = list(info.headers)
     suggested_type, suggested = _suggestion(data_type, headers)
-    values = {
-        "id": upload_id,
-        "created_by": principal.user_id,
-        "file_name": parts.file_name,
-        "size_bytes": writer.size,
-        "sha256": writer.digest.hexdigest(),
-        "storage_path": relative,
-        "format": info.format,
-        "encoding": info.encoding,
-        "delimiter": info.delimiter,
-        "headers": json.dumps(headers),
-        "row_estimate": info.row_estimate,
-        "data_type": data_type,
-    }
+    values = upload_values(
+        upload_id, principal.user_id, parts.file_name, writer, relative, info, data_type
+    )
     with db.tenant(principal.organization_id) as conn:
         record_upload(conn, values)
     return {
