@@ -50,12 +50,9 @@ def prepare_import(
     A `template_id` supplies the mapping and options the body leaves out.
     """
     principal.require("member")
-    mapping = body.get("mapping")
-    options = dict(body.get("options") or {})
-    if body.get("template_id"):
-        template = template_for_job(conn, body["template_id"], "import", data_type.name)
-        mapping = mapping or template["mapping"]
-        options = {**template["options"], **options}
+    mapping, options = _with_template(
+        conn, body.get("template_id"), data_type, body.get("mapping"), body.get("options")
+    )
     if body.get("upload_id") is None:
         raise ValidationFailed(
             "An import needs an upload_id.", [{"field": "upload_id", "message": "is required"}]
@@ -72,6 +69,23 @@ def prepare_import(
         upload_id=upload["id"],
         progress_total=upload["row_estimate"],
     )
+
+
+def _with_template(
+    conn: Conn,
+    template_id: object,
+    data_type: DataType,
+    mapping: Mapping[str, str | None] | None,
+    options: Mapping[str, Any] | None,
+) -> tuple[Mapping[str, str | None] | None, dict[str, Any]]:
+    """The mapping and raw options of a job: its own, with what it leaves out taken from
+    the template it names (if any)."""
+    merged = dict(options or {})
+    if template_id:
+        template = template_for_job(conn, template_id, "import", data_type.name)
+        mapping = mapping or template["mapping"]
+        merged = {**(template["options"] or {}), **merged}
+    return mapping, merged
 
 
 def run_import(ctx: JobContext) -> JobOutcome:
@@ -134,12 +148,9 @@ def _source_input(
     """The mapping and options of a URL job, checked against the downloaded file's
     headers: the schedule's (or its template's) mapping, else the suggested one."""
     job, data_type = ctx.job, get_data_type(ctx.job["data_type"])
-    mapping: Mapping[str, str | None] | None = job["mapping"]
-    raw = dict(job["options"] or {})
-    if job["template_id"]:
-        template = template_for_job(ctx.conn, job["template_id"], "import", data_type.name)
-        mapping = mapping or template["mapping"]
-        raw = {**(template["options"] or {}), **raw}
+    mapping, raw = _with_template(
+        ctx.conn, job["template_id"], data_type, job["mapping"], job["options"]
+    )
     options = parse_import_options(raw)
     suggested = mapping is None
     if mapping is None:
