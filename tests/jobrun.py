@@ -17,14 +17,17 @@ def run_job(
 ) -> dict[str, Any]:
     """The finished job row; with `cancel`, a cancel is requested once it is claimed."""
     claimed: dict[str, Any] | None = None
+    others: list[dict[str, Any]] = []  # held until the end, so each claim reaches further
     for _ in range(20):
         for job in engine.claim_jobs(db, "in-process-tests", 10, 100, 60):
             if str(job["id"]) == str(job_id):
                 claimed = job
             else:
-                engine.release(db, engine.Claim.of(job), "not this test's")
+                others.append(job)
         if claimed:
             break
+    for job in others:
+        engine.release(db, engine.Claim.of(job), "not this test's")
     assert claimed is not None, f"job {job_id} was not claimed"
     if cancel:
         with db.owner_connect() as conn:
