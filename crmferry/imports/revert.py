@@ -37,16 +37,17 @@ SELECT id FROM scheduled_jobs
 _LATER_CHANGES = """
 SELECT count(DISTINCT t.id) AS records
   FROM import_changes AS mine
-  JOIN {table} AS t ON t.organization_id = mine.organization_id AND t.id = mine.record_id
+ CROSS JOIN LATERAL unnest({ids}) AS logged(id)
+  JOIN {table} AS t ON t.organization_id = mine.organization_id AND t.id = logged.id
  WHERE mine.job_id = %(job)s
    AND t.import_job_id IS DISTINCT FROM mine.job_id
 """
 
 _DELETE_INSERTED = """
 DELETE FROM {table} AS t
- USING import_changes AS c
+ USING import_changes AS c CROSS JOIN LATERAL unnest({ids}) AS logged(id)
  WHERE c.job_id = %(job)s AND c.action = 'insert'
-   AND t.organization_id = crmferry_current_org() AND t.id = c.record_id
+   AND t.organization_id = crmferry_current_org() AND t.id = logged.id
 """
 
 _RESTORE_UPDATED = """
@@ -58,13 +59,19 @@ UPDATE {table} AS t
    AND t.organization_id = crmferry_current_org() AND t.id = c.record_id
 """
 
+# One item per record: a list of inserted ids is read from its position `after_item`.
 _CHANGES = """
-SELECT id, record_id, action, previous, created_at
-  FROM import_changes
- WHERE job_id = %(job)s AND id > %(after)s
- ORDER BY id
+SELECT c.id, logged.item, logged.id AS record_id, c.action, c.previous, c.created_at
+  FROM import_changes AS c
+ CROSS JOIN LATERAL unnest({ids}) WITH ORDINALITY AS logged(id, item)
+ WHERE c.job_id = %(job)s AND c.id >= %(after)s
+   AND (c.id, logged.item) > (%(after)s, %(after_item)s)
+ ORDER BY c.id, logged.item
  LIMIT %(limit)s
 """
+
+# The records of a log row: a list of inserted ids, or the one record (see migration 0010).
+_IDS = sql.SQL("coalesce({c}.record_ids, ARRAY[{c}.record_id])")
 
 
 def get_job(conn: Conn, job_id: object) -> dict[str, Any]:
@@ -98,7 +105,7 @@ def check_revertible(
     if not force:
         table = sql.Identifier(get_data_type(job["data_type"]).table)
         later = conn.execute(
-            sql.SQL(_LATER_CHANGES).format(table=table), {"job": job["id"]}
+            sql.SQL(_LATER_CHANGES).format(table=table, ids=_ids("mine")), {"job": job["id"]}
         ).fetchone()
         if later and later["records"]:
             raise Conflict(
@@ -140,7 +147,7 @@ def revert_changes(conn: Conn, data_type: DataType, import_job_id: UUID) -> tupl
     table = sql.Identifier(data_type.table)
     columns = restored_columns(data_type)
     deleted = conn.execute(
-        sql.SQL(_DELETE_INSERTED).format(table=table), {"job": import_job_id}
+        sql.SQL(_DELETE_INSERTED).format(table=table, ids=_ids("c")), {"job": import_job_id}
     ).rowcount
     restored = conn.execute(
         sql.SQL(_RESTORE_UPDATED).format(
@@ -164,9 +171,14 @@ def restored_columns(data_type: DataType) -> list[str]:
 def list_changes(
     conn: Conn, job_id: UUID, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of an import's change log, oldest first, and the next page's cursor."""
-    after = int(cursor) if cursor and cursor.isdigit() else 0
-    rows = conn.execute(_CHANGES, {"job": job_id, "after": after, "limit": limit + 1}).fetchall()
+    """One page of an import's change log, oldest first, and the next page's cursor.
+
+    An item's `id` is its log row's: the records inserted together share one."""
+    after, after_item = _parse_cursor(cursor)
+    rows = conn.execute(
+        sql.SQL(_CHANGES).format(ids=_ids("c")),
+        {"job": job_id, "after": after, "after_item": after_item, "limit": limit + 1},
+    ).fetchall()
     items = [
         {
             "id": row["id"],
@@ -177,5 +189,18 @@ def list_changes(
         }
         for row in rows[:limit]
     ]
-    next_cursor = str(rows[limit - 1]["id"]) if len(rows) > limit else None
-    return items, next_cursor
+    last = rows[limit - 1] if len(rows) > limit else None
+    return items, f"{last['id']}.{last['item']}" if last else None
+
+
+def _parse_cursor(cursor: str | None) -> tuple[int, int]:
+    """(log row id, position in its list) after which a page starts; a cursor of an
+    earlier release is a bare log row id. Anything else starts at the beginning."""
+    row, _, item = (cursor or "").partition(".")
+    if not row.isdigit() or not (item or "0").isdigit():
+        return 0, 0
+    return int(row), int(item or 2**31 - 1)
+
+
+def _ids(alias: str) -> sql.Composable:
+    return _IDS.format(c=sql.Identifier(alias))

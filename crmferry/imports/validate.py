@@ -3,9 +3,11 @@
 Every mapped field becomes a typed column (trimmed, empty → NULL, parsed by the
 cell parsers of migration 0006) and a message when the cell is bad. A row's
 messages are gathered in `errors` (text[], each "field<US>message"); a good row
-has none. Then two checks that need the whole file or the database: a key
-repeated inside the file (the later rows are errors) and, in insert mode, a key
-that already exists.
+has none. The same statement resolves each row's key to the record it matches
+(`target_id`, NULL for a new row), before anything is written: the write then
+joins on primary keys, and no plan can scan the table it is filling. Then two
+checks that need the whole file or the database: a key repeated inside the file
+(the later rows are errors) and, in insert mode, a key that already exists.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ SELECT count(v) AS present,
 
 _BUILD_ROWS = """
 CREATE TEMP TABLE {rows} ON COMMIT DROP AS
-SELECT r.row_number, {columns},
+SELECT r.row_number, {columns}, {target_id} AS target_id,
        array_remove(ARRAY[{checks}]::text[], NULL) AS errors
   FROM (SELECT raw.row_number, {cleaned} FROM {raw} AS raw OFFSET 0) AS r {joins}
 """
@@ -68,12 +70,14 @@ UPDATE {rows} AS r
 """
 
 _MARK_EXISTING_KEYS = """
-UPDATE {rows} AS r
-   SET errors = r.errors
+UPDATE {rows}
+   SET errors = errors
                 || ({key_name} || {sep} || 'already exists (insert mode adds new records only)')
-  FROM {table} AS t
- WHERE {match} AND cardinality(r.errors) = 0
+ WHERE target_id IS NOT NULL AND cardinality(errors) = 0
 """
+
+# The record a row's key matches (NULL keys never match).
+_TARGET = "LEFT JOIN {table} AS target ON {match}"
 
 
 @dataclass
@@ -89,16 +93,17 @@ class RowsPlan:
     def key(self) -> str:
         return self.data_type.key_field
 
-    def match(self, target: str = "t", rows: str = "r") -> sql.Composable:
-        """The join of a staged row to its existing record (NULL keys never match)."""
-        t, r, key = sql.Identifier(target), sql.Identifier(rows), sql.Identifier(self.key)
-        if self.data_type.key_case_insensitive:
-            return sql.SQL(
-                "{t}.organization_id = crmferry_current_org() AND lower({t}.{k}) = {r}.{k}"
-            ).format(t=t, r=r, k=key)
-        return sql.SQL("{t}.organization_id = crmferry_current_org() AND {t}.{k} = {r}.{k}").format(
-            t=t, r=r, k=key
-        )
+
+def key_match(data_type: DataType, target: str, rows: str) -> sql.Composable:
+    """`target` is the record whose natural key is the staged row's (`rows`) key."""
+    t, r, key = sql.Identifier(target), sql.Identifier(rows), sql.Identifier(data_type.key_field)
+    if data_type.key_case_insensitive:
+        return sql.SQL(
+            "{t}.organization_id = crmferry_current_org() AND lower({t}.{k}) = {r}.{k}"
+        ).format(t=t, r=r, k=key)
+    return sql.SQL("{t}.organization_id = crmferry_current_org() AND {t}.{k} = {r}.{k}").format(
+        t=t, r=r, k=key
+    )
 
 
 @dataclass
@@ -132,6 +137,10 @@ def build_rows(
     joins: list[sql.Composable] = []
     extra, insert_only = _derived_columns(data_type, fields, currency, joins)
     all_columns = columns + extra
+    keyed = data_type.key_field in fields
+    if keyed:
+        match = key_match(data_type, "target", "r")
+        joins.append(sql.SQL(_TARGET).format(table=sql.Identifier(data_type.table), match=match))
     statement = sql.SQL(_BUILD_ROWS).format(
         rows=sql.Identifier(ROWS_TABLE),
         raw=sql.Identifier(RAW_TABLE),
@@ -141,6 +150,7 @@ def build_rows(
         checks=sql.SQL(", ").join(_check_expression(c) for c in all_columns) or sql.SQL("NULL"),
         cleaned=sql.SQL(", ").join(_cleaned(data_type.field(f)) for f in fields),
         joins=sql.Composed(joins),
+        target_id=sql.SQL("target.id" if keyed else "NULL::uuid"),
     )
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(ROWS_TABLE)))
     conn.execute(statement)
@@ -382,8 +392,6 @@ def _mark_existing_keys(conn: Conn, plan: RowsPlan) -> None:
     conn.execute(
         sql.SQL(_MARK_EXISTING_KEYS).format(
             rows=sql.Identifier(ROWS_TABLE),
-            table=sql.Identifier(plan.data_type.table),
-            match=plan.match(),
             key_name=sql.Literal(plan.key),
             sep=sql.Literal(SEP),
         )
