@@ -78,3 +78,32 @@ def test_any_cells_give_a_result_not_an_exception(
             pass
 
     check()
+
+
+# The phone rule as migration 0006 first wrote it (0012 made it faster, not different).
+_FIRST_PHONE_RULE = r"""
+SELECT v, CASE
+    WHEN v ~ '^\+?[0-9 ().\-/]+$' THEN length(translate(v, '+ ().-/', '')) BETWEEN 7 AND 15
+    WHEN lower(v) ~ '^\+?[0-9 ().\-/]+(ext\.?|x|#) *[0-9]+$'
+        THEN length(translate(regexp_replace(lower(v), '(ext\.?|x|#) *[0-9]+$', ''),
+                              '+ ().-/', '')) BETWEEN 7 AND 15
+    ELSE false END AS first, crmferry_phone_ok(v) AS now
+  FROM unnest(%s::text[]) AS v
+"""
+
+
+def test_the_phone_check_accepts_exactly_what_it_first_accepted(db: Database) -> None:
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.text(alphabet="0123456789 ().-/+xXt#é", max_size=24), max_size=40))
+    def check(values: list[str]) -> None:
+        with db.owner_connect() as conn:
+            rows = conn.execute(_FIRST_PHONE_RULE, [values]).fetchall()
+        assert [r["now"] for r in rows] == [r["first"] for r in rows], rows
+
+    check()
+    samples = ["+1 (555) 010-0101", "555-010", "+44 20 7946 0958 ext. 12", "+1+555 0101 22"]
+    with db.owner_connect() as conn:
+        answers = conn.execute(
+            "SELECT crmferry_phone_ok(v) AS ok FROM unnest(%s::text[]) AS v", [samples]
+        ).fetchall()
+    assert [a["ok"] for a in answers] == [True, False, True, False]
