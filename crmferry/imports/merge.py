@@ -28,7 +28,7 @@ from psycopg import sql
 
 from crmferry.db import Conn
 from crmferry.imports.options import ImportOptions
-from crmferry.imports.validate import ROWS_TABLE, RowsPlan
+from crmferry.imports.validate import ORG, ROWS_TABLE, RowsPlan
 
 _GOOD = "cardinality(r.errors) = 0"
 
@@ -51,7 +51,7 @@ SELECT count(*) FILTER (WHERE t.id IS NULL) AS new,
 _LOG = """
 logged_inserts AS (
     INSERT INTO import_changes (organization_id, job_id, data_type, action, record_ids)
-    SELECT crmferry_current_org(), {job}, {data_type}, 'insert', array_agg(id)
+    SELECT {org}, {job}, {data_type}, 'insert', array_agg(id)
       FROM (SELECT id, (row_number() OVER () - 1) / 100 AS chunk
               FROM written WHERE inserted) AS new
      GROUP BY chunk
@@ -59,7 +59,7 @@ logged_inserts AS (
 ),
 logged_updates AS (
     INSERT INTO import_changes (organization_id, job_id, data_type, record_id, action, previous)
-    SELECT crmferry_current_org(), {job}, {data_type}, w.id, 'update',
+    SELECT {org}, {job}, {data_type}, w.id, 'update',
            -- one primary-key lookup per updated row, in the snapshot from before the write
            (SELECT to_jsonb(old) FROM {table} AS old WHERE old.id = w.id)
       FROM written AS w
@@ -74,7 +74,7 @@ _UPSERT = (
     """
 WITH written AS (
     INSERT INTO {table} AS t (organization_id, {insert_columns}, import_job_id)
-    SELECT crmferry_current_org(), {values}, {job} FROM {rows} AS r WHERE """
+    SELECT {org}, {values}, {job} FROM {rows} AS r WHERE """
     + _GOOD
     + """
        {not_same}
@@ -91,7 +91,7 @@ _INSERT = (
     """
 WITH written AS (
     INSERT INTO {table} AS t (organization_id, {insert_columns}, import_job_id)
-    SELECT crmferry_current_org(), {values}, {job} FROM {rows} AS r WHERE """
+    SELECT {org}, {values}, {job} FROM {rows} AS r WHERE """
     + _GOOD
     + """
        {only_new}
@@ -225,7 +225,7 @@ AND NOT EXISTS (SELECT FROM {table} AS same
 """
 
 # A staged row's record, found by validation (see the module's docstring).
-_MATCH = "t.organization_id = crmferry_current_org() AND t.id = r.target_id"
+_MATCH = "t.organization_id = {org} AND t.id = r.target_id"
 
 
 def _columns(prefix: str, names: list[str]) -> sql.Composable:
@@ -234,15 +234,17 @@ def _columns(prefix: str, names: list[str]) -> sql.Composable:
 
 def _parts(plan: RowsPlan, job_id: UUID | None) -> dict[str, sql.Composable]:
     data_type = plan.data_type
+    org = sql.SQL(ORG)
     update = plan.update_columns
     key = sql.Identifier(plan.key)
     conflict_key = sql.SQL("lower({})").format(key) if data_type.key_case_insensitive else key
     return {
+        "org": org,
         "table": sql.Identifier(data_type.table),
         "rows": sql.Identifier(ROWS_TABLE),
         "job": sql.Literal(str(job_id)) if job_id else sql.NULL,
         "data_type": sql.Literal(data_type.name),
-        "match": sql.SQL(_MATCH),
+        "match": sql.SQL(_MATCH).format(org=org),
         "insert_columns": sql.SQL(", ").join(sql.Identifier(n) for n in plan.insert_columns),
         "values": _columns("r", plan.insert_columns),
         "old": sql.SQL("ROW({})").format(_columns("t", update)),
