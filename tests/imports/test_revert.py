@@ -20,6 +20,21 @@ def revert(client: TestClient, org: Org, job_id: Any, **body: Any) -> Any:
     )
 
 
+def all_changes(client: TestClient, org: Org, job_id: Any, page_size: int) -> list[dict[str, Any]]:
+    """Every item of an import's change log, read page by page through the API."""
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params = {"limit": page_size, **({"cursor": cursor} if cursor else {})}
+        page = client.get(
+            f"/api/v1/jobs/{job_id}/changes", headers=org.viewer.headers, params=params
+        ).json()
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen
+
+
 def test_revert_restores_the_exact_prior_state(
     importer: Importer, app_client: TestClient, org: Org
 ) -> None:
@@ -116,17 +131,7 @@ def test_jobs_of_another_organization_are_not_found(
 def test_changes_are_listed_in_pages(importer: Importer, app_client: TestClient, org: Org) -> None:
     importer.import_csv(org, "inventory", "SKU,Name\nA-1,Bolt\n")
     job = importer.import_csv(org, "inventory", "SKU,Name\nA-1,Big bolt\nA-2,Nut\nA-3,Washer\n")
-    seen: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = app_client.get(
-            f"/api/v1/jobs/{job['id']}/changes", headers=org.viewer.headers, params=params
-        ).json()
-        seen += page["items"]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    seen = all_changes(app_client, org, job["id"], page_size=2)
     assert sorted(c["action"] for c in seen) == ["insert", "insert", "update"]
     update = next(c for c in seen if c["action"] == "update")
     assert update["previous"]["name"] == "Bolt"
@@ -143,17 +148,7 @@ def test_a_large_import_is_reverted_and_listed_record_by_record(
     body = "A-0,Big bolt\n" + "".join(f"B-{i},Item {i}\n" for i in range(250))
     job = importer.import_csv(org, "inventory", "SKU,Name\n" + body)
     assert job["counts"]["inserted"] == 250 and job["counts"]["updated"] == 1
-    seen: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        params = {"limit": 70, **({"cursor": cursor} if cursor else {})}
-        page = app_client.get(
-            f"/api/v1/jobs/{job['id']}/changes", headers=org.viewer.headers, params=params
-        ).json()
-        seen += page["items"]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    seen = all_changes(app_client, org, job["id"], page_size=70)
     inserted = importer.rows(org, "SELECT id::text FROM inventory WHERE sku LIKE 'B-%%'")
     assert sorted(c["record_id"] for c in seen if c["action"] == "insert") == sorted(
         r["id"] for r in inserted
