@@ -139,3 +139,19 @@ def make_org(db: Database):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def org(make_org) -> Org:  # type: ignore[no-untyped-def]
     return make_org("Acme")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def appended(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """The sizes of the second streams' part files appended to CSV exports."""
+    from crmferry.exports import split
+
+    sizes: list[int] = []
+    append = split._append
+
+    def spy(path: Path, tail: Path) -> None:
+        sizes.append(tail.stat().st_size)
+        append(path, tail)
+
+    monkeypatch.setattr(split, "_append", spy)
+    yield sizes

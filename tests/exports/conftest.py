@@ -13,6 +13,7 @@ import pytest
 from psycopg import sql
 
 from crmferry.db import Database
+from crmferry.errors import JobCancelled
 
 CREATED_BASE = datetime(2024, 1, 1, tzinfo=UTC)
 SERVER_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -34,6 +35,17 @@ def new_org(db: Database) -> Callable[[], UUID]:
         return UUID(str(row["id"]))
 
     return make
+
+
+def cancel_at_second_chunk(calls: list[int]) -> Callable[[int], None]:
+    """A progress callback that records each call in `calls` and cancels at the second."""
+
+    def progress(done: int) -> None:
+        calls.append(done)
+        if len(calls) == 2:
+            raise JobCancelled("cancel requested")
+
+    return progress
 
 
 Insert = Callable[[str, UUID, list[dict[str, Any]]], list[UUID]]

@@ -4,7 +4,7 @@ cancellation, errors and a missing second connection handled."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -20,7 +20,7 @@ from crmferry.exports.snapshot import shared_snapshot, snapshot_transaction
 from crmferry.exports.writers import ExportResult, write_export
 from crmferry.records import BIDS, CONTACTS, DataType
 
-from .conftest import Insert
+from .conftest import Insert, cancel_at_second_chunk
 
 # more than the socket buffers hold: each COPY is still running while the other is read
 ROWS = 20_000
@@ -85,20 +85,6 @@ class Connections:
 @pytest.fixture
 def connections(db: Database) -> Connections:
     return Connections(db)
-
-
-@pytest.fixture
-def appended(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """The sizes of the second streams' part files appended to exports."""
-    sizes: list[int] = []
-    append = split._append
-
-    def spy(path: Path, tail: Path) -> None:
-        sizes.append(tail.stat().st_size)
-        append(path, tail)
-
-    monkeypatch.setattr(split, "_append", spy)
-    yield sizes
 
 
 def export_csv(
@@ -263,12 +249,6 @@ def test_cancel_stops_both_streams_and_removes_every_file(
     db: Database, many_org: UUID, tmp_path: Path, connections: Connections
 ) -> None:
     calls: list[int] = []
-
-    def cancel_at_second_chunk(done: int) -> None:
-        calls.append(done)
-        if len(calls) == 2:
-            raise JobCancelled("cancel requested")
-
     out = tmp_path / "out"
     with pytest.raises(JobCancelled):
         export_csv(
@@ -276,7 +256,7 @@ def test_cancel_stops_both_streams_and_removes_every_file(
             many_org,
             {},
             out / "c.csv",
-            progress=cancel_at_second_chunk,
+            progress=cancel_at_second_chunk(calls),
             chunk_rows=50,
             connect=connections,
         )

@@ -41,7 +41,7 @@ from crmferry.exports.writers import (
 )
 from crmferry.records import BIDS, CONTACTS, INVENTORY, DataType
 
-from .conftest import Insert
+from .conftest import Insert, cancel_at_second_chunk
 
 # formula neutralisation -------------------------------------------------------------------
 
@@ -618,15 +618,9 @@ def test_cancel_in_the_middle_of_a_big_export(
     db: Database, big_org: UUID, tmp_path: Path, fmt: str
 ) -> None:
     calls: list[int] = []
-
-    def cancel_at_second_chunk(done: int) -> None:
-        calls.append(done)
-        if len(calls) == 2:
-            raise JobCancelled("cancel requested")
-
     path = tmp_path / f"big.{fmt}"
     with pytest.raises(JobCancelled):
-        export(db, big_org, CONTACTS, {"format": fmt}, path, cancel_at_second_chunk)
+        export(db, big_org, CONTACTS, {"format": fmt}, path, cancel_at_second_chunk(calls))
     chunk = 5_000 if fmt == "xlsx" else 10_000  # XLSX reports at each cursor fetch
     assert calls == [chunk, 2 * chunk]
     assert list(tmp_path.iterdir()) == []
