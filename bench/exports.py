@@ -24,6 +24,7 @@ or an embedded PostgreSQL in a temporary folder; works in a scratch database it 
 from __future__ import annotations
 
 import argparse
+import io
 import multiprocessing
 import os
 import resource
@@ -33,7 +34,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import psycopg
 from psycopg import sql
@@ -190,17 +191,28 @@ def child(owner_url: str, app_url: str, org_id: str, what: str, out_dir: str, qu
 def null_copy(
     conn: Any, statement: sql.Composed, params: list[Any], header: bool
 ) -> tuple[int, int]:
-    """COPY TO STDOUT read and thrown away: (rows, bytes). Read with the same libpq calls
-    our export's reader makes, so that the comparison is of the SQL and the file, not the
-    reader."""
-    from crmferry.exports.streams import copy_out_rows
+    """COPY TO STDOUT read and thrown away: (rows, bytes). Read by our export's own
+    reader, so that the comparison is of the SQL and the file, not the reader."""
+    from crmferry.exports.streams import CopyStream, copy_into_files
 
-    rows = size = 0
+    sink = _Sink()
     with conn.cursor() as cur, cur.copy(statement, params):
-        for data in copy_out_rows(conn.pgconn):
-            rows += 1
-            size += len(data)
-    return rows - header, size
+        stream = CopyStream(conn.pgconn, cast(BinaryIO, sink), header_lines=int(header))
+        rows = copy_into_files([stream], lambda _: None, 10_000)
+    return rows, sink.size
+
+
+class _Sink(io.RawIOBase):
+    """A file that keeps nothing but the number of bytes written to it."""
+
+    size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.size += len(data)
+        return len(data)
 
 
 def measure(ctx: Any, args: tuple[str, str, str], what: str, out_dir: Path) -> Run:

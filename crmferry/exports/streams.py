@@ -8,20 +8,19 @@ the COPY and drain it), never block inside libpq (they wait on the sockets, so o
 threads such as heartbeats run), and end each COPY by collecting the statement's result
 as psycopg would, raising its error if the COPY failed.
 
-`copy_into_files` reads several COPYs in one thread, taking rows from whichever
+`copy_into_files` reads one COPY, or several in one thread, taking rows from whichever
 connection has some, so that progress and cancellation stay in the caller's thread.
 """
 
 from __future__ import annotations
 
 import select
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import psycopg
 from psycopg import pq
-from psycopg.abc import Buffer
 from psycopg.pq.abc import PGconn, PGresult
 
 Progress = Callable[[int], None]
@@ -102,21 +101,6 @@ def _drain(stream: CopyStream, limit: int) -> int:
         stream.out.write(pending)
         pending.clear()
     return taken
-
-
-def copy_out_rows(pgconn: PGconn) -> Iterator[Buffer]:
-    """The rows of the `COPY ... TO STDOUT` in progress on `pgconn`, one by one."""
-    while True:
-        nbytes, data = pgconn.get_copy_data(1)
-        if nbytes > 0:
-            yield data
-        elif nbytes == 0:
-            _wait_for_input([pgconn])
-        elif nbytes == -1:
-            _check_final_result(pgconn)
-            return
-        else:
-            raise psycopg.OperationalError(_message(pgconn))
 
 
 def _wait_for_input(pgconns: Sequence[PGconn]) -> None:

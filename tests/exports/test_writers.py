@@ -5,6 +5,7 @@ one snapshot, tenancy, bounded memory, and result file names."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import threading
 import tracemalloc
@@ -31,7 +32,7 @@ from crmferry.exports import writers
 from crmferry.exports.naming import result_file_name
 from crmferry.exports.options import TEXT_LIKE, export_field, parse_export_options
 from crmferry.exports.snapshot import snapshot_transaction
-from crmferry.exports.streams import copy_out_rows
+from crmferry.exports.streams import CopyStream, copy_into_files
 from crmferry.exports.writers import (
     ExportResult,
     neutralise_formula,
@@ -513,15 +514,15 @@ def test_an_error_in_the_middle_of_copy_is_raised(
 ) -> None:
     org = new_org()
     failing = sql.SQL("COPY (SELECT 10 / (3 - g) FROM generate_series(1, 5) AS g) TO STDOUT")
-    seen: list[bytes] = []
+    out = io.BytesIO()
     with (
         pytest.raises(psycopg.errors.DivisionByZero),
         snapshot_transaction(db, org) as conn,
         conn.cursor() as cur,
         cur.copy(failing),
     ):
-        seen.extend(bytes(row) for row in copy_out_rows(conn.pgconn))
-    assert seen in ([], [b"5\n"], [b"5\n", b"10\n"])  # what arrived before the error
+        copy_into_files([CopyStream(conn.pgconn, out)], lambda _: None, 1)
+    assert out.getvalue() in (b"", b"5\n", b"5\n10\n")  # what arrived before the error
     with db.tenant(org) as conn:  # the pool's connection is usable again
         assert conn.execute("SELECT 1 AS one").fetchone() == {"one": 1}
 
@@ -530,9 +531,11 @@ def test_copy_rows_are_read_exactly(db: Database, new_org: Callable[[], UUID]) -
     statement = sql.SQL(
         "COPY (SELECT g, repeat('x', g) FROM generate_series(1, 3000) AS g) TO STDOUT"
     )
+    out, calls = io.BytesIO(), []
     with snapshot_transaction(db, new_org()) as conn, conn.cursor() as cur, cur.copy(statement):
-        rows = [bytes(row) for row in copy_out_rows(conn.pgconn)]
-    assert rows == [f"{g}\t{'x' * g}\n".encode() for g in range(1, 3001)]
+        count = copy_into_files([CopyStream(conn.pgconn, out)], calls.append, 700)
+    assert count == 3000 and calls == [700, 1400, 2100, 2800, 3000]
+    assert out.getvalue() == b"".join(f"{g}\t{'x' * g}\n".encode() for g in range(1, 3001))
 
 
 def test_snapshot_is_repeatable_read_and_read_only(db: Database, filled_org: UUID) -> None:
