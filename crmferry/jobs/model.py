@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from crmferry.errors import NotFound, ValidationFailed
+from crmferry.ids import id_or_not_found
 
 STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
 FINISHED = ("completed", "failed", "cancelled")
@@ -65,24 +64,4 @@ def job_json(row: dict[str, Any]) -> dict[str, Any]:
 
 def parse_job_id(value: object) -> UUID:
     """A job id from a URL; a malformed one is simply not found."""
-    try:
-        return UUID(str(value))
-    except ValueError:
-        raise NotFound(f"No job {value}.") from None
-
-
-def encode_cursor(created_at: datetime, job_id: UUID) -> str:
-    """An opaque keyset cursor for the next page after this row."""
-    raw = f"{created_at.astimezone(UTC).isoformat()}|{job_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    """The (created_at, id) a cursor stands for; 422 for one this API did not make."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        when, _, job_id = raw.partition("|")
-        return datetime.fromisoformat(when), UUID(job_id)
-    except (ValueError, UnicodeDecodeError):
-        message = "This cursor is not one the API returned."
-        raise ValidationFailed(message, [{"field": "cursor", "message": message}]) from None
+    return id_or_not_found(value, "job")

@@ -14,11 +14,12 @@ from psycopg.types.json import Jsonb
 
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
+from crmferry.cursors import decode_cursor, encode_cursor
 from crmferry.db import Conn
 from crmferry.errors import Conflict, NotFound, ValidationFailed
 from crmferry.jobs.files import delete_job_files
 from crmferry.jobs.kinds import NewJob, kind_for, registered_job_types
-from crmferry.jobs.model import FINISHED, STATUSES, decode_cursor, encode_cursor, parse_job_id
+from crmferry.jobs.model import FINISHED, STATUSES, parse_job_id
 from crmferry.jobs.timing import parse_scheduled_time
 from crmferry.records import DATA_TYPES, get_data_type
 
@@ -184,7 +185,7 @@ def list_jobs(
     _check_choice("status", status, STATUSES)
     _check_choice("data_type", data_type, tuple(DATA_TYPES))
     limit = max(1, min(limit, MAX_PAGE))
-    after_at, after_id = decode_cursor(cursor) if cursor else (None, None)
+    after_at, after_id = decode_cursor(cursor, datetime, UUID) if cursor else (None, None)
     rows = conn.execute(
         LIST_JOBS,
         {
