@@ -160,4 +160,4 @@ def _revert_locally(client: LocalClient, job_id: str, force: bool) -> dict[str, 
     client.principal.require("member")
     with client.db.tenant(client.principal.organization_id) as conn:
         target = check_revertible(conn, job_id, force)
-        return create_revert_job(conn, client.principal, target, force)
+        return create_revert_job(conn, client.principal, target, force, client.settings)

@@ -2,13 +2,12 @@
 
 Identifiers (table, columns) come only from the data-type description and are quoted
 with `sql.Identifier`; filter values are always bound parameters. The record table is
-aliased `r`; a bid's contact (for `contact_name`) is `c`, joined only when asked for.
+aliased `r`; a linked record that an export-only field is read `through` is
+`link_<name>` (a bid's contact, for `contact_name`), joined only when asked for.
 Tenancy is row-level security: run the query in a tenant transaction (see
 `crmferry.exports.snapshot`), and only that organization's rows exist for it.
 
-Filter semantics: `eq`, `lt`..`gte` and `in` never match an empty (NULL) field; `ne`
-does (an empty field is "not equal" to any value); e-mail comparisons ignore case;
-`contains` is a case-insensitive substring match.
+Filter semantics: see `crmferry.exports.filters`.
 """
 
 from __future__ import annotations
@@ -20,15 +19,15 @@ from uuid import UUID
 
 from psycopg import sql
 
-from crmferry.exports.options import ExportOptions, Filter, export_field
-from crmferry.records import CONTACTS, DataType, Field
+from crmferry.exports.filters import Filter
+from crmferry.exports.options import ExportOptions, export_field
+from crmferry.records import DATA_TYPES, DataType, Field, Link
 
-# Fields that live in another table: (data type, field) -> column of the joined contact.
-JOINED = {("bids", "contact_name"): sql.Identifier("c", "name")}
-
-CONTACT_JOIN = sql.SQL(
-    "LEFT JOIN {contacts} AS c ON c.organization_id = r.organization_id AND c.id = r.contact_id"
-).format(contacts=sql.Identifier(CONTACTS.table))
+# The record a link names, for the fields read through it.
+LINK_JOIN = """
+LEFT JOIN {table} AS {alias}
+       ON {alias}.organization_id = r.organization_id AND {alias}.{id} = r.{link_id}
+"""
 
 COMPARISONS = {"eq": "=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
@@ -46,9 +45,12 @@ class Column:
 
 
 def column_expr(data_type: DataType, name: str) -> sql.Composable:
-    """The SQL expression of field `name`: `r.<column>`, or the joined contact's column."""
-    export_field(data_type, name)  # KeyError for a name the description does not have
-    return JOINED.get((data_type.name, name), sql.Identifier("r", name))
+    """The SQL expression of field `name`: `r.<column>`, or the linked record's column
+    for a field read through a link; KeyError for a name the description lacks."""
+    through = export_field(data_type, name).through
+    if through is None:
+        return sql.Identifier("r", name)
+    return sql.Identifier(_alias(through.link), through.column)
 
 
 def export_columns(data_type: DataType, options: ExportOptions) -> list[Column]:
@@ -146,7 +148,7 @@ def _compose(
     ).format(
         select=select,
         table=sql.Identifier(data_type.table),
-        join=CONTACT_JOIN if _needs_contact(data_type, options) else sql.SQL(""),
+        join=sql.Composed([_join(link) for link in _links_used(data_type, options)]),
         lateral=lateral,
         where=sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("true"),
         order=_order_by(data_type, options),
@@ -154,9 +156,27 @@ def _compose(
     return query, params
 
 
-def _needs_contact(data_type: DataType, options: ExportOptions) -> bool:
+def _links_used(data_type: DataType, options: ExportOptions) -> list[Link]:
+    """The links the fields, filters and sort read through, in the description's order."""
     used = {*options.fields, *(f.field for f in options.filters), *(k.field for k in options.sort)}
-    return any((data_type.name, name) in JOINED for name in used)
+    fields = data_type.exportable_fields
+    names = {t.link for n in used if (t := fields[n].through) is not None}
+    return [link for link in data_type.links if link.name in names]
+
+
+def _join(link: Link) -> sql.Composable:
+    assert link.id_column is not None  # the registry allows `through` only such links
+    target = DATA_TYPES.link_target(link.target)
+    return sql.SQL(LINK_JOIN).format(
+        table=sql.Identifier(target.table),
+        alias=sql.Identifier(_alias(link.name)),
+        id=sql.Identifier(target.id_column),
+        link_id=sql.Identifier(link.id_column),
+    )
+
+
+def _alias(link_name: str) -> str:
+    return f"link_{link_name}"
 
 
 def _order_by(data_type: DataType, options: ExportOptions) -> sql.Composable:
@@ -185,7 +205,7 @@ def _condition(field: Field, expr: sql.Composable, flt: Filter) -> tuple[sql.Com
         return sql.SQL("{} IS NULL" if flt.value else "{} IS NOT NULL").format(expr), []
     if flt.op == "contains":
         # ::text: the id is a uuid column, searched by its text form like the rest
-        return sql.SQL("{}::text ILIKE %s").format(expr), [f"%{_escape_like(flt.value)}%"]
+        return sql.SQL("{}::text ILIKE %s").format(expr), [contains_pattern(flt.value)]
     if field.type == "email":
         expr = sql.SQL("lower({})").format(expr)  # values were lower-cased when parsed
     if flt.op == "in":
@@ -201,5 +221,7 @@ def _param(field: Field, value: Any) -> Any:
     return UUID(value) if field.sql_type == "uuid" else value
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def contains_pattern(text: str) -> str:
+    """The LIKE pattern of "contains `text`": its `%`, `_` and `\\` match only themselves."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

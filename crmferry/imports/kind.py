@@ -192,9 +192,7 @@ def _run(
         lambda done: ctx.progress(done, max(done, estimate or 0) or None),
     )
     clock.lap("staged", total)
-    plan = validate.build_rows(
-        conn, data_type, fields, options, _currency(conn, ctx.organization_id)
-    )
+    plan = validate.build_rows(conn, data_type, fields, options)
     counts = merge.count_rows(conn)
     clock.lap("validated", total)
     aborted = counts.failed > 0 and options.on_error == "abort"
@@ -229,13 +227,6 @@ class _StageClock:
         now = time.perf_counter()
         log.debug("import %s: %s %d rows in %.2fs", self.job_id, stage, rows, now - self.last)
         self.last = now
-
-
-def _currency(conn: Conn, organization_id: UUID) -> str:
-    row = conn.execute(
-        "SELECT currency FROM organizations WHERE id = %s", [organization_id]
-    ).fetchone()
-    return str(row["currency"]) if row else "USD"
 
 
 register(JobKind("import", prepare_import, run_import))

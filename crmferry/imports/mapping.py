@@ -15,11 +15,6 @@ from dataclasses import replace
 from crmferry.errors import ValidationFailed
 from crmferry.records import DataType
 
-# A required field satisfied by mapping any of these instead (composed from them on import).
-COMPOSED: dict[tuple[str, str], tuple[str, ...]] = {
-    ("contacts", "name"): ("first_name", "last_name"),
-}
-
 # Words that qualify a column without changing what it holds ("Work Phone" is a phone).
 # Only the fuzzy pass ignores them, and only when the result is unambiguous.
 _QUALIFIERS = frozenset(
@@ -113,15 +108,17 @@ def validate_mapping_for_mode(
     data_type: DataType, headers: Sequence[str], mapping: Mapping[str, str | None], mode: str
 ) -> dict[str, str]:
     """`validate_mapping` under an import mode's rules: `update` writes only the mapped
-    fields of existing records, so no field is required, but the key must be mapped."""
+    fields of existing records, so no field is required, but every key field must be."""
     if mode != "update":
         return validate_mapping(data_type, headers, mapping)
     optional = tuple(replace(f, required=False) for f in data_type.fields)
     checked = validate_mapping(replace(data_type, fields=optional), headers, mapping)
-    if data_type.key_field not in checked.values():
+    missing = [k for k in data_type.key_fields if k not in checked.values()]
+    if missing:
+        key = " + ".join(data_type.key_fields)
         raise ValidationFailed(
-            f"Update mode matches records by {data_type.key_field}: map a column to it.",
-            [{"field": "mapping", "message": f"{data_type.key_field} must be mapped"}],
+            f"Update mode matches records by {key}: map a column to {' and '.join(missing)}.",
+            [{"field": "mapping", "message": f"{name} must be mapped"} for name in missing],
         )
     return checked
 
@@ -144,7 +141,9 @@ def _problem(
         hint = f"; did you mean '{close[0]}'?" if close else ""
         return f"the file has no column '{header}'{hint}"
     if field is None:
-        names = ", ".join(data_type.field_names)
+        names = ", ".join(f.name for f in data_type.importable_fields)
+        if isinstance(value, str) and value.strip() in data_type.field_names:
+            return f"'{value.strip()}' is computed by {data_type.name}: it cannot be imported"
         return f"'{value}' is not one of the {data_type.name} fields ({names})"
     if field in owners:
         return f"'{field}' is already mapped from column '{owners[field]}'"
@@ -152,17 +151,17 @@ def _problem(
 
 
 def _field_name(data_type: DataType, value: object) -> str | None:
-    """The field `value` names (trimmed, case-insensitive), or None."""
+    """The importable field `value` names (trimmed, case-insensitive), or None."""
     if not isinstance(value, str):
         return None
     wanted = value.strip().casefold()
-    return next((n for n in data_type.field_names if n.casefold() == wanted), None)
+    return next((f.name for f in data_type.importable_fields if f.name.casefold() == wanted), None)
 
 
 def _unmapped_required(data_type: DataType, owners: Mapping[str, str]) -> list[dict[str, object]]:
     errors: list[dict[str, object]] = []
     for name in data_type.required_fields:
-        alternatives = COMPOSED.get((data_type.name, name), ())
+        alternatives = data_type.field(name).composed_from
         if name in owners or any(alt in owners for alt in alternatives):
             continue
         either = "".join(f" or {alt}" for alt in alternatives)
@@ -175,7 +174,7 @@ def _unmapped_required(data_type: DataType, owners: Mapping[str, str]) -> list[d
 def _spellings(data_type: DataType, reduce: Callable[[str], str]) -> dict[str, set[str]]:
     """Reduced normalised spelling → the fields (name, label or synonym) that have it."""
     table: dict[str, set[str]] = {}
-    for field in data_type.fields:
+    for field in data_type.importable_fields:
         for spelling in (field.name, field.label, *field.synonyms):
             key = reduce(normalise_header(spelling))
             if key:

@@ -29,8 +29,7 @@ from psycopg import sql
 from crmferry.db import Conn
 from crmferry.imports.options import ImportOptions
 from crmferry.imports.validate import ORG, ROWS_TABLE, RowsPlan
-
-_GOOD = "cardinality(r.errors) = 0"
+from crmferry.records import TEXT_LIKE, DataType
 
 _ROW_COUNTS = """
 SELECT count(*) AS total, count(*) FILTER (WHERE cardinality(errors) > 0) AS bad
@@ -38,17 +37,17 @@ SELECT count(*) AS total, count(*) FILTER (WHERE cardinality(errors) > 0) AS bad
 """
 
 # What each good row would do: be new, change a record, or match it exactly.
-_PLAN_COUNTS = (
-    """
+_PLAN_COUNTS = """
 SELECT count(*) FILTER (WHERE t.id IS NULL) AS new,
        count(*) FILTER (WHERE t.id IS NOT NULL AND ({old}) IS DISTINCT FROM ({new})) AS changed,
        count(*) FILTER (WHERE t.id IS NOT NULL AND ({old}) IS NOT DISTINCT FROM ({new})) AS same
   FROM {rows} AS r LEFT JOIN {table} AS t ON {match}
- WHERE """
-    + _GOOD
-)
+ WHERE cardinality(r.errors) = 0
+"""
 
-_LOG = """
+# The change log of the rows a write names `written` (its CTE), and the counts: the two
+# CTEs every write statement below ends with, in the same WITH.
+LOG_CHANGES = """
 logged_inserts AS (
     INSERT INTO import_changes (organization_id, job_id, data_type, action, record_ids)
     SELECT {org}, {job}, {data_type}, 'insert', array_agg(id)
@@ -70,54 +69,42 @@ SELECT (SELECT coalesce(sum(records), 0) FROM logged_inserts)::bigint AS inserte
        (SELECT count(*) FROM logged_updates) AS updated
 """
 
-_UPSERT = (
-    """
+UPSERT_ROWS = """
 WITH written AS (
     INSERT INTO {table} AS t (organization_id, {insert_columns}, import_job_id)
-    SELECT {org}, {values}, {job} FROM {rows} AS r WHERE """
-    + _GOOD
-    + """
-       {not_same}
+    SELECT {org}, {values}, {job} FROM {rows} AS r
+     WHERE cardinality(r.errors) = 0 {not_same}
     ON CONFLICT {conflict} DO UPDATE
        SET {assignments}, updated_at = now(), import_job_id = excluded.import_job_id
      WHERE ({old}) IS DISTINCT FROM ({excluded})
     RETURNING t.id, (t.xmax = 0) AS inserted
-), """
-    + _LOG
-)
+), {log_changes}
+"""
 
 # {only_new}: for an upsert, the rows that match no record
-_INSERT = (
-    """
+INSERT_ROWS = """
 WITH written AS (
     INSERT INTO {table} AS t (organization_id, {insert_columns}, import_job_id)
-    SELECT {org}, {values}, {job} FROM {rows} AS r WHERE """
-    + _GOOD
-    + """
-       {only_new}
+    SELECT {org}, {values}, {job} FROM {rows} AS r
+     WHERE cardinality(r.errors) = 0 {only_new}
     RETURNING t.id, true AS inserted
-), """
-    + _LOG
-)
+), {log_changes}
+"""
 
 # (a matched record that another transaction deleted since is inserted again)
 _ONLY_NEW = """
 AND (r.target_id IS NULL OR NOT EXISTS (SELECT FROM {table} AS same WHERE same.id = r.target_id))
 """
 
-_UPDATE = (
-    """
+UPDATE_ROWS = """
 WITH written AS (
     UPDATE {table} AS t
        SET {from_rows}, updated_at = now(), import_job_id = {job}
       FROM {rows} AS r
-     WHERE """
-    + _GOOD
-    + """ AND {match} AND ({old}) IS DISTINCT FROM ({new})
+     WHERE cardinality(r.errors) = 0 AND {match} AND ({old}) IS DISTINCT FROM ({new})
     RETURNING t.id, false AS inserted
-), """
-    + _LOG
-)
+), {log_changes}
+"""
 
 
 @dataclass
@@ -172,11 +159,11 @@ def write_rows(
     if options.mode == "update":
         new, _changed, _same = _plan_counts(conn, plan)
         counts.skipped = new
-        counts.inserted, counts.updated = _run(conn, _UPDATE, parts)
+        counts.inserted, counts.updated = _run(conn, UPDATE_ROWS, parts)
     elif options.mode == "insert":
-        counts.inserted, counts.updated = _run(conn, _INSERT, parts)
-    elif plan.key not in plan.update_columns:
-        counts.inserted, counts.updated = _run(conn, _INSERT, parts)  # nothing can match
+        counts.inserted, counts.updated = _run(conn, INSERT_ROWS, parts)
+    elif not plan.keyed:
+        counts.inserted, counts.updated = _run(conn, INSERT_ROWS, parts)  # nothing can match
     else:
         counts.inserted, counts.updated = _upsert(conn, parts)
     counts.unchanged = good - counts.skipped - counts.inserted - counts.updated
@@ -185,22 +172,30 @@ def write_rows(
 
 def _upsert(conn: Conn, parts: dict[str, sql.Composable]) -> tuple[int, int]:
     """(inserted, updated): the changed records updated, then the new rows inserted."""
-    _, updated = _run(conn, _UPDATE, parts)
+    _, updated = _run(conn, UPDATE_ROWS, parts)
     try:
         with conn.transaction():
             only_new = sql.SQL(_ONLY_NEW).format(table=parts["table"])
-            inserted, _ = _run(conn, _INSERT, {**parts, "only_new": only_new})
+            inserted, _ = _run(conn, INSERT_ROWS, {**parts, "only_new": only_new})
     except psycopg.errors.UniqueViolation:
         # a concurrent import inserted some of these keys: let ON CONFLICT sort them out
-        inserted, more = _run(conn, _UPSERT, parts)
+        inserted, more = _run(conn, UPSERT_ROWS, parts)
         updated += more
     return inserted, updated
 
 
 def _run(conn: Conn, statement: str, parts: dict[str, sql.Composable]) -> tuple[int, int]:
-    row = conn.execute(sql.SQL(statement).format(**parts)).fetchone()
+    row = conn.execute(_compose(statement, parts)).fetchone()
     assert row is not None
     return row["inserted"], row["updated"]
+
+
+def _compose(statement: str, parts: dict[str, sql.Composable]) -> sql.Composed:
+    """A write statement with its parts and the change log it ends with."""
+    log_changes = sql.SQL(LOG_CHANGES).format(
+        org=parts["org"], job=parts["job"], data_type=parts["data_type"], table=parts["table"]
+    )
+    return sql.SQL(statement).format(**parts, log_changes=log_changes)
 
 
 def _plan_counts(conn: Conn, plan: RowsPlan) -> tuple[int, int, int]:
@@ -236,8 +231,6 @@ def _parts(plan: RowsPlan, job_id: UUID | None) -> dict[str, sql.Composable]:
     data_type = plan.data_type
     org = sql.SQL(ORG)
     update = plan.update_columns
-    key = sql.Identifier(plan.key)
-    conflict_key = sql.SQL("lower({})").format(key) if data_type.key_case_insensitive else key
     return {
         "org": org,
         "table": sql.Identifier(data_type.table),
@@ -250,7 +243,7 @@ def _parts(plan: RowsPlan, job_id: UUID | None) -> dict[str, sql.Composable]:
         "old": sql.SQL("ROW({})").format(_columns("t", update)),
         "new": sql.SQL("ROW({})").format(_columns("r", update)),
         "excluded": sql.SQL("ROW({})").format(_columns("excluded", update)),
-        "conflict": sql.SQL("(organization_id, ({}))").format(conflict_key),
+        "conflict": _conflict_target(data_type),
         "assignments": sql.SQL(", ").join(
             sql.SQL("{} = excluded.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in update
         ),
@@ -264,6 +257,17 @@ def _parts(plan: RowsPlan, job_id: UUID | None) -> dict[str, sql.Composable]:
             same=sql.SQL("ROW({})").format(_columns("same", update)),
             new=sql.SQL("ROW({})").format(_columns("r", update)),
         )
-        if plan.key in update
+        if plan.keyed
         else sql.SQL(""),
     }
+
+
+def _conflict_target(data_type: DataType) -> sql.Composable:
+    """`(organization_id, key...)` as the type's unique index has it (`lower()` of the
+    text key fields of a case-insensitive key)."""
+    parts: list[sql.Composable] = [sql.SQL("organization_id")]
+    for name in data_type.key_fields:
+        column = sql.Identifier(name)
+        folded = data_type.key_case_insensitive and data_type.field(name).type in TEXT_LIKE
+        parts.append(sql.SQL("(lower({}))").format(column) if folded else column)
+    return sql.SQL("({})").format(sql.SQL(", ").join(parts))

@@ -15,13 +15,12 @@ from psycopg import sql
 
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
+from crmferry.cursors import decode_cursor, encode_cursor
 from crmferry.db import Conn
-from crmferry.errors import Conflict, NotFound
+from crmferry.errors import Conflict
 from crmferry.jobs import operations
 from crmferry.jobs.kinds import NewJob
 from crmferry.records import DataType, get_data_type
-
-_GET_JOB = "SELECT * FROM scheduled_jobs WHERE id = %s"
 
 _REVERT_EXISTS = """
 SELECT id FROM scheduled_jobs
@@ -74,18 +73,6 @@ SELECT c.id, logged.item, logged.id AS record_id, c.action, c.previous, c.create
 _IDS = sql.SQL("coalesce({c}.record_ids, ARRAY[{c}.record_id])")
 
 
-def get_job(conn: Conn, job_id: object) -> dict[str, Any]:
-    """A job of the current organization; NotFound for another's or a malformed id."""
-    try:
-        parsed = UUID(str(job_id))
-    except ValueError:
-        raise NotFound(f"No job {job_id}.") from None
-    row = conn.execute(_GET_JOB, [parsed]).fetchone()
-    if row is None:
-        raise NotFound(f"No job {job_id}.")
-    return row
-
-
 def check_revertible(
     conn: Conn, job_id: object, force: bool, revert_job_id: UUID | None = None
 ) -> dict[str, Any]:
@@ -93,7 +80,7 @@ def check_revertible(
 
     `revert_job_id`: the revert job asking (at run time), which does not count as a rival.
     """
-    job = get_job(conn, job_id)
+    job = operations.get_job(conn, job_id)
     if job["job_type"] != "import":
         raise Conflict("Only an import can be reverted.")
     if job["status"] != "completed":
@@ -120,11 +107,10 @@ def create_revert_job(
     principal: Principal,
     import_job: dict[str, Any],
     force: bool,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> dict[str, Any]:
-    """A pending revert job, due now, for an import job `check_revertible` accepted.
-
-    `settings` gives the job's attempt limit (the default settings' without it)."""
+    """A pending revert job, due now, for an import job `check_revertible` accepted
+    (its attempt limit from `settings`)."""
     new = NewJob(
         options={"force": force},
         file_name=import_job["file_name"],
@@ -132,7 +118,7 @@ def create_revert_job(
     )
     return operations.insert_job(
         conn,
-        settings or Settings(),
+        settings,
         created_by=principal.user_id,
         creator_name=principal.display_name,
         job_type="revert",
@@ -161,11 +147,10 @@ def revert_changes(conn: Conn, data_type: DataType, import_job_id: UUID) -> tupl
 
 
 def restored_columns(data_type: DataType) -> list[str]:
-    """Every column an import may write, plus the bookkeeping it changes."""
-    columns = list(data_type.field_names)
-    if data_type.name == "bids":
-        columns.append("contact_id")
-    return [*columns, "updated_at", "import_job_id"]
+    """Every column an import may write (its importable fields and the ids its links
+    fill), plus the bookkeeping it changes."""
+    columns = [f.name for f in data_type.importable_fields]
+    return [*columns, *data_type.links_filling(), "updated_at", "import_job_id"]
 
 
 def list_changes(
@@ -190,16 +175,18 @@ def list_changes(
         for row in rows[:limit]
     ]
     last = rows[limit - 1] if len(rows) > limit else None
-    return items, f"{last['id']}.{last['item']}" if last else None
+    return items, encode_cursor(last["id"], last["item"]) if last else None
 
 
 def _parse_cursor(cursor: str | None) -> tuple[int, int]:
-    """(log row id, position in its list) after which a page starts; a cursor of an
-    earlier release is a bare log row id. Anything else starts at the beginning."""
-    row, _, item = (cursor or "").partition(".")
-    if not row.isdigit() or not (item or "0").isdigit():
+    """(log row id, position in its list) after which a page starts. Cursors of earlier
+    releases still work: `row.position`, and a bare log row id (after that whole row)."""
+    if not cursor:
         return 0, 0
-    return int(row), int(item or 2**31 - 1)
+    row, dot, item = cursor.partition(".")
+    if row.isdigit() and (item.isdigit() or not dot):
+        return int(row), int(item or 2**31 - 1)
+    return decode_cursor(cursor, int, int)
 
 
 def _ids(alias: str) -> sql.Composable:

@@ -1,7 +1,10 @@
 """Validate and convert the staged cells set-based: one statement builds `import_rows`.
 
-Every mapped field becomes a typed column (trimmed, empty → NULL, parsed by the
-cell parsers of migration 0006) and a message when the cell is bad. A row's
+Every mapped field becomes a typed column (trimmed, empty → NULL, converted by the
+rule of its field type in `cell_rules`) and a message when the cell is bad; what the
+data type's description adds is read from it: composed fields, organization
+defaults, and links (each mapped link joined to the record its values name, whose
+id fills the link's column, or the cell is an error). A row's
 messages are gathered in `errors` (text[], each "field<US>message"); a good row
 has none. The same statement resolves each row's key to the record it matches
 (`target_id`, NULL for a new row), before anything is written: the write then
@@ -12,15 +15,18 @@ checks that need the whole file or the database: a key repeated inside the file
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from psycopg import sql
 
 from crmferry.db import Conn
-from crmferry.imports.mapping import COMPOSED
+from crmferry.imports.cell_rules import CellContext, Check, DateChoice, convert_cell
 from crmferry.imports.options import ImportOptions
 from crmferry.imports.staging import RAW_TABLE
-from crmferry.records import DataType, Field
+from crmferry.records import DATA_TYPES, TEXT_LIKE, DataType, Field, Link
+
+__all__ = ["ORG", "ROWS_TABLE", "SEP", "DateChoice", "RowsPlan", "build_rows", "key_match"]
 
 ROWS_TABLE = "import_rows"
 SEP = "\x1f"  # between a field name and its message inside `errors`
@@ -29,6 +35,11 @@ WORK_MEM = "64MB"
 # The organization, computed once per statement (an InitPlan): called per row, it
 # was about a tenth of a million-row INSERT.
 ORG = "(SELECT crmferry_current_org())"
+
+# room to hash and sort a whole file in memory, for this job's transaction only
+SET_WORK_MEM = "SELECT set_config('work_mem', %s, true)"
+
+DROP_ROWS = "DROP TABLE IF EXISTS {rows}"
 
 _DATE_FIT = """
 SELECT count(v) AS present,
@@ -47,28 +58,26 @@ SELECT r.row_number, {columns}, {target_id} AS target_id,
 # OFFSET 0 keeps the cleaning in its own step: each cell is trimmed (and an
 # e-mail lower-cased) once, not once per expression that reads it.
 
-_CONTACT_LINK = """
-LEFT JOIN contacts AS linked_contact
-       ON linked_contact.organization_id = crmferry_current_org()
-      AND lower(linked_contact.email) = r.contact_email
-"""
+# The record a mapped link names (see records/links.py), matched on its target's key.
+_LINK_JOIN = "LEFT JOIN {table} AS {alias} ON {match}"
 
-_OWNER_LINK = """
-LEFT JOIN (SELECT DISTINCT lower(u.email) AS email
-             FROM users AS u JOIN memberships AS m ON m.user_id = u.id
-            WHERE m.organization_id = crmferry_current_org()) AS owner
-       ON owner.email = r.owner_email
-"""
+# The record a row's key matches (NULL keys never match).
+_TARGET = "LEFT JOIN {table} AS target ON {match}"
+
+# A field's value from the organization (a bid's currency), computed once per statement.
+_ORGANIZATION_VALUE = "(SELECT {column} FROM organizations WHERE id = crmferry_current_org())"
+
+_ANALYZE_KEYS = "ANALYZE {rows} ({keys})"
 
 # Later rows that repeat a key seen earlier in the file.
 _MARK_REPEATED_KEYS = """
 UPDATE {rows} AS r
    SET errors = r.errors || ({key_name} || {sep} || 'repeats row ' || d.first_row
                               || ' of this file (a key may appear only once)')
-  FROM (SELECT row_number, min(row_number) OVER (PARTITION BY {key}) AS first_row
+  FROM (SELECT row_number, min(row_number) OVER (PARTITION BY {keys}) AS first_row
           FROM {rows}
-         WHERE {key} IN (SELECT {key} FROM {rows} WHERE {key} IS NOT NULL
-                          GROUP BY {key} HAVING count(*) > 1)) AS d
+         WHERE ({keys}) IN (SELECT {keys} FROM {rows} WHERE {present}
+                             GROUP BY {keys} HAVING count(*) > 1)) AS d
  WHERE d.row_number = r.row_number AND d.first_row < r.row_number
 """
 
@@ -79,9 +88,6 @@ UPDATE {rows}
  WHERE target_id IS NOT NULL AND cardinality(errors) = 0
 """
 
-# The record a row's key matches (NULL keys never match).
-_TARGET = "LEFT JOIN {table} AS target ON {match}"
-
 
 @dataclass
 class RowsPlan:
@@ -90,60 +96,76 @@ class RowsPlan:
     data_type: DataType
     update_columns: list[str]  # written on update: the mapped (and composed, linked) fields
     insert_columns: list[str]  # written on insert: the above plus insert-only defaults
-    date_notes: dict[str, str] = field(default_factory=dict)
 
     @property
-    def key(self) -> str:
-        return self.data_type.key_field
+    def keys(self) -> tuple[str, ...]:
+        return self.data_type.key_fields
+
+    @property
+    def keyed(self) -> bool:
+        """True when every key field is mapped, so that rows can match records."""
+        return all(k in self.update_columns for k in self.keys)
 
 
-def key_match(data_type: DataType, target: str, rows: str) -> sql.Composable:
-    """`target` is the record whose natural key is the staged row's (`rows`) key."""
-    t, r, key = sql.Identifier(target), sql.Identifier(rows), sql.Identifier(data_type.key_field)
-    if data_type.key_case_insensitive:
-        return sql.SQL("{t}.organization_id = {org} AND lower({t}.{k}) = {r}.{k}").format(
-            t=t, r=r, k=key, org=sql.SQL(ORG)
-        )
-    return sql.SQL("{t}.organization_id = {org} AND {t}.{k} = {r}.{k}").format(
-        t=t, r=r, k=key, org=sql.SQL(ORG)
-    )
+def key_match(alias: str, pairs: Iterable[tuple[str, sql.Composable, bool]]) -> sql.Composable:
+    """`alias` (a row of this organization) is the record whose columns equal the values:
+    each pair is (column, value, folded); a folded column is compared as `lower(column)`
+    with a value already lower-cased (NULL matches nothing)."""
+    a = sql.Identifier(alias)
+    parts: list[sql.Composable] = [sql.SQL("{}.organization_id = {}").format(a, sql.SQL(ORG))]
+    for column, value, folded in pairs:
+        template = "lower({}.{}) = {}" if folded else "{}.{} = {}"
+        parts.append(sql.SQL(template).format(a, sql.Identifier(column), value))
+    return sql.SQL(" AND ").join(parts)
+
+
+def _key_pairs(
+    columns: Iterable[str], fields: Iterable[Field], typed: Mapping[str, sql.Composable], ci: bool
+) -> list[tuple[str, sql.Composable, bool]]:
+    """(column, typed value, folded) for a key match; a case-insensitive key folds its text
+    fields (e-mail cells are lower-cased when cleaned, the others here)."""
+    pairs: list[tuple[str, sql.Composable, bool]] = []
+    for column, f in zip(columns, fields, strict=True):
+        folded = ci and f.type in TEXT_LIKE
+        value = typed[f.name]
+        if folded and f.type != "email":
+            value = sql.SQL("lower({})").format(value)
+        pairs.append((column, value, folded))
+    return pairs
 
 
 @dataclass
 class _Column:
     name: str
     value: sql.Composable
-    checks: list[tuple[sql.Composable, str]]
+    checks: list[Check]
 
 
 def build_rows(
-    conn: Conn, data_type: DataType, fields: list[str], options: ImportOptions, currency: str
+    conn: Conn, data_type: DataType, fields: list[str], options: ImportOptions
 ) -> RowsPlan:
     """Create `import_rows` from the staging table and mark every bad cell and row."""
-    # room to hash and sort a whole file in memory, for this job's transaction only
-    conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-    date_formats = {
-        f: resolve_date_format(conn, f, options)
-        for f in fields
-        if data_type.field(f).type == "date"
-    }
-    columns = [
-        _column(
-            data_type.field(f),
-            options,
-            date_formats.get(f),
-            _LINK_CHECKS.get((data_type.name, f)),
-            _composed(data_type, f, fields) or _default(data_type, f, currency),
-        )
-        for f in fields
-    ]
-    joins: list[sql.Composable] = []
-    extra, insert_only = _derived_columns(data_type, fields, currency, joins)
+    conn.execute(SET_WORK_MEM, [WORK_MEM])
+    mapped = [data_type.field(f) for f in fields]
+    links = [k for k in data_type.links if all(f in fields for f in k.fields)]
+    columns = [_column(conn, f, fields, options, _link_check(data_type, f, links)) for f in mapped]
+    typed = {c.name: c.value for c in columns}
+    joins = [_link_join(data_type, link, typed) for link in links]
+    extra, insert_only = _derived_columns(data_type, fields, links)
     all_columns = columns + extra
-    keyed = data_type.key_field in fields
-    if keyed:
-        match = key_match(data_type, "target", "r")
-        joins.append(sql.SQL(_TARGET).format(table=sql.Identifier(data_type.table), match=match))
+    plan = RowsPlan(
+        data_type,
+        update_columns=[c.name for c in all_columns if c.name not in insert_only],
+        insert_columns=[c.name for c in all_columns],
+    )
+    if plan.keyed:
+        key = [data_type.field(k) for k in plan.keys]
+        pairs = _key_pairs(plan.keys, key, typed, data_type.key_case_insensitive)
+        joins.append(
+            sql.SQL(_TARGET).format(
+                table=sql.Identifier(data_type.table), match=key_match("target", pairs)
+            )
+        )
     statement = sql.SQL(_BUILD_ROWS).format(
         rows=sql.Identifier(ROWS_TABLE),
         raw=sql.Identifier(RAW_TABLE),
@@ -151,80 +173,122 @@ def build_rows(
             sql.SQL("{} AS {}").format(c.value, sql.Identifier(c.name)) for c in all_columns
         ),
         checks=sql.SQL(", ").join(_check_expression(c) for c in all_columns) or sql.SQL("NULL"),
-        cleaned=sql.SQL(", ").join(_cleaned(data_type.field(f)) for f in fields),
-        joins=sql.Composed(joins),
-        target_id=sql.SQL("target.id" if keyed else "NULL::uuid"),
+        cleaned=sql.SQL(", ").join(_cleaning(f) for f in mapped),
+        joins=sql.SQL(" ").join(joins),
+        target_id=sql.SQL("target.id" if plan.keyed else "NULL::uuid"),
     )
-    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(ROWS_TABLE)))
+    conn.execute(sql.SQL(DROP_ROWS).format(rows=sql.Identifier(ROWS_TABLE)))
     conn.execute(statement)
-    written = [c.name for c in all_columns if c.name not in insert_only]
-    plan = RowsPlan(
-        data_type,
-        update_columns=written,
-        insert_columns=[c.name for c in all_columns],
-        date_notes={f: d.note for f, d in date_formats.items() if d.note},
-    )
-    if plan.key in plan.update_columns:
-        # the joins on the key that follow are planned from real row counts, not a guess
-        conn.execute(
-            sql.SQL("ANALYZE {} ({})").format(sql.Identifier(ROWS_TABLE), sql.Identifier(plan.key))
-        )
-        _mark_repeated_keys(conn, plan)
-        if options.mode == "insert":
-            _mark_existing_keys(conn, plan)
+    if plan.keyed:
+        _check_keys(conn, plan, options)
     return plan
 
 
-# A mapped cell that must name something that exists (checked through a join).
-_LINK_CHECKS = {
-    ("bids", "contact_email"): (
-        "linked_contact.id IS NULL",
-        "matches no contact of this organization",
-    ),
-    ("contacts", "owner_email"): ("owner.email IS NULL", "is not a member of this organization"),
-}
+def _check_keys(conn: Conn, plan: RowsPlan, options: ImportOptions) -> None:
+    """Mark keys repeated in the file and, in insert mode, keys that exist already."""
+    keys = sql.SQL(", ").join(sql.Identifier(k) for k in plan.keys)
+    # the joins on the key that follow are planned from real row counts, not a guess
+    conn.execute(sql.SQL(_ANALYZE_KEYS).format(rows=sql.Identifier(ROWS_TABLE), keys=keys))
+    key_name, sep = sql.Literal(plan.keys[0]), sql.Literal(SEP)
+    present = sql.SQL(" AND ").join(
+        sql.SQL("{} IS NOT NULL").format(sql.Identifier(k)) for k in plan.keys
+    )
+    repeated = sql.SQL(_MARK_REPEATED_KEYS).format(
+        rows=sql.Identifier(ROWS_TABLE), keys=keys, present=present, key_name=key_name, sep=sep
+    )
+    conn.execute(repeated)
+    if options.mode == "insert":
+        existing = sql.SQL(_MARK_EXISTING_KEYS).format(
+            rows=sql.Identifier(ROWS_TABLE), key_name=key_name, sep=sep
+        )
+        conn.execute(existing)
+
+
+def _alias(link: Link) -> str:
+    return f"link_{link.name}"
+
+
+def _link_join(
+    data_type: DataType, link: Link, typed: Mapping[str, sql.Composable]
+) -> sql.Composable:
+    """The join to the record a link's (typed) values name."""
+    target = DATA_TYPES.link_target(link.target)
+    fields = [data_type.field(f) for f in link.fields]
+    pairs = _key_pairs(target.key, fields, typed, target.key_case_insensitive)
+    match = key_match(_alias(link), pairs)
+    return sql.SQL(_LINK_JOIN).format(
+        table=sql.Identifier(target.table), alias=sql.Identifier(_alias(link)), match=match
+    )
+
+
+def _link_check(data_type: DataType, field: Field, links: list[Link]) -> list[Check]:
+    """A present cell of a link's first field must, with the link's other fields, name
+    a record (the link's other fields present too)."""
+    checks: list[Check] = []
+    for link in links:
+        if link.fields[0] != field.name:
+            continue
+        target = DATA_TYPES.link_target(link.target)
+        missing = sql.SQL("{}.{} IS NULL").format(
+            sql.Identifier(_alias(link)), sql.Identifier(target.id_column)
+        )
+        others = [sql.SQL("{} IS NOT NULL").format(_cell(f)) for f in link.fields[1:]]
+        checks.append((sql.SQL(" AND ").join([*others, missing]), link.message))
+    return checks
 
 
 def _derived_columns(
-    data_type: DataType, fields: list[str], currency: str, joins: list[sql.Composable]
+    data_type: DataType, fields: list[str], links: list[Link]
 ) -> tuple[list[_Column], set[str]]:
-    """Columns that are not one mapped cell: composed names, links, insert-only defaults
-    (an unmapped currency is written when a bid is created, never on update)."""
+    """Columns that are not one mapped cell: composed fields, the ids links fill, and
+    organization defaults of unmapped fields (written when a record is created, never
+    on update: an unmapped field is never touched)."""
     extra: list[_Column] = []
     insert_only: set[str] = set()
-    for (type_name, target), _parts in COMPOSED.items():
-        value = _composed(data_type, target, fields)
-        if type_name == data_type.name and target not in fields and value is not None:
-            message = "is required (no name, first or last name given)"
-            extra.append(_Column(target, value, [(sql.SQL("{} IS NULL").format(value), message)]))
-    if data_type.name == "bids" and "contact_email" in fields:
-        joins.append(sql.SQL(_CONTACT_LINK))
-        extra.append(_Column("contact_id", sql.SQL("linked_contact.id"), []))
-    if data_type.name == "contacts" and "owner_email" in fields:
-        joins.append(sql.SQL(_OWNER_LINK))
-    if data_type.name == "bids" and "currency" not in fields:
-        extra.append(_Column("currency", sql.SQL("{}::char(3)").format(sql.Literal(currency)), []))
-        insert_only.add("currency")
+    for f in data_type.importable_fields:
+        if f.name in fields:
+            continue
+        composed = _composed(f, fields)
+        if composed is not None:
+            typed = sql.SQL("({})::{}").format(composed, sql.SQL(f.sql_type))
+            required: Check = (
+                sql.SQL("{} IS NULL").format(composed),
+                _composed_required(data_type, f),
+            )
+            checks = [required]
+            extra.append(_Column(f.name, typed, checks if f.required else []))
+        elif f.organization_default is not None:
+            value = sql.SQL("({})::{}").format(_organization_value(f), sql.SQL(f.sql_type))
+            extra.append(_Column(f.name, value, []))
+            insert_only.add(f.name)
+    for link in links:
+        if link.id_column is not None:
+            target = DATA_TYPES.link_target(link.target)
+            linked = sql.Identifier(_alias(link), target.id_column)
+            extra.append(_Column(link.id_column, linked, []))
     return extra, insert_only
 
 
-def _composed(data_type: DataType, target: str, fields: list[str]) -> sql.Composable | None:
-    """The value composed from other mapped cells (a contact's first and last name)."""
-    parts = [p for p in COMPOSED.get((data_type.name, target), ()) if p in fields]
+def _composed_required(data_type: DataType, f: Field) -> str:
+    parts = [data_type.field(p).label.lower() for p in f.composed_from]
+    return f"is required (no {f.label.lower()}, {' or '.join(parts)} given)"
+
+
+def _composed(f: Field, fields: list[str]) -> sql.Composable | None:
+    """The value composed from the mapped parts of `f` (a contact's first and last name)."""
+    parts = [p for p in f.composed_from if p in fields]
     if not parts:
         return None
-    joined = sql.SQL(", ").join(_clean(p) for p in parts)
+    joined = sql.SQL(", ").join(_cell(p) for p in parts)
     return sql.SQL("nullif(concat_ws(' ', {}), '')").format(joined)
 
 
-def _default(data_type: DataType, name: str, currency: str) -> sql.Composable | None:
-    """An empty bid currency is the organization's."""
-    if data_type.name == "bids" and name == "currency":
-        return sql.Literal(currency)
-    return None
+def _organization_value(f: Field) -> sql.Composable:
+    assert f.organization_default is not None
+    return sql.SQL(_ORGANIZATION_VALUE).format(column=sql.Identifier(f.organization_default))
 
 
-def _cleaned(f: Field) -> sql.Composable:
+def _cleaning(f: Field) -> sql.Composable:
     """A staged cell trimmed, empty as NULL; e-mail addresses lower-cased."""
     column = sql.Identifier(f.name)
     if f.type == "email":
@@ -232,106 +296,38 @@ def _cleaned(f: Field) -> sql.Composable:
     return sql.SQL("crmferry_clean(raw.{}) AS {}").format(column, column)
 
 
-def _clean(name: str) -> sql.Composable:
-    """The cleaned cell of a mapped field (see `_cleaned`)."""
+def _cell(name: str) -> sql.Composable:
+    """The cleaned cell of a mapped field (see `_cleaning`)."""
     return sql.SQL("r.{}").format(sql.Identifier(name))
 
 
 def _column(
-    f: Field,
-    options: ImportOptions,
-    date: DateChoice | None,
-    link: tuple[str, str] | None,
-    fallback: sql.Composable | None,
+    conn: Conn, f: Field, fields: list[str], options: ImportOptions, link_checks: list[Check]
 ) -> _Column:
-    v = _clean(f.name)
-    checks: list[tuple[sql.Composable, str]] = []
-    value: sql.Composable
-    mark = sql.Literal(options.decimal)
-    if f.type == "email":
-        value = v  # lower-cased when cleaned
-        checks.append(
-            (sql.SQL("NOT crmferry_email_ok({})").format(v), "is not a valid e-mail address")
-        )
-    elif f.type == "phone":
-        value = v
-        checks.append(
-            (sql.SQL("NOT crmferry_phone_ok({})").format(v), "is not a valid phone number")
-        )
-    elif f.type == "integer":
-        value = sql.SQL("crmferry_parse_integer({}, {})").format(v, mark)
-        checks.append(
-            (
-                sql.SQL("{} IS NULL").format(value),
-                f"is not a whole number (decimal mark '{options.decimal}')",
-            )
-        )
-    elif f.type == "decimal":
-        parsed = sql.SQL("crmferry_parse_decimal({}, {})").format(v, mark)
-        value = sql.SQL("CASE WHEN abs(round({p}, 2)) < 1e10 THEN round({p}, 2) END").format(
-            p=parsed
-        )
-        checks.append(
-            (
-                sql.SQL("{} IS NULL").format(parsed),
-                f"is not a number (decimal mark '{options.decimal}')",
-            )
-        )
-        checks.append(
-            (sql.SQL("{} IS NULL").format(value), "is too large (at most 9,999,999,999.99)")
-        )
-    elif f.type == "date":
-        assert date is not None
-        if date.layout is None:
-            value = sql.SQL("NULL::date")
-            checks.append((sql.SQL("true"), date.problem))
-        else:
-            value = sql.SQL("crmferry_parse_date({}, {})").format(v, sql.Literal(date.layout))
-            checks.append(
-                (sql.SQL("{} IS NULL").format(value), f"is not a date in the format {date.layout}")
-            )
-    elif f.type == "boolean":
-        value = sql.SQL("crmferry_parse_boolean({})").format(v)
-        checks.append((sql.SQL("{} IS NULL").format(value), "is not yes/no, true/false or 1/0"))
-    elif f.type == "enum":
-        value = sql.SQL("lower({})").format(v)
-        checks.append(
-            (
-                sql.SQL("lower({}) <> ALL({})").format(v, sql.Literal(list(f.choices))),
-                "is not one of: " + ", ".join(f.choices),
-            )
-        )
-    else:
-        value = v
-    if f.name == "currency":
-        value = sql.SQL("upper({})").format(v)
-        checks.append(
-            (
-                sql.SQL("{} !~ '^[A-Za-z]{{3}}$'").format(v),
-                "is not a three-letter currency code (ISO 4217)",
-            )
-        )
-    if f.max_length and f.type in ("text", "email", "phone"):
-        checks.append(
-            (
-                sql.SQL("length({}) > {}").format(v, sql.Literal(f.max_length)),
-                f"is longer than {f.max_length} characters",
-            )
-        )
-    if link is not None:
-        checks.append((sql.SQL(link[0]), link[1]))
+    """A mapped field's typed value and the checks of its cell (see `cell_rules`)."""
+    cell = _cell(f.name)
+    date = resolve_date_format(conn, f.name, options) if f.type == "date" else None
+    converted = convert_cell(f, cell, CellContext(options.decimal, date))
     # a present cell is checked by type; an absent one only for being required
-    guarded: list[tuple[sql.Composable, str]] = [
-        (sql.SQL("{} IS NOT NULL AND ({})").format(v, cond), msg) for cond, msg in checks
+    guarded: list[Check] = [
+        (sql.SQL("{} IS NOT NULL AND ({})").format(cell, cond), message)
+        for cond, message in [*converted.checks, *link_checks]
     ]
-    if fallback is not None:
-        value = sql.SQL("coalesce({}, {})").format(value, fallback)
-    if f.default is not None:
-        value = sql.SQL("coalesce({}, {})").format(value, sql.Literal(f.default))
+    value = converted.value
+    for fallback in (_composed(f, fields), _fallback_default(f)):
+        if fallback is not None:
+            value = sql.SQL("coalesce({}, {})").format(value, fallback)
     typed = sql.SQL("({})::{}").format(value, sql.SQL(f.sql_type))
     if f.required:
         guarded.append((sql.SQL("{} IS NULL").format(typed), "is required"))
     return _Column(f.name, typed, guarded)
+
+
+def _fallback_default(f: Field) -> sql.Composable | None:
+    """What an empty cell becomes: the organization's value, else the field's default."""
+    if f.organization_default is not None:
+        return _organization_value(f)
+    return sql.Literal(f.default) if f.default is not None else None
 
 
 def _check_expression(column: _Column) -> sql.Composable:
@@ -342,15 +338,6 @@ def _check_expression(column: _Column) -> sql.Composable:
         for cond, message in column.checks
     )
     return sql.SQL("CASE {} END").format(branches)
-
-
-@dataclass(frozen=True)
-class DateChoice:
-    """The layout a date column is read with, or why none can be used."""
-
-    layout: str | None
-    problem: str = ""
-    note: str = ""
 
 
 def resolve_date_format(conn: Conn, name: str, options: ImportOptions) -> DateChoice:
@@ -377,25 +364,4 @@ def resolve_date_format(conn: Conn, name: str, options: ImportOptions) -> DateCh
             "is ambiguous: the column reads as both MM/DD/YYYY and DD/MM/YYYY; "
             "choose the date_format option",
         )
-    return DateChoice(leaders[0], note=f"{name} read as {leaders[0]}")
-
-
-def _mark_repeated_keys(conn: Conn, plan: RowsPlan) -> None:
-    conn.execute(
-        sql.SQL(_MARK_REPEATED_KEYS).format(
-            rows=sql.Identifier(ROWS_TABLE),
-            key=sql.Identifier(plan.key),
-            key_name=sql.Literal(plan.key),
-            sep=sql.Literal(SEP),
-        )
-    )
-
-
-def _mark_existing_keys(conn: Conn, plan: RowsPlan) -> None:
-    conn.execute(
-        sql.SQL(_MARK_EXISTING_KEYS).format(
-            rows=sql.Identifier(ROWS_TABLE),
-            key_name=sql.Literal(plan.key),
-            sep=sql.Literal(SEP),
-        )
-    )
+    return DateChoice(leaders[0])

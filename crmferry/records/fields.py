@@ -1,13 +1,55 @@
-"""How a data type and its fields are described: one description every layer reads."""
+"""How a data type and its fields are described: one description every layer reads.
+
+A `DataType` is a table of records with `Field`s. Besides a field's type, the
+description says what each layer must otherwise hard-code:
+
+* `Field.key`: the natural key `update`/`upsert` match on; a key may be several
+  fields (their order is the fields' order), compared case-insensitively when the
+  type says `key_case_insensitive` (its unique index is then on `lower(...)`).
+* `Field.composed_from`: a field filled from other fields when its own cell is
+  empty or unmapped (a contact's name from first and last name); any one of the
+  parts satisfies the field's `required`.
+* `Field.organization_default`: the column of `organizations` whose value fills
+  the field when its cell is empty, or on insert when it is not mapped (a bid's
+  currency).
+* `Field.computed`: kept by the database itself (a generated column); exported,
+  never imported.
+* `Field.through`: an export-only field read from a linked record (a bid's
+  `contact_name` is its contact's `name`).
+* `DataType.links`: fields whose values name another record (see `links.py`).
+* `DataType.search_fields`: what the records' `q` search matches.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
 
+from crmferry.records.links import Link
+
 FieldType = Literal[
-    "text", "email", "phone", "integer", "decimal", "date", "datetime", "boolean", "enum"
+    "text",
+    "email",
+    "phone",
+    "integer",
+    "decimal",
+    "date",
+    "datetime",
+    "boolean",
+    "enum",
+    "currency",
 ]
+
+# Types whose values are text: searched, compared with `contains`, neutralised in exports.
+TEXT_LIKE: frozenset[str] = frozenset({"text", "email", "phone", "currency"})
+
+
+@dataclass(frozen=True)
+class Through:
+    """An export-only field's source: column `column` of the record link `link` names."""
+
+    link: str
+    column: str
 
 
 @dataclass(frozen=True)
@@ -24,6 +66,15 @@ class Field:
     max_length: int | None = 500
     synonyms: tuple[str, ...] = ()
     sql_type: str = "text"
+    composed_from: tuple[str, ...] = ()
+    organization_default: str | None = None
+    computed: bool = False
+    through: Through | None = None
+
+    @property
+    def importable(self) -> bool:
+        """True when a file's column may be mapped to this field."""
+        return not self.computed and self.through is None
 
     def as_public(self) -> dict[str, object]:
         """The field as `GET /data-types` shows it."""
@@ -34,22 +85,34 @@ class Field:
             "required": self.required,
             "key": self.key,
             "choices": list(self.choices),
+            "composed_from": list(self.composed_from),
+            "computed": self.computed,
         }
+
+
+# Columns every record has, exportable on request (never in the default field list).
+METADATA_FIELDS = (
+    Field("id", "ID", max_length=None, sql_type="uuid"),
+    Field("created_at", "Created at", "datetime", max_length=None, sql_type="timestamptz"),
+    Field("updated_at", "Updated at", "datetime", max_length=None, sql_type="timestamptz"),
+)
 
 
 @dataclass(frozen=True)
 class DataType:
-    """A kind of record (contacts, inventory, bids): its table, fields and natural key."""
+    """A kind of record (contacts, inventory, bids): its table, fields, key and links."""
 
     name: str
     label: str
     table: str
     fields: tuple[Field, ...]
-    key_field: str
     key_case_insensitive: bool = False
+    links: tuple[Link, ...] = ()
+    search_fields: tuple[str, ...] = ()
     extra_export_fields: tuple[Field, ...] = field(default=())
 
     def field(self, name: str) -> Field:
+        """The field named `name` (its own fields only); KeyError otherwise."""
         for f in self.fields:
             if f.name == name:
                 return f
@@ -60,13 +123,45 @@ class DataType:
         return tuple(f.name for f in self.fields)
 
     @property
+    def importable_fields(self) -> tuple[Field, ...]:
+        """The fields a file's columns may be mapped to."""
+        return tuple(f for f in self.fields if f.importable)
+
+    @property
     def required_fields(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields if f.required)
 
+    @property
+    def key_fields(self) -> tuple[str, ...]:
+        """The natural key, in field order (one field or several)."""
+        return tuple(f.name for f in self.fields if f.key)
+
+    @property
+    def exportable_fields(self) -> dict[str, Field]:
+        """Every field an export may name: its own, its export-only ones, the metadata."""
+        every = (*self.fields, *self.extra_export_fields, *METADATA_FIELDS)
+        return {f.name: f for f in every}
+
+    def link(self, name: str) -> Link:
+        """The link named `name`; KeyError otherwise."""
+        for link in self.links:
+            if link.name == name:
+                return link
+        raise KeyError(name)
+
+    def links_filling(self) -> tuple[str, ...]:
+        """The id columns this type's links fill (written by imports, restored by reverts)."""
+        return tuple(link.id_column for link in self.links if link.id_column)
+
     def as_public(self) -> dict[str, object]:
+        """The type as `GET /data-types` shows it (and the browser reads it)."""
         return {
             "name": self.name,
             "label": self.label,
-            "key": self.key_field,
+            "key": ",".join(self.key_fields),
+            "key_fields": list(self.key_fields),
+            "key_case_insensitive": self.key_case_insensitive,
             "fields": [f.as_public() for f in self.fields],
+            "links": [link.as_public() for link in self.links],
+            "search_fields": list(self.search_fields),
         }

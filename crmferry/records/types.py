@@ -1,4 +1,4 @@
-"""Contacts, inventory and bids: the ProSpaces field names, described once.
+"""Contacts, inventory and bids: the ProSpaces field names, described once, and registered.
 
 Synonyms are normalised header spellings (see `imports.mapping.normalise_header`)
 so that exports of common tools (Outlook, Google Contacts, spreadsheets) map themselves.
@@ -6,7 +6,9 @@ so that exports of common tools (Outlook, Google Contacts, spreadsheets) map the
 
 from __future__ import annotations
 
-from crmferry.records.fields import DataType, Field
+from crmferry.records.fields import DataType, Field, Through
+from crmferry.records.links import Link
+from crmferry.records.registry import DATA_TYPES
 
 CONTACT_STATUSES = ("active", "inactive", "lead", "prospect", "customer")
 BID_STATUSES = ("draft", "pending", "sent", "submitted", "accepted", "rejected", "expired")
@@ -15,13 +17,23 @@ CONTACTS = DataType(
     name="contacts",
     label="Contacts",
     table="contacts",
-    key_field="email",
     key_case_insensitive=True,
+    search_fields=("name", "email", "company"),
+    links=(
+        Link(
+            "owner",
+            fields=("owner_email",),
+            target="members",
+            key=("email",),
+            message="is not a member of this organization",
+        ),
+    ),
     fields=(
         Field(
             "name",
             "Name",
             required=True,
+            composed_from=("first_name", "last_name"),
             synonyms=("full name", "contact name", "display name", "contact"),
         ),
         Field(
@@ -161,7 +173,7 @@ INVENTORY = DataType(
     name="inventory",
     label="Inventory",
     table="inventory",
-    key_field="sku",
+    search_fields=("sku", "name", "category"),
     fields=(
         Field(
             "sku",
@@ -239,7 +251,17 @@ BIDS = DataType(
     name="bids",
     label="Bids",
     table="bids",
-    key_field="bid_number",
+    search_fields=("bid_number", "title", "contact_email"),
+    links=(
+        Link(
+            "contact",
+            fields=("contact_email",),
+            target="contacts",
+            key=("email",),
+            message="matches no contact of this organization",
+            id_column="contact_id",
+        ),
+    ),
     fields=(
         Field(
             "bid_number",
@@ -280,7 +302,14 @@ BIDS = DataType(
             sql_type="numeric(12,2)",
             synonyms=("total", "value", "bid amount", "price", "quote amount"),
         ),
-        Field("currency", "Currency", max_length=3, synonyms=("currency code", "ccy")),
+        Field(
+            "currency",
+            "Currency",
+            "currency",
+            max_length=3,
+            organization_default="currency",
+            synonyms=("currency code", "ccy"),
+        ),
         Field(
             "status",
             "Status",
@@ -308,12 +337,10 @@ BIDS = DataType(
             "description", "Description", max_length=10_000, synonyms=("details", "notes", "scope")
         ),
     ),
-    extra_export_fields=(Field("contact_name", "Contact name", synonyms=()),),
+    extra_export_fields=(
+        Field("contact_name", "Contact name", through=Through("contact", "name")),
+    ),
 )
 
-DATA_TYPES: dict[str, DataType] = {t.name: t for t in (CONTACTS, INVENTORY, BIDS)}
-
-
-def get_data_type(name: str) -> DataType:
-    """The data type named `name`; KeyError for an unknown one."""
-    return DATA_TYPES[name]
+for _data_type in (CONTACTS, INVENTORY, BIDS):
+    DATA_TYPES.register(_data_type)

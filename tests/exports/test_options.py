@@ -23,8 +23,10 @@ FLAGS = DataType(
     name="flags",
     label="Flags",
     table="flags",
-    key_field="code",
-    fields=(Field("code", "Code"), Field("active", "Active", "boolean", sql_type="boolean")),
+    fields=(
+        Field("code", "Code", key=True),
+        Field("active", "Active", "boolean", sql_type="boolean"),
+    ),
 )
 
 

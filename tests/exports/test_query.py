@@ -285,7 +285,7 @@ def test_join_only_when_contact_name_is_used() -> None:
     plain, _ = build_export_query(BIDS, parse_export_options(BIDS, {}))
     joined, _ = build_export_query(BIDS, parse_export_options(BIDS, {"sort": "contact_name"}))
     assert "JOIN" not in plain.as_string()
-    assert 'LEFT JOIN "contacts" AS c' in joined.as_string()
+    assert 'LEFT JOIN "contacts" AS "link_contact"' in joined.as_string()
 
 
 def test_values_are_parameters_never_sql_text() -> None:

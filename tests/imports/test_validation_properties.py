@@ -66,7 +66,7 @@ def test_any_cells_give_a_result_not_an_exception(
                 numbered = [(i + 2, cells) for i, cells in enumerate(rows)]
                 staging.create_raw_table(conn, fields)
                 staging.copy_rows(conn, fields, list(range(len(fields))), numbered, lambda _: None)
-                plan = validate.build_rows(conn, data_type, fields, options, "USD")
+                plan = validate.build_rows(conn, data_type, fields, options)
                 counts = merge.count_rows(conn)
                 assert counts.total == len(rows)
                 merge.write_rows(conn, plan, options, uuid.uuid4(), counts)

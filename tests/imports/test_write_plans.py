@@ -49,10 +49,10 @@ def test_an_upsert_of_new_rows_never_scans_the_table_it_fills(
     real_run = merge._run
 
     def explained(conn: Conn, statement: str, parts: dict[str, sql.Composable]) -> tuple[int, int]:
-        if statement is not merge._INSERT:
+        if statement is not merge.INSERT_ROWS:
             return real_run(conn, statement, parts)
         conn.execute(WORST_PLANS)
-        query = sql.SQL("EXPLAIN (ANALYZE, FORMAT JSON) ") + sql.SQL(statement).format(**parts)
+        query = sql.SQL("EXPLAIN (ANALYZE, FORMAT JSON) ") + merge._compose(statement, parts)
         row = conn.execute(query).fetchone()
         assert row is not None
         plans.append(next(iter(row.values()))[0]["Plan"])
@@ -74,7 +74,7 @@ def test_an_upsert_of_new_rows_never_scans_the_table_it_fills(
             )
             staging.create_raw_table(conn, fields)
             staging.copy_rows(conn, fields, [0, 1], cells, lambda _: None)
-            plan = validate.build_rows(conn, CONTACTS, fields, options, "USD")
+            plan = validate.build_rows(conn, CONTACTS, fields, options)
             counts = merge.write_rows(conn, plan, options, job, merge.count_rows(conn))
             assert counts.inserted == ROWS and counts.updated == 0
             raise _Rollback

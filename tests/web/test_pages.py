@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from crmferry.accounts.auth import open_session
 from crmferry.config import Settings
 from crmferry.db import Database
+from crmferry.records.listing import PAGE_SIZE
 from crmferry.web.app import create_app
 from crmferry.web.deps import SESSION_COOKIE
-from crmferry.web.pages.record_listing import PAGE_SIZE
 from tests.conftest import Member, Org
 
 PAGES = ["/", "/jobs", "/schedules", "/records/contacts", "/records/inventory", "/records/bids"]

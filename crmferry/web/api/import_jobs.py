@@ -6,8 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Query
 
-from crmferry.imports.revert import check_revertible, create_revert_job, get_job, list_changes
+from crmferry.imports.revert import check_revertible, create_revert_job, list_changes
 from crmferry.jobs.model import job_json
+from crmferry.jobs.operations import get_job
 from crmferry.web.deps import DB, AppSettings, CurrentPrincipal, MemberPrincipal
 
 router = APIRouter(tags=["imports"])

@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from crmferry.imports.records_query import get_record, list_records
 from crmferry.records import DATA_TYPES, DataType
+from crmferry.records.listing import get_record, list_records, public_record
 from crmferry.web.deps import DB, CurrentPrincipal
 
 router = APIRouter(tags=["records"])
@@ -23,12 +23,14 @@ def _lister(data_type: DataType) -> Callable[..., dict[str, Any]]:
         cursor: str | None = None,
     ) -> dict[str, Any]:
         with db.tenant(principal.organization_id) as conn:
-            items, next_cursor = list_records(conn, data_type, q, limit, cursor)
-        return {"items": items, "next_cursor": next_cursor}
+            page = list_records(conn, data_type, q, limit, cursor)
+        return {"items": [public_record(r) for r in page.rows], "next_cursor": page.next_cursor}
 
+    searched = ", ".join(data_type.search_fields)
     list_of_type.__doc__ = (
-        f"{data_type.label} in creation order, `limit` per page (≤ 500); `q` searches "
-        "the main text fields; pass `next_cursor` back as `cursor` for the next page."
+        f"{data_type.label} in creation order, `limit` per page (≤ 500); `q` finds the "
+        f"records where each of its words begins a word of {searched}; pass "
+        "`next_cursor` back as `cursor` for the next page (422 for any other cursor)."
     )
     return list_of_type
 

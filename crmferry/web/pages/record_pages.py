@@ -7,8 +7,8 @@ from fastapi.responses import Response
 
 from crmferry.errors import NotFound
 from crmferry.records import DATA_TYPES
+from crmferry.records.listing import COUNT_LIMIT, PAGE_SIZE, count_records, list_records
 from crmferry.web.deps import DB, CurrentPrincipal
-from crmferry.web.pages.record_listing import list_records
 from crmferry.web.pages.rendering import load_shell, render
 
 router = APIRouter(include_in_schema=False)
@@ -23,11 +23,13 @@ def records(
     q: str = "",
     cursor: str | None = None,
 ) -> Response:
+    """A page of the type's records (the API's listing: creation order, the same search)."""
     data_type = DATA_TYPES.get(type_name)
     if data_type is None:
         raise NotFound(f"There is no data type '{type_name}'.")
     with db.tenant(principal.organization_id) as conn:
-        page = list_records(conn, data_type, q, cursor)
+        page = list_records(conn, data_type, q, PAGE_SIZE, cursor)
+        total = count_records(conn, data_type, q)
     return render(
         request,
         "pages/records.html",
@@ -36,6 +38,8 @@ def records(
         active=data_type.name,
         data_type=data_type,
         page=page,
+        total=total,
+        total_is_limit=total >= COUNT_LIMIT,
         q=q,
         cursor=cursor,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,47 +10,40 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from crmferry.accounts.principal import Principal
+from crmferry.accounts.profile import Profile, load_profile
 from crmferry.db import Database
+from crmferry.exports.filters import OPERATOR_LABELS
+from crmferry.jobs.model import FINISHED
+from crmferry.records import DATA_TYPES
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 
-NAVIGATION = (
+# The layout's navigation: these pages, then one page per registered data type, then these.
+NAVIGATION_BEFORE = (
     ("import-export", "Import/Export", "/"),
     ("jobs", "Scheduled Jobs", "/jobs"),
     ("schedules", "Schedules", "/schedules"),
-    ("contacts", "Contacts", "/records/contacts"),
-    ("inventory", "Inventory", "/records/inventory"),
-    ("bids", "Bids", "/records/bids"),
-    ("settings", "Settings", "/settings"),
 )
+NAVIGATION_AFTER = (("settings", "Settings", "/settings"),)
 
-SHELL = """
-SELECT o.name AS organization_name, o.timezone AS organization_timezone,
-       u.timezone AS user_timezone
-  FROM organizations o, users u
- WHERE o.id = %(org)s AND u.id = %(user)s
-"""
-
-
-@dataclass(frozen=True)
-class Shell:
-    """What the layout shows around every signed-in page."""
-
-    organization_name: str
-    organization_timezone: str
-    # the user's own choice; None means "use the browser's time zone"
-    user_timezone: str | None
+# What the page scripts share with the server (api.js reads it as CF.vocabulary).
+VOCABULARY = {
+    "finished_statuses": list(FINISHED),
+    "filter_operators": [{"op": op, "label": label} for op, label in OPERATOR_LABELS.items()],
+}
 
 
-def load_shell(db: Database, principal: Principal) -> Shell:
+def navigation() -> list[tuple[str, str, str]]:
+    """(key, label, path) of each entry of the main navigation."""
+    records = [(t.name, t.label, f"/records/{t.name}") for t in DATA_TYPES.values()]
+    return [*NAVIGATION_BEFORE, *records, *NAVIGATION_AFTER]
+
+
+def load_shell(db: Database, principal: Principal) -> Profile:
     """The organization's name and the user's time zone for the layout."""
     with db.tenant(principal.organization_id) as conn:
-        row = conn.execute(
-            SHELL, {"org": principal.organization_id, "user": principal.user_id}
-        ).fetchone()
-    if row is None:
-        return Shell("", "UTC", None)
-    return Shell(row["organization_name"], row["organization_timezone"], row["user_timezone"])
+        profile = load_profile(conn, principal.organization_id, principal.user_id)
+    return profile or Profile("", "UTC", None)
 
 
 def render(
@@ -59,13 +51,14 @@ def render(
     template: str,
     principal: Principal | None = None,
     status_code: int = 200,
-    shell: Shell | None = None,
+    shell: Profile | None = None,
     **context: Any,
 ) -> HTMLResponse:
     """Render a page with the layout's context (user, navigation, CSRF token, organization)."""
     context.update(
         principal=principal,
-        navigation=NAVIGATION,
+        navigation=navigation(),
+        vocabulary=VOCABULARY,
         csrf_token=principal.csrf_token if principal else None,
         shell=shell,
         can_write=bool(principal and principal.can("member")),
