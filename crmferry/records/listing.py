@@ -4,9 +4,10 @@ The one listing behind `GET /contacts|inventory|bids` and the records pages. Pag
 in creation order (oldest first: a client paging to the end also sees what was added
 meanwhile), `created_at, id` keyset-paged on each table's `(organization_id,
 created_at, id)` index; a cursor this API did not make is a 422. `q` matches the
-records in which every word of `q` begins a word of one of the type's search fields
-(see migration 0020), through each table's search index. Run inside the caller's
-tenant transaction: row-level security shows one organization's records only.
+records in which every word of `q` begins a word of one of the type's search fields,
+found through each table's search index by `crmferry_search_records` (migration 0020
+says why that is a function). Run inside the caller's tenant transaction: row-level
+security shows one organization's records only.
 """
 
 from __future__ import annotations
@@ -29,22 +30,29 @@ PAGE_SIZE = 50
 COUNT_LIMIT = 10_000  # a count stops there ("10,000 or more"): counting is a scan
 
 LIST_RECORDS = """
+SELECT * FROM {table} ORDER BY created_at, id LIMIT %(limit)s
+"""
+
+LIST_RECORDS_AFTER = """
 SELECT * FROM {table}
- WHERE {conditions}
+ WHERE (created_at, id) > (%(after_time)s, %(after_id)s)
  ORDER BY created_at, id
  LIMIT %(limit)s
 """
 
+SEARCH_RECORDS = """
+SELECT * FROM {table}
+ WHERE id IN (SELECT crmferry_search_records(%(table)s::text, %(fields)s::text[], %(q)s::text,
+                                             %(after_time)s::timestamptz, %(after_id)s::uuid,
+                                             %(limit)s::integer))
+ ORDER BY created_at, id
+"""
+
 COUNT_RECORDS = """
-SELECT count(*) AS n FROM (SELECT FROM {table} WHERE {conditions} LIMIT %(count_limit)s) AS found
+SELECT count(*) AS n FROM (SELECT FROM {table} LIMIT %(count_limit)s) AS found
 """
 
 GET_RECORD = "SELECT * FROM {table} WHERE id = %(id)s"
-
-# Each table's search index is on this very expression (migration 0020).
-MATCHES_SEARCH = "crmferry_search_document({fields}) @@ crmferry_search_query(%(q)s)"
-
-AFTER_CURSOR = "(created_at, id) > (%(after_time)s, %(after_id)s)"
 
 
 @dataclass(frozen=True)
@@ -60,24 +68,37 @@ def list_records(
 ) -> RecordPage:
     """At most `limit` records after `cursor` (None: from the first), matching `q` when
     it holds a word; ValidationFailed for a cursor this API did not make."""
-    after_time, after_id = decode_cursor(cursor, datetime, UUID) if cursor else (None, None)
-    params = {"q": q, "after_time": after_time, "after_id": after_id, "limit": limit + 1}
-    query = sql.SQL(LIST_RECORDS).format(
-        table=sql.Identifier(data_type.table), conditions=_conditions(data_type, q, cursor)
-    )
-    # never a prepared statement: a generic plan would not know how selective `q` is
+    query, params = page_query(data_type, q, limit, cursor)
+    # never a prepared statement: a generic plan would not know where the cursor is
     rows = conn.execute(query, params, prepare=False).fetchall()
     page = rows[:limit]
     more = len(rows) > limit
     return RecordPage(page, encode_cursor(page[-1]["created_at"], page[-1]["id"]) if more else None)
 
 
-def count_records(conn: Conn, data_type: DataType, q: str | None) -> int:
-    """How many records match `q`, counted up to COUNT_LIMIT (a bigger count is that)."""
-    query = sql.SQL(COUNT_RECORDS).format(
-        table=sql.Identifier(data_type.table), conditions=_conditions(data_type, q, None)
-    )
-    row = conn.execute(query, {"q": q, "count_limit": COUNT_LIMIT}, prepare=False).fetchone()
+def page_query(
+    data_type: DataType, q: str | None, limit: int, cursor: str | None
+) -> tuple[sql.Composed, dict[str, Any]]:
+    """The SELECT `list_records` runs, and its parameters (one row more than `limit`, to
+    tell whether there is a next page)."""
+    after_time, after_id = decode_cursor(cursor, datetime, UUID) if cursor else (None, None)
+    params = {
+        **_search_params(data_type, q),
+        "after_time": after_time,
+        "after_id": after_id,
+        "limit": limit + 1,
+    }
+    listing = LIST_RECORDS_AFTER if cursor else LIST_RECORDS
+    statement = SEARCH_RECORDS if _searching(q) else listing
+    return sql.SQL(statement).format(table=sql.Identifier(data_type.table)), params
+
+
+def count_records(conn: Conn, data_type: DataType) -> int:
+    """How many records there are, counted up to COUNT_LIMIT (a bigger count is that).
+
+    (Searches are not counted: counting every match of a common word reads them all.)"""
+    query = sql.SQL(COUNT_RECORDS).format(table=sql.Identifier(data_type.table))
+    row = conn.execute(query, {"count_limit": COUNT_LIMIT}).fetchone()
     assert row is not None
     return int(row["n"])
 
@@ -98,20 +119,12 @@ def public_record(row: dict[str, Any]) -> dict[str, Any]:
     return {key: _json_value(value) for key, value in row.items()}
 
 
-def search_expression(data_type: DataType) -> sql.Composable:
-    """The condition `q` (a bound `%(q)s`) puts on `data_type`'s records."""
-    fields = sql.SQL(", ").join(sql.Identifier(name) for name in data_type.search_fields)
-    return sql.SQL(MATCHES_SEARCH).format(fields=fields)
+def _searching(q: str | None) -> bool:
+    return bool(q and q.strip())
 
 
-def _conditions(data_type: DataType, q: str | None, cursor: str | None) -> sql.Composable:
-    """Only the conditions in use, so that each query is planned for what it asks."""
-    parts: list[sql.Composable] = [sql.SQL("true")]
-    if q and q.strip():
-        parts.append(search_expression(data_type))
-    if cursor:
-        parts.append(sql.SQL(AFTER_CURSOR))
-    return sql.SQL(" AND ").join(parts)
+def _search_params(data_type: DataType, q: str | None) -> dict[str, Any]:
+    return {"table": data_type.table, "fields": list(data_type.search_fields), "q": q}
 
 
 def _json_value(value: Any) -> Any:

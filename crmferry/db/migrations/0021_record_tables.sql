@@ -9,6 +9,9 @@
 --                           updated_at timestamptz NOT NULL DEFAULT now(),
 --                           import_job_id uuid, UNIQUE (organization_id, code));
 --     SELECT crmferry_make_record_table('widgets', ARRAY['code', 'name']);
+--
+-- (and to take it out again: DROP TRIGGER delete_widgets ON organizations; DROP TABLE
+-- widgets; DELETE FROM crmferry_record_tables WHERE table_name = 'widgets').
 
 -- The type names are checked against the registry where requests come in (jobs,
 -- schedules, templates, uploads); a second list here would have to follow it.
@@ -34,8 +37,9 @@ END $$;
 -- What every record table has (migrations 0001, 0002, 0011, 0020): row-level security
 -- for the application role and the owner, the application role's grants, the
 -- once-per-statement organization checks, deletion with its organization, the
--- creation-order index (lists, cursors, exports) and the search index on
--- `search_columns` (the description's search_fields, in the same order).
+-- creation-order index (lists, cursors, exports), and the search index on
+-- `search_columns` (the description's search_fields, in the same order), recorded in
+-- crmferry_record_tables for crmferry_search_records.
 CREATE FUNCTION crmferry_make_record_table(record_table regclass, search_columns text[])
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
@@ -62,4 +66,5 @@ BEGIN
     EXECUTE format('CREATE INDEX %I ON %I USING gin (crmferry_search_document(%s))',
                    t || '_search_idx', t,
                    (SELECT string_agg(quote_ident(c), ', ') FROM unnest(search_columns) AS c));
+    INSERT INTO crmferry_record_tables (table_name, search_columns) VALUES (t, search_columns);
 END $$;

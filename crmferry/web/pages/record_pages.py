@@ -29,7 +29,7 @@ def records(
         raise NotFound(f"There is no data type '{type_name}'.")
     with db.tenant(principal.organization_id) as conn:
         page = list_records(conn, data_type, q, PAGE_SIZE, cursor)
-        total = count_records(conn, data_type, q)
+        total = None if q.strip() else count_records(conn, data_type)
     return render(
         request,
         "pages/records.html",
@@ -39,7 +39,7 @@ def records(
         data_type=data_type,
         page=page,
         total=total,
-        total_is_limit=total >= COUNT_LIMIT,
+        total_is_limit=total is not None and total >= COUNT_LIMIT,
         q=q,
         cursor=cursor,
     )
