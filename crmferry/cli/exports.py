@@ -13,11 +13,12 @@ from crmferry.cli.acting import acting_client
 from crmferry.cli.context import fail, reports_errors
 from crmferry.cli.imports import follow
 from crmferry.errors import ValidationFailed
+from crmferry.exports.filters import OPS
 from crmferry.records import DATA_TYPES
 
 # "field op value": ops are words, so a value may hold spaces ("name contains van der")
 FILTER = re.compile(
-    r"^\s*(?P<field>\w+)\s+(?P<op>eq|ne|lt|lte|gt|gte|contains|in|is_null)\b\s*(?P<value>.*)$"
+    r"^\s*(?P<field>\w+)\s+(?P<op>" + "|".join(map(re.escape, OPS)) + r")\b\s*(?P<value>.*)$"
 )
 
 
@@ -26,8 +27,7 @@ def parse_filter(text: str) -> dict[str, Any]:
     match = FILTER.match(text)
     if not match:
         raise ValidationFailed(
-            f"--filter '{text}' is not 'field op value' (op: eq ne lt lte gt gte contains in "
-            "is_null).",
+            f"--filter '{text}' is not 'field op value' (op: {' '.join(OPS)}).",
             [{"field": "filter", "message": text}],
         )
     op, value = match["op"], match["value"].strip()

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import psycopg
 
 from crmferry.db import Database
+from crmferry.jobs.model import FINISHED
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +68,6 @@ class Listener(threading.Thread):
                 conn.execute("SELECT 1")  # a silently dead connection raises here
 
 
-FINISHED_STATUSES = ("completed", "failed", "cancelled")
-
-
 def wakes_claimers(channel: str, payload: str, wants_finished: bool = True) -> bool:
     """New and requeued jobs and schedule changes; finished jobs only for a worker
     whose due jobs wait behind an organization's cap (a finish frees it). Never
@@ -80,6 +78,6 @@ def wakes_claimers(channel: str, payload: str, wants_finished: bool = True) -> b
         status = json.loads(payload).get("status")
     except ValueError:
         return True
-    if status in FINISHED_STATUSES:
+    if status in FINISHED:
         return wants_finished
     return bool(status != "processing")

@@ -70,7 +70,7 @@ RETURNING *
 """
 
 DELETE_FINISHED = """
-DELETE FROM scheduled_jobs WHERE id = %s AND status IN ('completed', 'failed', 'cancelled')
+DELETE FROM scheduled_jobs WHERE id = %s AND status = ANY(%s)
 RETURNING id, organization_id, result_path, error_report_path
 """
 
@@ -225,7 +225,7 @@ def cancel_job(conn: Conn, job_id: object) -> tuple[dict[str, Any], bool]:
 def delete_job(conn: Conn, settings: Settings, job_id: object) -> None:
     """Delete a finished job and its files; 409 while it is pending or running."""
     parsed = parse_job_id(job_id)
-    row = conn.execute(DELETE_FINISHED, [parsed]).fetchone()
+    row = conn.execute(DELETE_FINISHED, [parsed, list(FINISHED)]).fetchone()
     if row is None:
         current = get_job(conn, parsed)
         raise Conflict(

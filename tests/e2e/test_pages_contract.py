@@ -238,3 +238,52 @@ def test_the_servers_refusal_is_shown_in_the_dialog(new_page: NewPage, org: Org)
     expect(dialog.locator('[data-error-for="scheduled_time"]')).to_have_text("earliest 10:05")
     expect(dialog.locator("[data-form-error]")).to_contain_text("at least 5 minutes")
     expect(dialog.get_by_role("button", name="Schedule Job")).to_be_enabled()
+
+
+def test_a_last_name_column_satisfies_a_contacts_name_as_the_api_says(
+    new_page: NewPage, org: Org
+) -> None:
+    """The page reads composed fields from the description: a last name alone is a name
+    (the page used to accept only a first name, and refused what the API takes)."""
+    page = new_page(org, org.member)
+    upload = {
+        **UPLOAD,
+        "headers": ["Surname", "Mail"],
+        "preview": [["Lovelace", "ada@example.com"]],
+        "suggested_mapping": {"Surname": "last_name", "Mail": "email"},
+    }
+    sent: list[dict[str, Any]] = []
+    page.route("**/api/v1/uploads", lambda route: route.fulfill(status=201, json=upload))
+    page.route("**/api/v1/templates?*", lambda route: route.fulfill(json={"items": []}))
+
+    def create(route: Route) -> None:
+        sent.append(route.request.post_data_json)
+        route.fulfill(status=201, json=job(job_type="import", status="completed"))
+
+    page.route("**/api/v1/jobs", create)
+    page.goto("/")
+    card = page.locator('[data-type="contacts"]')
+    card.get_by_label("Choose or drop a CSV or XLSX file").set_input_files(
+        files=[{"name": "people.csv", "mimeType": "text/csv", "buffer": b"x"}]
+    )
+    expect(card.locator(".mapping").get_by_label("Surname", exact=True)).to_have_value("last_name")
+    card.get_by_role("button", name="Import now").click()
+    expect(card.locator(".job-status .badge")).to_have_text("Completed")
+    assert [body["mapping"] for body in sent] == [{"Surname": "last_name", "Mail": "email"}]
+    card.locator(".mapping").get_by_label("Surname", exact=True).select_option("")
+    card.get_by_role("button", name="Import now").click()
+    expect(card.locator('[data-error-for="mapping"]')).to_have_text("Not mapped: Name.")
+    assert len(sent) == 1
+
+
+def test_export_filters_offer_the_servers_operators(new_page: NewPage, org: Org) -> None:
+    from crmferry.exports.filters import OPERATOR_LABELS
+
+    page = new_page(org, org.member)
+    page.goto("/")
+    card = page.locator('[data-type="bids"]')
+    card.get_by_text("Export bids").click()
+    card.get_by_role("button", name="Add filter").click()
+    options = card.locator(".filter-op option")
+    expect(options).to_have_count(len(OPERATOR_LABELS))
+    assert options.evaluate_all("els => els.map(e => e.value)") == list(OPERATOR_LABELS)

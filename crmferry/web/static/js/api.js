@@ -100,7 +100,41 @@
     return node;
   };
 
-  CF.badge = (status) => CF.el("span", { class: `badge ${status}`, text: status.charAt(0).toUpperCase() + status.slice(1) });
+  /** A status badge, cloned from the page's one markup (the `badge` macro): `tone` is a job
+      status (its colour), `text` defaults to the status, capitalised. */
+  CF.badge = function (tone, text) {
+    const node = document.getElementById("badge-template").content.firstElementChild.cloneNode(true);
+    if (tone) node.classList.add(tone);
+    node.textContent = text === undefined ? tone.charAt(0).toUpperCase() + tone.slice(1) : text;
+    return node;
+  };
+
+  /** What the server shares with the scripts: the finished job statuses and the export
+      filter operators (with their labels), from the server's own lists. */
+  const vocabulary = document.getElementById("vocabulary");
+  CF.vocabulary = vocabulary ? JSON.parse(vocabulary.textContent) : { finished_statuses: [], filter_operators: [] };
+  CF.isFinished = (status) => CF.vocabulary.finished_statuses.includes(status);
+
+  /** Show `problem`'s detail in `box` (an alert element), or hide the box when null. */
+  CF.showError = function (box, problem) {
+    box.textContent = problem ? problem.detail || String(problem) : "";
+    box.hidden = !problem;
+  };
+
+  /** One action of a page: ask `confirmText` first (when given), call the API, clear
+      `box` on success or show the problem in it. The API's answer (null for 204), or
+      undefined when the action failed or was not confirmed. */
+  CF.act = async function (box, method, path, body, confirmText) {
+    if (confirmText && !window.confirm(confirmText)) return undefined;
+    try {
+      const result = await CF.api(method, path, body);
+      CF.showError(box, null);
+      return result;
+    } catch (problem) {
+      CF.showError(box, problem);
+      return undefined;
+    }
+  };
 
   /* Time ------------------------------------------------------------------ */
 

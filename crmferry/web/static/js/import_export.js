@@ -4,10 +4,8 @@
 
 (function () {
   const CF = window.CF;
+  // the data types as GET /data-types describes them (fields, keys, composed fields, links)
   const DATA_TYPES = JSON.parse(document.getElementById("data-types").textContent);
-  const FINISHED = ["completed", "failed", "cancelled"];
-  const OPS = [["eq", "is"], ["ne", "is not"], ["contains", "contains"], ["lt", "<"], ["lte", "≤"],
-    ["gt", ">"], ["gte", "≥"], ["in", "is one of (comma-separated)"], ["is_null", "is empty"]];
 
   /* Job status shown under a form, followed until it finishes. ---------- */
 
@@ -44,7 +42,7 @@
   async function follow(statusEl, job) {
     statusEl.replaceChildren(jobSummary(job));
     let delay = 700;
-    while (!FINISHED.includes(job.status) && (job.status !== "pending" || dueNow(job))) {
+    while (!CF.isFinished(job.status) && (job.status !== "pending" || dueNow(job))) {
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 1.3, 3000);
       try { job = await CF.api("GET", `/jobs/${job.id}`); } catch (p) { continue; }
@@ -61,7 +59,7 @@
 
   function fieldOptions(type, selected) {
     const options = [CF.el("option", { value: "" }, "— skip this column —")];
-    for (const f of type.fields) {
+    for (const f of type.fields.filter((field) => !field.computed)) {
       options.push(CF.el("option", { value: f.name, selected: f.name === selected }, f.label + (f.required ? " *" : "") + (f.key ? " (key)" : "")));
     }
     return options;
@@ -131,12 +129,13 @@
     };
   }
 
+  // A required field is satisfied by its own column or, for a composed field (a contact's
+  // name), by a column of any of its parts: the server's rule, read from the description.
   function missingRequired(card) {
     const type = DATA_TYPES.find((t) => t.name === card.dataset.type);
     const mapped = new Set(Object.values(currentMapping(card)));
-    // contacts compose "name" from first and last name
-    if (type.name === "contacts" && mapped.has("first_name")) mapped.add("name");
-    return type.fields.filter((f) => f.required && !mapped.has(f.name)).map((f) => f.label);
+    const satisfied = (f) => mapped.has(f.name) || (f.composed_from || []).some((part) => mapped.has(part));
+    return type.fields.filter((f) => f.required && !satisfied(f)).map((f) => f.label);
   }
 
   async function startImport(card, dryRun) {
@@ -236,7 +235,8 @@
   function filterRow(type) {
     const n = Math.random().toString(36).slice(2, 8);
     const value = CF.el("input", { id: `fv-${n}`, class: "filter-value" });
-    const op = CF.el("select", { id: `fo-${n}`, class: "filter-op" }, OPS.map(([v, label]) => CF.el("option", { value: v }, label)));
+    const op = CF.el("select", { id: `fo-${n}`, class: "filter-op" },
+      CF.vocabulary.filter_operators.map((o) => CF.el("option", { value: o.op }, o.label)));
     op.addEventListener("change", () => { value.hidden = op.value === "is_null"; });
     const row = CF.el("div", { class: "filter-row" },
       CF.el("label", { for: `ff-${n}`, class: "sr-only" }, "Filter field"),

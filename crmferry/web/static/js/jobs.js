@@ -4,7 +4,6 @@
 
 (function () {
   const CF = window.CF;
-  const FINISHED = ["completed", "failed", "cancelled"];
   const jobs = new Map();
   let historyCursor = null;
   // events that arrive while a refresh is loading win over the (older) lists it loads
@@ -14,20 +13,12 @@
 
   const label = (s) => (s ? s.charAt(0).toUpperCase() + s.slice(1) : "");
 
-  function showError(problem) {
-    errorBox.textContent = problem.detail || String(problem);
-    errorBox.hidden = false;
-  }
+  const showError = (problem) => CF.showError(errorBox, problem);
 
   async function act(method, path, body, confirmText) {
-    if (confirmText && !window.confirm(confirmText)) return;
-    errorBox.hidden = true;
-    try {
-      const result = await CF.api(method, path, body);
-      if (result && result.id) upsert(result);
-      return result;
-    } catch (problem) { showError(problem); }
-    return null;
+    const result = await CF.act(errorBox, method, path, body, confirmText);
+    if (result && result.id) upsert(result);
+    return result;
   }
 
   function button(text, onclick, extra) {
@@ -118,7 +109,7 @@
     const mine = new Set(CF.myExports());
     const box = document.getElementById("ready-downloads");
     for (const job of jobs.values()) {
-      if (!mine.has(job.id) || !FINISHED.includes(job.status)) continue;
+      if (!mine.has(job.id) || !CF.isFinished(job.status)) continue;
       CF.untrackExport(job.id);
       if (job.status !== "completed" || !job.result_url) continue;
       const link = CF.el("a", { class: "button primary", href: job.result_url, download: "", "data-testid": "ready-download" }, `Download ${job.data_type} export`);
@@ -132,7 +123,7 @@
     fill("pending-jobs", all.filter((j) => j.status === "pending")
       .sort((a, b) => Date.parse(a.scheduled_time) - Date.parse(b.scheduled_time)).map(pendingRow));
     fill("running-jobs", all.filter((j) => j.status === "processing").map(runningRow));
-    fill("history-jobs", all.filter((j) => FINISHED.includes(j.status))
+    fill("history-jobs", all.filter((j) => CF.isFinished(j.status))
       .sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at)).map(historyRow));
     offerDownloads();
   }

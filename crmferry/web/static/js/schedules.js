@@ -9,20 +9,12 @@
   let schedules = [];
   let edit = () => {};
 
-  function showError(problem) {
-    errorBox.textContent = problem ? problem.detail : "";
-    errorBox.hidden = !problem;
-  }
+  const showError = (problem) => CF.showError(errorBox, problem);
 
   async function act(method, path, body, confirmText) {
-    if (confirmText && !window.confirm(confirmText)) return;
-    try {
-      const result = await CF.api(method, path, body);
-      showError(null);
-      await load();
-      return result;
-    } catch (problem) { showError(problem); }
-    return null;
+    const result = await CF.act(errorBox, method, path, body, confirmText);
+    if (result !== undefined) await load();
+    return result;
   }
 
   function when(iso) { return iso ? CF.formatWhen(iso, CF.timezone()) : "—"; }
@@ -32,7 +24,7 @@
       CF.el("td", {}, s.name), CF.el("td", {}, `${s.job_type} ${s.data_type}`),
       CF.el("td", {}, CF.el("code", {}, s.cron), ` (${s.timezone})`),
       CF.el("td", {}, s.enabled ? when(s.next_run_at) : "—"), CF.el("td", {}, when(s.last_run_at)),
-      CF.el("td", {}, CF.el("span", { class: `badge ${s.enabled ? "completed" : "cancelled"}` }, s.enabled ? "Enabled" : "Paused")),
+      CF.el("td", {}, s.enabled ? CF.badge("completed", "Enabled") : CF.badge("cancelled", "Paused")),
     ];
     if (CF.canWrite()) {
       cells.push(CF.el("td", { class: "row-actions" },

@@ -21,11 +21,7 @@
   const membersTable = document.getElementById("members");
   if (!membersTable) return;
 
-  function boxError(id, problem) {
-    const box = document.getElementById(id);
-    box.textContent = problem ? problem.detail : "";
-    box.hidden = !problem;
-  }
+  const boxError = (id, problem) => CF.showError(document.getElementById(id), problem);
 
   async function loadMembers() {
     try {
@@ -56,7 +52,7 @@
         CF.el("td", {}, t.name || "—"), CF.el("td", {}, CF.el("code", {}, `${t.prefix}…`)), CF.el("td", {}, t.user_email),
         CF.el("td", {}, CF.formatWhen(t.created_at, CF.timezone())),
         CF.el("td", {}, t.last_used_at ? CF.formatWhen(t.last_used_at, CF.timezone()) : "never"),
-        CF.el("td", {}, t.revoked_at ? CF.el("span", { class: "badge cancelled" }, "Revoked")
+        CF.el("td", {}, t.revoked_at ? CF.badge("cancelled", "Revoked")
           : CF.el("button", { type: "button", class: "danger", onclick: async () => {
             if (!window.confirm(`Revoke the token “${t.name || t.prefix}”? Programs using it stop working at once.`)) return;
             try { await CF.api("DELETE", `/tokens/${t.id}`); loadTokens(); } catch (problem) { boxError("tokens-error", problem); }
