@@ -7,18 +7,32 @@ refused rather than guessed: the user is asked to pick an offset.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
 
 from crmferry.errors import ValidationFailed
 
+# Files of the time-zone database that name no place (or this machine's own setting).
+NOT_ZONES = frozenset({"Factory", "localtime", "posixrules"})
+
+
+@cache
+def zone_names() -> tuple[str, ...]:
+    """Every time-zone name accepted anywhere (schedules, jobs, users), sorted."""
+    return tuple(sorted((available_timezones() | {"UTC"}) - NOT_ZONES))
+
 
 def zone_named(name: str, field: str = "timezone") -> ZoneInfo:
-    """The IANA zone `name`; 422 naming `field` when there is no such zone."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    """The IANA zone `name` (one of `zone_names`); 422 naming `field` otherwise."""
+    if not isinstance(name, str) or name not in _known_zones():
         message = f"Unknown time zone '{name}': use an IANA name such as Europe/Paris."
-        raise ValidationFailed(message, [{"field": field, "message": message}]) from None
+        raise ValidationFailed(message, [{"field": field, "message": message}])
+    return ZoneInfo(name)
+
+
+@cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(zone_names())
 
 
 def local_to_utc(naive: datetime, zone: ZoneInfo) -> datetime:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
@@ -17,6 +16,7 @@ from crmferry.accounts.principal import Role
 from crmferry.accounts.secrets import hash_password, new_token, token_digest
 from crmferry.db import Conn
 from crmferry.errors import Conflict, NotFound, ValidationFailed
+from crmferry.jobs.timing import zone_named
 from crmferry.web.api.me import me
 from crmferry.web.deps import DB, AdminPrincipal, CurrentPrincipal
 
@@ -256,26 +256,10 @@ def revoke_token(token_id: UUID, principal: AdminPrincipal, db: DB) -> Response:
     return Response(status_code=204)
 
 
-def _valid_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationFailed(
-            f"'{name}' is not an IANA time zone (for example Europe/Berlin).",
-            [{"field": "timezone", "message": "unknown time zone"}],
-        ) from exc
-    if name not in available_timezones() and name != "UTC":
-        raise ValidationFailed(
-            f"'{name}' is not an IANA time zone.",
-            [{"field": "timezone", "message": "unknown time zone"}],
-        )
-    return name
-
-
 @router.patch("/me")
 def update_me(body: MeIn, principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
     """Set the caller's time zone (null falls back to the organization's)."""
-    tz = _valid_timezone(body.timezone) if body.timezone else None
+    tz = zone_named(body.timezone).key if body.timezone else None
     with db.tenant(principal.organization_id) as conn:
         conn.execute(SET_TIMEZONE, {"tz": tz, "user": principal.user_id})
     return me(principal, db)

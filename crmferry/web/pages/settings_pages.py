@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from zoneinfo import available_timezones
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from crmferry.jobs.timing import zone_names
 from crmferry.web.deps import DB, CurrentPrincipal
 from crmferry.web.pages.rendering import load_shell, render
 
 router = APIRouter(include_in_schema=False)
 
-TIMEZONES = sorted(available_timezones())
+TIMEZONES = zone_names()
 
 
 @router.get("/settings")
