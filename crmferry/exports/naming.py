@@ -5,19 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from crmferry.exports.options import Format
 from crmferry.records import DataType
 
 
-def result_file_name(data_type: DataType | str, when: datetime, tz: str, fmt: Format) -> str:
-    """E.g. `contacts-20240501-093000.csv`: `when` shown in the organization's zone `tz`.
+def result_file_name(data_type: DataType | str, when: datetime, tz: str, extension: str) -> str:
+    """E.g. `contacts-20240501-093000.csv`: `when` shown in the zone `tz` (the
+    organization's), `extension` without or with its dot (a format: csv, xlsx, jsonl).
 
     A naive `when` is taken as UTC; an unknown zone falls back to UTC.
     """
     name = data_type if isinstance(data_type, str) else data_type.name
     aware = when if when.tzinfo else when.replace(tzinfo=UTC)
     local = aware.astimezone(_zone(tz))
-    return f"{name}-{local:%Y%m%d-%H%M%S}.{fmt}"
+    return f"{name}-{local:%Y%m%d-%H%M%S}.{extension.removeprefix('.')}"
 
 
 def _zone(tz: str) -> ZoneInfo:

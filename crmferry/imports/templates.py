@@ -9,6 +9,7 @@ from psycopg.types.json import Jsonb
 
 from crmferry.db import Conn
 from crmferry.errors import Conflict, NotFound, ValidationFailed
+from crmferry.ids import id_or_not_found
 from crmferry.imports.options import parse_import_options
 from crmferry.records import DATA_TYPES, DataType
 
@@ -94,10 +95,7 @@ def public(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _uuid(value: object) -> UUID:
-    try:
-        return UUID(str(value))
-    except ValueError:
-        raise NotFound(f"No template {value}.") from None
+    return id_or_not_found(value, "template")
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:

@@ -13,6 +13,7 @@ from uuid import UUID
 from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import NotFound, PayloadTooLarge
+from crmferry.ids import id_or_not_found
 from crmferry.imports.readers import FileInfo
 
 CHUNK_BYTES = 1024 * 1024
@@ -112,11 +113,7 @@ def record_upload(conn: Conn, values: dict[str, Any]) -> None:
 
 def get_upload(conn: Conn, upload_id: object) -> dict[str, Any]:
     """The upload row of the current organization; NotFound otherwise (or a malformed id)."""
-    try:
-        parsed = UUID(str(upload_id))
-    except ValueError:
-        raise NotFound(f"No upload {upload_id}.") from None
-    row = conn.execute(_GET_UPLOAD, [parsed]).fetchone()
+    row = conn.execute(_GET_UPLOAD, [id_or_not_found(upload_id, "upload")]).fetchone()
     if row is None:
         raise NotFound(f"No upload {upload_id}.")
     return row

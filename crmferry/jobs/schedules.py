@@ -18,6 +18,7 @@ from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import NotFound, ValidationFailed
+from crmferry.ids import id_or_not_found
 from crmferry.imports.mapping import validate_mapping_for_mode
 from crmferry.imports.options import parse_import_options
 from crmferry.jobs.cron import check_cron, next_fire
@@ -107,10 +108,7 @@ def update_schedule(
 
 def get_schedule(conn: Conn, schedule_id: object, for_update: bool = False) -> dict[str, Any]:
     """A schedule of this organization; 404 for another's or a malformed id."""
-    try:
-        parsed = UUID(str(schedule_id))
-    except ValueError:
-        raise NotFound(f"No schedule {schedule_id}.") from None
+    parsed = id_or_not_found(schedule_id, "schedule")
     row = conn.execute(GET_FOR_UPDATE if for_update else GET, [parsed]).fetchone()
     if row is None:
         raise NotFound(f"No schedule {schedule_id}.")

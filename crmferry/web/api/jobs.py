@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from crmferry.config import Settings
 from crmferry.errors import NotFound
+from crmferry.exports import naming
 from crmferry.jobs import operations
 from crmferry.jobs.files import resolve_path
 from crmferry.jobs.model import job_json
@@ -91,7 +92,7 @@ def job_result(
     with db.tenant(principal.organization_id) as conn:
         row = operations.get_job(conn, job_id)
     path = _existing(settings, row["result_path"], "This job has no result file.")
-    return FileResponse(path, filename=result_file_name(row, path))
+    return FileResponse(path, filename=_download_name(row, path))
 
 
 @router.get("/jobs/{job_id}/errors", response_class=FileResponse)
@@ -107,15 +108,14 @@ def job_errors(
     )
 
 
-def result_file_name(row: dict[str, Any], path: Path) -> str:
+def _download_name(row: dict[str, Any], path: Path) -> str:
     """options["result_file_name"] when the kind chose one, else
     `<data_type>-<YYYYMMDD-HHMMSS>.<ext>` from when the job finished (UTC)."""
     chosen = (row["options"] or {}).get("result_file_name")
     if isinstance(chosen, str) and chosen:
         return chosen
     when: datetime = row["completed_at"] or row["created_at"]
-    stamp = when.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
-    return f"{row['data_type']}-{stamp}{path.suffix}"
+    return naming.result_file_name(row["data_type"], when, "UTC", path.suffix)
 
 
 def _existing(settings: Settings, stored: str | None, message: str) -> Path:
