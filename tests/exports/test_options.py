@@ -393,3 +393,11 @@ def test_options_are_frozen() -> None:
     assert isinstance(options, ExportOptions)
     with pytest.raises(AttributeError):
         options.format = "xlsx"  # type: ignore[misc]
+
+
+def test_a_currency_filter_is_compared_as_the_stored_upper_case_code() -> None:
+    assert one_filter(BIDS, "currency", "eq", "usd").value == "USD"
+    assert one_filter(BIDS, "currency", "in", ["eur", "Gbp"]).value == ("EUR", "GBP")
+    error = filter_error(BIDS, "currency", "eq", "dollars")
+    assert error["field"] == "options.filters[0].value"
+    assert "three-letter currency code" in str(error["message"])

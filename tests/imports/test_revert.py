@@ -137,6 +137,22 @@ def test_changes_are_listed_in_pages(importer: Importer, app_client: TestClient,
     assert update["previous"]["name"] == "Bolt"
 
 
+def test_a_changes_cursor_of_an_earlier_release_still_works_and_a_bad_one_is_422(
+    importer: Importer, app_client: TestClient, org: Org
+) -> None:
+    job = importer.import_csv(org, "inventory", "SKU,Name\nA-1,Bolt\nA-2,Nut\nA-3,Washer\n")
+    url = f"/api/v1/jobs/{job['id']}/changes"
+    first = app_client.get(url, headers=org.viewer.headers, params={"limit": 1}).json()
+    log_row = first["items"][0]["id"]
+    rest = app_client.get(url, headers=org.viewer.headers, params={"cursor": first["next_cursor"]})
+    old_style = app_client.get(url, headers=org.viewer.headers, params={"cursor": f"{log_row}.1"})
+    assert rest.json()["items"] == old_style.json()["items"] and len(rest.json()["items"]) == 2
+    for bad in ("???", "12.x", "bm90IGEgY3Vyc29y"):
+        refused = app_client.get(url, headers=org.viewer.headers, params={"cursor": bad})
+        assert refused.status_code == 422, bad
+        assert refused.json()["errors"] == [{"field": "cursor", "message": "is not valid"}]
+
+
 def test_a_large_import_is_reverted_and_listed_record_by_record(
     importer: Importer, app_client: TestClient, org: Org
 ) -> None:
