@@ -154,11 +154,15 @@ def test_a_deep_cursor_continues_exactly_after_its_row(
 
 
 def _contacts(db: Database, org: Org, rows: list[tuple[str, str | None, str | None]]) -> None:
-    with db.tenant(org.id) as conn:
-        conn.cursor().executemany(
-            "INSERT INTO contacts (organization_id, name, email, company) VALUES (%s, %s, %s, %s)",
-            [(org.id, *row) for row in rows],
-        )
+    """Each contact in a transaction of its own: a later one is created later (records
+    created in one transaction share their creation time and follow their ids)."""
+    for row in rows:
+        with db.tenant(org.id) as conn:
+            conn.execute(
+                "INSERT INTO contacts (organization_id, name, email, company)"
+                " VALUES (%s, %s, %s, %s)",
+                [org.id, *row],
+            )
 
 
 def _names(client: TestClient, org: Org, q: str) -> list[str]:
