@@ -18,7 +18,7 @@ from crmferry.db import Conn
 from crmferry.errors import Conflict, NotFound, ValidationFailed
 from crmferry.jobs.files import delete_job_files
 from crmferry.jobs.kinds import NewJob, kind_for, registered_job_types
-from crmferry.jobs.model import FINISHED, STATUSES, decode_cursor, encode_cursor, parse_job_id
+from crmferry.jobs.model import STATUSES, decode_cursor, encode_cursor, parse_job_id
 from crmferry.jobs.timing import parse_scheduled_time
 from crmferry.records import DATA_TYPES, get_data_type
 
@@ -269,10 +269,6 @@ def retry_job(
         template_id=old["template_id"],
         retry_of=old["id"],
     )
-
-
-def finished(row: dict[str, Any]) -> bool:
-    return row["status"] in FINISHED
 
 
 def _job_and_data_type(body: dict[str, Any]) -> tuple[str, str]:
