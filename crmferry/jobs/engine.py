@@ -25,24 +25,27 @@ RENEW_ALL = "SELECT * FROM crmferry_renew_leases(%(worker)s, %(jobs)s, %(lease)s
 
 NEXT_DUE = "SELECT crmferry_next_due() AS due, now() AS now"
 
-_HELD = (
-    "id = %(id)s AND status = 'processing' AND worker_id = %(worker)s AND attempts = %(attempts)s"
-)
+# Every statement below re-checks the claim: the row is still processing, held by
+# this worker, in this attempt. Times that mark a moment after the work (a finish,
+# a cancel, a release) are clock_timestamp(): now() inside the job's own
+# transaction is the moment that transaction began, before the work.
 
-PROGRESS = f"""
+PROGRESS = """
 UPDATE scheduled_jobs
    SET progress_done = %(done)s, progress_total = coalesce(%(total)s, progress_total),
        heartbeat_at = now(), lease_expires_at = now() + make_interval(secs => %(lease)s),
        updated_at = now()
- WHERE {_HELD}
+ WHERE id = %(id)s AND status = 'processing' AND worker_id = %(worker)s
+   AND attempts = %(attempts)s
 RETURNING cancel_requested
 """
 
 # A completed job is only completed if no cancel was requested meanwhile: the
 # completion check decides the final state.
-FINISH = f"""
+FINISH = """
 UPDATE scheduled_jobs
-   SET status = %(status)s::text, completed_at = now(), updated_at = now(),
+   SET status = %(status)s::text, completed_at = clock_timestamp(),
+       updated_at = clock_timestamp(),
        error_message = %(error)s, record_count = %(record_count)s::integer, counts = %(counts)s,
        result_path = %(result_path)s, result_size = %(result_size)s::bigint,
        error_report_path = %(error_report_path)s,
@@ -55,30 +58,36 @@ UPDATE scheduled_jobs
        lease_expires_at = NULL,
        attempt_history = attempt_history || jsonb_build_array(jsonb_build_object(
            'attempt', attempts, 'worker', worker_id, 'started_at', started_at,
-           'ended_at', now(), 'outcome', %(status)s::text))
- WHERE {_HELD} AND (%(status)s::text <> 'completed' OR NOT cancel_requested)
+           'ended_at', clock_timestamp(), 'outcome', %(status)s::text))
+ WHERE id = %(id)s AND status = 'processing' AND worker_id = %(worker)s
+   AND attempts = %(attempts)s
+   AND (%(status)s::text <> 'completed' OR NOT cancel_requested)
 RETURNING id
 """
 
-CANCELLED_RUNNING = f"""
+CANCELLED_RUNNING = """
 UPDATE scheduled_jobs
-   SET status = 'cancelled', completed_at = now(), updated_at = now(), lease_expires_at = NULL,
+   SET status = 'cancelled', completed_at = clock_timestamp(), updated_at = clock_timestamp(),
+       lease_expires_at = NULL,
        error_message = 'Cancelled while running; nothing it did was kept.',
        attempt_history = attempt_history || jsonb_build_array(jsonb_build_object(
            'attempt', attempts, 'worker', worker_id, 'started_at', started_at,
-           'ended_at', now(), 'outcome', 'cancelled'))
- WHERE {_HELD} AND cancel_requested
+           'ended_at', clock_timestamp(), 'outcome', 'cancelled'))
+ WHERE id = %(id)s AND status = 'processing' AND worker_id = %(worker)s
+   AND attempts = %(attempts)s AND cancel_requested
 RETURNING *
 """
 
 # Shutdown or a lost connection: back to pending at once, not after the lease.
-RELEASE = f"""
+RELEASE = """
 UPDATE scheduled_jobs
-   SET status = 'pending', worker_id = NULL, lease_expires_at = NULL, updated_at = now(),
+   SET status = 'pending', worker_id = NULL, lease_expires_at = NULL,
+       updated_at = clock_timestamp(),
        attempt_history = attempt_history || jsonb_build_array(jsonb_build_object(
            'attempt', attempts, 'worker', worker_id, 'started_at', started_at,
-           'ended_at', now(), 'outcome', %(why)s::text))
- WHERE {_HELD}
+           'ended_at', clock_timestamp(), 'outcome', %(why)s::text))
+ WHERE id = %(id)s AND status = 'processing' AND worker_id = %(worker)s
+   AND attempts = %(attempts)s
 RETURNING id
 """
 

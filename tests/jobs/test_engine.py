@@ -5,6 +5,7 @@ and recovery, and the claim's plan."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -76,6 +77,23 @@ def test_completion_commits_the_effect_and_status_together(
     assert row["counts"]["inserted"] == 4
     assert row["attempt_history"][-1]["outcome"] == "completed"
     assert effects(db, ids) == {str(ids[0]): 1}
+
+
+def test_a_job_that_sleeps_a_second_records_at_least_a_second(
+    db: Database, settings: Settings, org: Org
+) -> None:
+    """completed_at, updated_at and the attempt's ended_at mark when the work ended, not
+    when the job's transaction began (a lower bound on recorded durations only)."""
+    ids = add_jobs(db, org, 1, options={"sleep": 1})
+    (job,) = claim_all(db, ids)
+    assert run_claimed(db, settings, job) == "completed"
+    (row,) = jobs_of(db, ids)
+    second = timedelta(seconds=1)
+    assert row["completed_at"] - row["started_at"] >= second
+    assert row["updated_at"] - row["started_at"] >= second
+    (attempt,) = row["attempt_history"]
+    ended = datetime.fromisoformat(attempt["ended_at"])
+    assert ended - datetime.fromisoformat(attempt["started_at"]) >= second
 
 
 def test_failed_outcome_rolls_back_data_but_keeps_message_and_report(
