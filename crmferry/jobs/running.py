@@ -195,28 +195,34 @@ def _attempt(
         return "completed"
     except _RollBack as stop:
         if stop.outcome is None:
-            _discard(settings, claim, outcome, keep_report=False)
-            return "cancelled" if engine.mark_cancelled(db, claim) else "lost"
+            return _cancelled(db, settings, claim, outcome)
         return _failed_outcome(db, settings, claim, stop.outcome)
     except JobCancelled:
-        _discard(settings, claim, outcome, keep_report=False)
-        return "cancelled" if engine.mark_cancelled(db, claim) else "lost"
+        return _cancelled(db, settings, claim, outcome)
     except LeaseLost:
-        _discard(settings, claim, outcome, keep_report=False)
+        _discard(settings, claim, outcome, final=False)
         return "lost"
     except psycopg.OperationalError as exc:
         # the database went away, not the job's fault: give it back for another try
         log.warning("job %s lost its database connection: %s", claim.job_id, exc)
-        _discard(settings, claim, outcome, keep_report=False)
+        _discard(settings, claim, outcome, final=False)
         # if even that fails, the lease runs out and the sweep puts it back
         with contextlib.suppress(psycopg.Error):
             engine.release(db, claim, "database connection lost")
         return "lost"
     except Exception as exc:
-        _discard(settings, claim, outcome, keep_report=False)
         log.exception("job %s failed", claim.job_id)
         message = exc.detail if isinstance(exc, CrmFerryError) else f"{type(exc).__name__}: {exc}"
-        return _fail(db, settings, claim, message)
+        status = _fail(db, settings, claim, message)
+        _discard(settings, claim, outcome, final=status != "lost")
+        return status
+
+
+def _cancelled(db: Database, settings: Settings, claim: Claim, outcome: JobOutcome | None) -> str:
+    """A cancel request stopped the attempt (or arrived before its completion)."""
+    status = "cancelled" if engine.mark_cancelled(db, claim) else "lost"
+    _discard(settings, claim, outcome, final=status != "lost")
+    return status
 
 
 def _completed(settings: Settings, outcome: JobOutcome) -> Finish:
@@ -233,7 +239,6 @@ def _completed(settings: Settings, outcome: JobOutcome) -> Finish:
 
 def _failed_outcome(db: Database, settings: Settings, claim: Claim, outcome: JobOutcome) -> str:
     """The kind said failed: its data is rolled back, its counts, message and report kept."""
-    _discard(settings, claim, outcome, keep_report=True)
     finish = Finish(
         status="failed",
         error=outcome.error_message or "The job failed.",
@@ -241,7 +246,9 @@ def _failed_outcome(db: Database, settings: Settings, claim: Claim, outcome: Job
         counts=outcome.counts,
         error_report_path=stored_path(settings, outcome.error_report_path),
     )
-    return "failed" if engine.finish_apart(db, claim, finish) is not None else "lost"
+    status = "failed" if engine.finish_apart(db, claim, finish) is not None else "lost"
+    _discard(settings, claim, outcome, keep_report=status != "lost", final=status != "lost")
+    return status
 
 
 def _fail(db: Database, settings: Settings, claim: Claim, message: str) -> str:
@@ -249,12 +256,24 @@ def _fail(db: Database, settings: Settings, claim: Claim, message: str) -> str:
 
 
 def _discard(
-    settings: Settings, claim: Claim, outcome: JobOutcome | None, keep_report: bool
+    settings: Settings,
+    claim: Claim,
+    outcome: JobOutcome | None,
+    *,
+    keep_report: bool = False,
+    final: bool,
 ) -> None:
-    """Remove files of an attempt that did not commit (the report of a failure stays)."""
-    if keep_report:
-        if outcome is not None and outcome.result_path is not None:
-            outcome.result_path.unlink(missing_ok=True)
-        return
-    paths = [] if outcome is None else [outcome.result_path, outcome.error_report_path]
-    discard_attempt(settings, claim.organization_id, claim.job_id, claim.attempts, *paths)
+    """Remove files of an attempt that did not commit (the report of a failure stays);
+    `final` when the job ends with this attempt (its folder goes too once empty)."""
+    paths = [] if outcome is None else [outcome.result_path]
+    if outcome is not None and not keep_report:
+        paths.append(outcome.error_report_path)
+    discard_attempt(
+        settings,
+        claim.organization_id,
+        claim.job_id,
+        claim.attempts,
+        *paths,
+        keep_folder=keep_report and outcome is not None and outcome.error_report_path is not None,
+        final=final,
+    )

@@ -13,6 +13,7 @@ import pytest
 from crmferry.config import Settings
 from crmferry.db import Database
 from crmferry.jobs import engine
+from crmferry.jobs.files import job_files_dir
 from crmferry.jobs.running import run_claimed
 from tests.conftest import Org
 from tests.jobs.conftest import add_jobs, effects, jobs_of
@@ -108,23 +109,32 @@ def test_failed_outcome_rolls_back_data_but_keeps_message_and_report(
     assert effects(db, ids) == {}
 
 
+def test_a_failed_outcome_without_a_report_leaves_no_folder(
+    db: Database, settings: Settings, org: Org
+) -> None:
+    ids = add_jobs(db, org, 1, options={"fail": "the source was empty", "folder": True})
+    (job,) = claim_all(db, ids)
+    assert run_claimed(db, settings, job) == "failed"
+    assert not job_files_dir(settings, org.id, ids[0]).exists()
+
+
 def test_an_exception_fails_the_job_with_its_message_and_no_effect(
     db: Database, settings: Settings, org: Org
 ) -> None:
-    ids = add_jobs(db, org, 1, options={"raise": "boom", "result": "half-written"})
+    ids = add_jobs(db, org, 1, options={"raise": "boom", "folder": True})
     (job,) = claim_all(db, ids)
     assert run_claimed(db, settings, job) == "failed"
     (row,) = jobs_of(db, ids)
     assert row["error_message"] == "RuntimeError: boom"
     assert row["result_path"] is None
-    assert not (settings.files_dir / "jobs" / str(org.id) / str(ids[0]) / "attempt-1").exists()
+    assert not job_files_dir(settings, org.id, ids[0]).exists()
     assert effects(db, ids) == {}
 
 
 def test_cancel_request_stops_a_running_job_and_keeps_nothing(
     db: Database, settings: Settings, org: Org
 ) -> None:
-    ids = add_jobs(db, org, 1, options={"sleep": 3})
+    ids = add_jobs(db, org, 1, options={"sleep": 3, "folder": True})
     (job,) = claim_all(db, ids)
     with db.tenant(org.id) as conn:
         conn.execute("UPDATE scheduled_jobs SET cancel_requested = true WHERE id = %s", ids)
@@ -132,6 +142,7 @@ def test_cancel_request_stops_a_running_job_and_keeps_nothing(
     (row,) = jobs_of(db, ids)
     assert row["status"] == "cancelled" and row["progress_done"] < 60
     assert effects(db, ids) == {}
+    assert not job_files_dir(settings, org.id, ids[0]).exists()  # no empty folder either
 
 
 def test_cancel_arriving_after_the_work_still_decides_cancelled(

@@ -3,7 +3,8 @@
 
 Options drive it: `sleep` (seconds, in 0.05 s steps with progress calls), `cpu`
 (seconds of busy work without progress calls), `fail` (a failed outcome with
-this message), `raise` (an exception), `trace` (a file: one line per start,
+this message), `raise` (an exception), `folder` (make the attempt's folder first,
+as kinds that write files do), `trace` (a file: one line per start,
 written outside the transaction, so it counts raw executions). Every run
 inserts an audit_log row (action `engine-test.run`) in the job's transaction,
 so the committed effect can be counted.
@@ -38,6 +39,8 @@ def run(ctx: JobContext) -> JobOutcome:
     if options.get("trace"):
         with open(options["trace"], "a") as trace:
             trace.write(f"{ctx.job_id} {ctx.job['attempts']}\n")
+    if options.get("folder"):
+        ctx.files_dir()
     ctx.conn.execute(
         EFFECT, {"org": ctx.organization_id, "job": str(ctx.job_id), "attempt": ctx.job["attempts"]}
     )
