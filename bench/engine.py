@@ -64,7 +64,7 @@ def _prepare(*_: Any) -> NewJob:
 
 
 if __name__ != "__main__":
-    register(JobKind("export", _prepare, _noop))
+    register(JobKind("export", _prepare, _noop), replace=True)
 
 
 @contextmanager

@@ -49,6 +49,12 @@ UPDATE scheduled_jobs
        error_message = %(error)s, record_count = %(record_count)s::integer, counts = %(counts)s,
        result_path = %(result_path)s, result_size = %(result_size)s::bigint,
        error_report_path = %(error_report_path)s,
+       upload_id = coalesce(%(upload_id)s::uuid, upload_id),
+       mapping = coalesce(%(mapping)s::jsonb, mapping),
+       options = coalesce(%(options)s::jsonb, options)
+                 || CASE WHEN %(result_file_name)s::text IS NULL THEN '{}'::jsonb
+                         ELSE jsonb_build_object('result_file_name', %(result_file_name)s::text)
+                    END,
        progress_done = CASE WHEN %(status)s::text = 'completed'
                             THEN greatest(progress_done, %(record_count)s::bigint)
                             ELSE progress_done END,
@@ -179,6 +185,9 @@ def record_progress(
 
 @dataclass
 class Finish:
+    """How an attempt ends, as FINISH records it; the input fields (upload, mapping,
+    options, result file name) replace the job's only when set."""
+
     status: str
     error: str | None = None
     record_count: int | None = None
@@ -186,6 +195,10 @@ class Finish:
     result_path: str | None = None
     result_size: int | None = None
     error_report_path: str | None = None
+    result_file_name: str | None = None
+    upload_id: UUID | None = None
+    mapping: dict[str, Any] | None = None
+    options: dict[str, Any] | None = None
 
 
 def finish(conn: Conn, claim: Claim, outcome: Finish) -> dict[str, Any] | None:
@@ -202,8 +215,16 @@ def finish(conn: Conn, claim: Claim, outcome: Finish) -> dict[str, Any] | None:
             result_path=outcome.result_path,
             result_size=outcome.result_size,
             error_report_path=outcome.error_report_path,
+            result_file_name=outcome.result_file_name,
+            upload_id=outcome.upload_id,
+            mapping=_json_or_none(outcome.mapping),
+            options=_json_or_none(outcome.options),
         ),
     ).fetchone()
+
+
+def _json_or_none(value: dict[str, Any] | None) -> Jsonb | None:
+    return Jsonb(value) if value is not None else None
 
 
 def finish_apart(db: Database, claim: Claim, outcome: Finish) -> dict[str, Any] | None:

@@ -234,6 +234,10 @@ def _completed(settings: Settings, outcome: JobOutcome) -> Finish:
         result_path=stored_path(settings, outcome.result_path),
         result_size=outcome.result_size,
         error_report_path=stored_path(settings, outcome.error_report_path),
+        result_file_name=outcome.result_file_name,
+        upload_id=outcome.upload_id,
+        mapping=outcome.mapping,
+        options=outcome.options,
     )
 
 

@@ -23,7 +23,7 @@ import psycopg
 
 from crmferry.config import Settings
 from crmferry.db import Database, connect
-from crmferry.jobs import engine, retention, scheduler
+from crmferry.jobs import engine, firing, retention
 from crmferry.jobs.engine import Claim
 from crmferry.jobs.kinds import load_builtin_kinds
 from crmferry.jobs.listener import Listener
@@ -141,7 +141,7 @@ class Worker:
                 log.warning("job %s lease expired: now %s", row["id"], row["status"])
             self._next_sweep = now + max(0.5, self.settings.lease_seconds / 4)
         if not self.stop.is_set() and now >= self._next_schedules:
-            scheduler.fire_due_schedules(self.db, self.settings)
+            firing.fire_due_schedules(self.db, self.settings)
             self._next_schedules = now + SCHEDULES_EVERY_SECONDS
         if now >= self._next_prune:
             retention.prune_finished_jobs(self.db, self.settings)

@@ -38,10 +38,12 @@ RETURNING id
 
 
 @pytest.fixture
-def test_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kind() -> Iterator[None]:
     """The trivial kind stands in for `export` in this process, for this test only."""
-    kinds.load_builtin_kinds()
-    monkeypatch.setitem(kinds._KINDS, "export", TEST_KIND)
+    export = kinds.kind_for("export")
+    kinds.register(TEST_KIND, replace=True)
+    yield
+    kinds.register(export, replace=True)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from crmferry.config import Settings
 from crmferry.db import Database
-from crmferry.jobs.scheduler import fire_due_schedules
+from crmferry.jobs.firing import fire_due_schedules
 from tests.conftest import Org
 
 pytestmark = pytest.mark.usefixtures("test_kind")
@@ -54,10 +54,10 @@ def test_create_schedule_returns_next_run_in_the_zone(app_client: TestClient, or
         ({"cron": "99 8 * * 1"}, "cron", "not a valid cron expression"),
         ({"timezone": "Europe/Atlantis"}, "timezone", "Unknown time zone"),
         ({"name": ""}, "name", "name"),
-        ({"job_type": "revert"}, "job_type", "import or export"),
-        ({"source": {"type": "ftp"}}, "source", "url"),
+        ({"job_type": "revert"}, "job_type", "must be one of export, import"),
+        ({"job_type": "import", "source": {"type": "ftp"}}, "source", '{"type": "url"'),
         ({"job_type": "import"}, "source", "an import schedule needs a source"),
-        ({"source": URL_SOURCE}, "source", "only an import schedule has a source"),
+        ({"source": URL_SOURCE}, "source", "an export schedule has no source"),
         (
             {"job_type": "import", "source": {"type": "url", "url": "https://"}},
             "source",

@@ -1,5 +1,6 @@
-"""A trivial job kind for engine tests (not registered here: see plugin.py, and the
-`test_kind` fixture inside the test process).
+"""A trivial job kind for engine tests, standing in for `export` (not registered here:
+see plugin.py, and the `test_kind` fixture inside the test process). Its templates and
+schedules keep their input as given.
 
 Options drive it: `sleep` (seconds, in 0.05 s steps with progress calls), `cpu`
 (seconds of busy work without progress calls), `fail` (a failed outcome with
@@ -18,7 +19,7 @@ from typing import Any
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.db import Conn
-from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob
+from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob, SavedInput
 from crmferry.records import DataType
 
 EFFECT = """
@@ -32,6 +33,10 @@ def prepare(
 ) -> NewJob:
     principal.require("member")
     return NewJob(options=dict(body.get("options") or {}), file_name="test.txt")
+
+
+def keep(conn: Conn, data_type: DataType, saved: SavedInput, settings: Settings) -> SavedInput:
+    return saved
 
 
 def run(ctx: JobContext) -> JobOutcome:
@@ -70,4 +75,4 @@ def run(ctx: JobContext) -> JobOutcome:
     return outcome
 
 
-TEST_KIND = JobKind("export", prepare, run)
+TEST_KIND = JobKind("export", prepare, run, check_template=keep, check_schedule=keep)
