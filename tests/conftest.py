@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +20,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from psycopg import sql
 
@@ -87,6 +91,25 @@ def db(settings: Settings) -> Iterator[Database]:
 def app_client(settings: Settings, db: Database) -> Iterator[TestClient]:
     with TestClient(create_app(settings, db)) as client:
         yield client
+
+
+@pytest.fixture
+def live_url(settings: Settings, db: Database) -> Iterator[str]:
+    """The app served by uvicorn in a thread (SSE needs a real streaming server)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, db), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
 
 
 @dataclass

@@ -5,23 +5,19 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from psycopg.types.json import Jsonb
 
 from crmferry.config import Settings
 from crmferry.db import Database
 from crmferry.jobs import kinds
-from crmferry.web.app import create_app
 from tests.conftest import TEST_SECRET, Org
 from tests.jobs.trivial_kind import TEST_KIND
 
@@ -169,22 +165,3 @@ def spawn_worker(database_url: str, settings: Settings, tmp_path: Path) -> Itera
 
 def worker_log(tmp_path: Path) -> str:
     return "\n".join(p.read_text() for p in sorted(tmp_path.glob("worker-*.log")))
-
-
-@pytest.fixture
-def live_url(settings: Settings, db: Database) -> Iterator[str]:
-    """The app served by uvicorn in a thread (SSE needs a real streaming server)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, db), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
