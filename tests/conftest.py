@@ -28,7 +28,7 @@ from crmferry.accounts import admin
 from crmferry.config import Settings
 from crmferry.db import Database, connect
 from crmferry.db.embedded import start_embedded, stop_embedded
-from crmferry.db.urls import with_database
+from crmferry.db.urls import WORKER_ROLE, with_database
 from crmferry.web.app import create_app
 
 TEST_SECRET = "test-secret-key-not-for-production-0123456789"
@@ -83,6 +83,14 @@ def settings(database_url: str, data_dir: Path) -> Settings:
 @pytest.fixture(scope="session")
 def db(settings: Settings) -> Iterator[Database]:
     database = connect(settings, upgrade=True)
+    yield database
+    database.close()
+
+
+@pytest.fixture(scope="session")
+def worker_db(settings: Settings, db: Database) -> Iterator[Database]:
+    """The workers' database: connected as crmferry_worker (after `db` migrated)."""
+    database = connect(settings, role=WORKER_ROLE)
     yield database
     database.close()
 

@@ -25,6 +25,14 @@ RENEW_ALL = "SELECT * FROM crmferry_renew_leases(%(worker)s, %(jobs)s, %(lease)s
 
 NEXT_DUE = "SELECT crmferry_next_due() AS due, now() AS now"
 
+# The claimed job, read in its organization's transaction (the claim answers only
+# what identifies the attempt).
+READ_CLAIMED = """
+SELECT * FROM scheduled_jobs
+ WHERE id = %(id)s AND status = 'processing' AND worker_id = %(worker)s
+   AND attempts = %(attempts)s
+"""
+
 # Every statement below re-checks the claim: the row is still processing, held by
 # this worker, in this attempt. Times that mark a moment after the work (a finish,
 # a cancel, a release) are clock_timestamp(): now() inside the job's own
@@ -106,10 +114,7 @@ class Claim:
     organization_id: str
     worker_id: str
     attempts: int
-
-    @classmethod
-    def of(cls, row: dict[str, Any]) -> Claim:
-        return cls(row["id"], row["organization_id"], row["worker_id"], row["attempts"])
+    job_type: str
 
     def params(self, **more: object) -> dict[str, object]:
         return {"id": self.job_id, "worker": self.worker_id, "attempts": self.attempts, **more}
@@ -117,10 +122,19 @@ class Claim:
 
 def claim_jobs(
     db: Database, worker_id: str, limit: int, org_cap: int, lease_seconds: int
-) -> list[dict[str, Any]]:
+) -> list[Claim]:
     """Claim up to `limit` due jobs (committed before any runs)."""
     params = {"worker": worker_id, "limit": limit, "cap": org_cap, "lease": lease_seconds}
-    return _without_flush_wait(db, CLAIM, params)
+    rows = _without_flush_wait(db, CLAIM, params)
+    return [
+        Claim(row["id"], row["organization_id"], worker_id, row["attempts"], row["job_type"])
+        for row in rows
+    ]
+
+
+def read_claimed(conn: Conn, claim: Claim) -> dict[str, Any] | None:
+    """The claimed job's row (on its tenant transaction); None when the claim is gone."""
+    return conn.execute(READ_CLAIMED, claim.params()).fetchone()
 
 
 def _without_flush_wait(

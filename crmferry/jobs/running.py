@@ -154,37 +154,37 @@ class _RollBack(Exception):
 
 
 def run_claimed(
-    db: Database, settings: Settings, job: dict[str, Any], heartbeats: Heartbeats | None = None
+    db: Database, settings: Settings, claim: Claim, heartbeats: Heartbeats | None = None
 ) -> str:
     """Run one claimed job to the end of its attempt; the status it ended with, or
     'lost' when the claim was gone (another attempt owns the job now).
 
     A worker passes its `heartbeats`; without, the job gets a heartbeat of its own.
     """
-    claim = Claim.of(job)
     own = heartbeats is None
     if heartbeats is None:
         heartbeats = Heartbeats(db, settings, claim.worker_id)
         heartbeats.start()
     signals = heartbeats.watch(claim)
     try:
-        return _attempt(db, settings, job, claim, signals)
+        return _attempt(db, settings, claim, signals)
     finally:
         heartbeats.forget(claim)
         if own:
             heartbeats.stop()
 
 
-def _attempt(
-    db: Database, settings: Settings, job: dict[str, Any], claim: Claim, signals: JobSignals
-) -> str:
+def _attempt(db: Database, settings: Settings, claim: Claim, signals: JobSignals) -> str:
     try:
-        kind = kind_for(job["job_type"])
+        kind = kind_for(claim.job_type)
     except KeyError:
-        return _fail(db, settings, claim, f"No worker here can run a {job['job_type']} job.")
+        return _fail(db, settings, claim, f"No worker here can run a {claim.job_type} job.")
     outcome: JobOutcome | None = None
     try:
         with db.tenant(claim.organization_id) as conn:
+            job = engine.read_claimed(conn, claim)
+            if job is None:
+                raise LeaseLost(f"Job {claim.job_id} is no longer held by this worker.")
             ctx = RunningJob(db, settings, job, conn, claim, signals)
             outcome = kind.run(ctx)
             if outcome.failed:
