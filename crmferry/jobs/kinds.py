@@ -20,7 +20,7 @@ Adding a kind is a registration (`register`), not a change of the engine.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -198,3 +198,14 @@ def load_builtin_kinds() -> None:
     except BaseException:
         _builtins_loaded = False
         raise
+
+
+def load_plugins(modules: Iterable[str]) -> None:
+    """Import modules that register job kinds or source types (`--plugin`, each item
+    may be a comma list), after the built-in ones: a plugin replaces a built-in kind
+    only with `replace=True`, in this process only."""
+    load_builtin_kinds()
+    for name in modules:
+        for part in name.split(","):
+            if part.strip():
+                importlib.import_module(part.strip())

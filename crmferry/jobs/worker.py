@@ -6,7 +6,6 @@ claims, running jobs get the grace period, the rest go back to pending at once.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import queue
@@ -25,7 +24,7 @@ from crmferry.db import Database, connect
 from crmferry.db.urls import WORKER_ROLE
 from crmferry.jobs import engine, firing, retention
 from crmferry.jobs.engine import Claim
-from crmferry.jobs.kinds import load_builtin_kinds
+from crmferry.jobs.kinds import load_plugins
 from crmferry.jobs.listener import Listener
 from crmferry.jobs.running import Heartbeats, run_claimed
 
@@ -37,16 +36,6 @@ RETENTION_EVERY_SECONDS = 3600.0
 # schedule change notifies): at high job rates a check per claim round was a
 # query per job.
 SCHEDULES_EVERY_SECONDS = 0.5
-
-
-def load_plugins(modules: Iterable[str]) -> None:
-    """Import modules that register job kinds (`kinds.register`) after the built-in
-    ones, so a plugin may replace a built-in kind in this process only."""
-    load_builtin_kinds()
-    for name in modules:
-        for part in name.split(","):
-            if part.strip():
-                importlib.import_module(part.strip())
 
 
 class Worker:

@@ -115,11 +115,13 @@ SpawnWorker = Callable[..., subprocess.Popen[bytes]]
 
 @pytest.fixture
 def spawn_worker(database_url: str, settings: Settings, tmp_path: Path) -> Iterator[SpawnWorker]:
-    """Factory: `crmferry worker --plugin tests.jobs.plugin` subprocesses; all are
-    stopped (SIGKILL if need be) after the test."""
+    """Factory: `crmferry worker --plugin tests.jobs.plugin` (or another plugin)
+    subprocesses; all are stopped (SIGKILL if need be) after the test."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def spawn(concurrency: int = 1, **env: object) -> subprocess.Popen[bytes]:
+    def spawn(
+        concurrency: int = 1, plugin: str = "tests.jobs.plugin", **env: object
+    ) -> subprocess.Popen[bytes]:
         environment = {
             **os.environ,
             "DATABASE_URL": database_url,
@@ -141,7 +143,7 @@ def spawn_worker(database_url: str, settings: Settings, tmp_path: Path) -> Itera
                 "--concurrency",
                 str(concurrency),
                 "--plugin",
-                "tests.jobs.plugin",
+                plugin,
             ],
             env=environment,
             cwd=REPO,

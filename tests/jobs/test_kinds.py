@@ -5,81 +5,28 @@ first on purpose. And the one template rule, as the built-in kinds apply it."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
-from crmferry.db import Conn, Database
+from crmferry.db import Database
 from crmferry.errors import AlreadyRegistered, ValidationFailed
 from crmferry.imports.submit import store_upload
-from crmferry.jobs.kinds import (
-    JobContext,
-    JobKind,
-    JobOutcome,
-    NewJob,
-    SavedInput,
-    kind_for,
-    register,
-    unregister,
-)
+from crmferry.jobs.kinds import JobContext, JobKind, kind_for, register, unregister
 from crmferry.jobs.sources import SOURCES, SourceType, register_source, source_for
-from crmferry.records import DataType
-from tests.conftest import Org
+from tests.conftest import TEST_SECRET, Org
 from tests.jobrun import run_job
-
-# A kind the engine has never heard of: it writes its greeting to a file.
-
-
-def _greeting(options: Mapping[str, Any]) -> dict[str, Any]:
-    if not isinstance(options.get("greeting", ""), str):
-        message = "must be text"
-        raise ValidationFailed(
-            f"options.greeting {message}.", [{"field": "options.greeting", "message": message}]
-        )
-    return dict(options)
-
-
-def prepare_greeting(
-    conn: Conn, principal: Principal, data_type: DataType, body: dict[str, Any], settings: Settings
-) -> NewJob:
-    principal.require("member")
-    return NewJob(options=_greeting(body.get("options") or {}), file_name="greeting.txt")
-
-
-def run_greeting(ctx: JobContext) -> JobOutcome:
-    path = ctx.files_dir() / "greeting.txt"
-    path.write_text(ctx.job["options"].get("greeting", "hello"))
-    return JobOutcome(
-        record_count=1,
-        result_path=path,
-        result_size=path.stat().st_size,
-        result_file_name="greeting-for-you.txt",
-        options={**ctx.job["options"], "written": True},
-    )
-
-
-def check_greeting(
-    conn: Conn, data_type: DataType, saved: SavedInput, settings: Settings
-) -> SavedInput:
-    return SavedInput(_greeting(saved.options))
-
-
-def greeting_job(conn: Conn, data_type: DataType, saved: SavedInput, settings: Settings) -> NewJob:
-    return NewJob(options=_greeting(saved.options), file_name="scheduled-greeting.txt")
-
-
-GREETING = JobKind(
-    "greeting",
-    prepare_greeting,
-    run_greeting,
-    check_template=check_greeting,
-    check_schedule=check_greeting,
-    schedule_job=greeting_job,
-)
+from tests.jobs.conftest import REPO, SpawnWorker, statuses, wait_until
+from tests.jobs.greeting_kind import GREETING, prepare_greeting, run_greeting
 
 
 @pytest.fixture
@@ -155,6 +102,71 @@ def test_a_new_kind_runs_through_jobs_templates_and_schedules(
     assert job["job_type"] == "greeting" and job["file_name"] == "scheduled-greeting.txt"
     assert job["options"] == {"greeting": "bonjour", "warmth": 5}  # the schedule's own wins
     assert run_job(db, settings, org.id, job["id"])["status"] == "completed"
+
+
+def test_a_plugin_kind_is_known_to_the_web_and_run_by_a_worker_that_loads_it(
+    database_url: str,
+    settings: Settings,
+    db: Database,
+    org: Org,
+    spawn_worker: SpawnWorker,
+    quiet_queue: None,
+    tmp_path: Path,
+) -> None:
+    """`crmferry serve --plugin` and `crmferry worker --plugin`: nothing else to change."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CRMFERRY_SECRET_KEY": TEST_SECRET,
+        "CRMFERRY_DATA_DIR": str(settings.data_dir),
+        "CRMFERRY_MIN_LEAD_SECONDS": "0",
+        "PYTHONPATH": str(REPO),
+    }
+    with (tmp_path / "serve.log").open("ab") as log:
+        web = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "crmferry",
+                "serve",
+                "--port",
+                str(port),
+                "--plugin",
+                "tests.jobs.greeting_plugin",
+            ],
+            env=env,
+            cwd=REPO,
+            stdout=log,
+            stderr=log,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _ready(url), 60, "the server")
+        body = {"job_type": "greeting", "data_type": "contacts", "options": {"greeting": "hey"}}
+        created = httpx.post(f"{url}/api/v1/jobs", json=body, headers=org.member.headers)
+        assert created.status_code == 201, created.text
+        spawn_worker(plugin="tests.jobs.greeting_plugin")
+        job_id = created.json()["id"]
+        wait_until(lambda: statuses(db, [job_id]) == {"completed": 1}, 60, "the greeting")
+        result = httpx.get(f"{url}/api/v1/jobs/{job_id}/result", headers=org.member.headers)
+        assert result.text == "hey"
+    finally:
+        web.terminate()
+        web.wait(30)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(url + "/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 FEED = {"people.csv": b"Full Name,Email Address\nAnn Lee,ann@example.com\n"}
