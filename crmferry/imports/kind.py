@@ -1,9 +1,11 @@
-"""The `import` job kind: check a request (prepare) and run it (run).
+"""The `import` job kind: check a request (prepare), a template (check_import_template)
+and a schedule (check_import_schedule; its schedules need a source), and run it (run).
 
-A run streams the file into a staging table with COPY, validates and converts
-it set-based, then writes it with one statement for its mode. Everything
-happens in the job's transaction: the data, the change log and the job's
-final status commit together, and a cancel at a batch boundary rolls it all back.
+A run of a scheduled job first fetches its file from its source. A run streams the
+file into a staging table with COPY, validates and converts it set-based, then writes
+it with one statement for its mode. Everything happens in the job's transaction: the
+data, the change log and the job's final status commit together, and a cancel at a
+batch boundary rolls it all back.
 """
 
 from __future__ import annotations
