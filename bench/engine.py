@@ -64,7 +64,7 @@ def _prepare(*_: Any) -> NewJob:
 
 
 if __name__ != "__main__":
-    register(JobKind("export", _prepare, _noop))
+    register(JobKind("export", _prepare, _noop), replace=True)
 
 
 @contextmanager
@@ -104,6 +104,8 @@ class Bench:
         self.url, self.data_dir = url, data_dir
         self.settings = Settings(database_url=url, data_dir=data_dir, secret_key=SECRET)
         self.db = connect(self.settings, upgrade=True)
+        # the raw loop claims as the workers do (only crmferry_worker may)
+        self.worker_url = connect(self.settings, role="crmferry_worker").app_url
         with self.db.owner_connect() as conn:
             self.org = admin.create_organization(conn, "Bench")
             self.user = admin.create_user(conn, self.org, "bench@example.com", "member")
@@ -217,8 +219,8 @@ def worker_rate(bench: Bench, processes: int, slots: int, jobs: int) -> float:
     return bench.span_rate()
 
 
-def _raw_loop(app_url: str, worker: str, barrier: Any) -> None:
-    with psycopg.connect(app_url, autocommit=True) as conn:
+def _raw_loop(worker_url: str, worker: str, barrier: Any) -> None:
+    with psycopg.connect(worker_url, autocommit=True) as conn:
         barrier.wait()
         while True:
             row = conn.execute(
@@ -238,7 +240,7 @@ def raw_rate(bench: Bench, processes: int, jobs: int) -> float:
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(processes)
     children = [
-        context.Process(target=_raw_loop, args=(bench.db.app_url, f"raw-{i}", barrier))
+        context.Process(target=_raw_loop, args=(bench.worker_url, f"raw-{i}", barrier))
         for i in range(processes)
     ]
     for child in children:

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=900, ge=1)
     db_pool_size: int = Field(default=10, ge=1)
     app_db_password: str | None = None
+    worker_db_password: str | None = None
     log_level: str = "INFO"
 
     @cached_property

@@ -85,3 +85,11 @@ class LeaseLost(CrmFerryError):
 
     status = 409
     title = "Lease lost"
+
+
+class AlreadyRegistered(CrmFerryError):
+    """A job kind or a source type registered under a name already taken: a mistake in
+    the code or the plugins, found at start (`replace=True` replaces on purpose)."""
+
+    status = 500
+    title = "Already registered"

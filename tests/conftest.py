@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +20,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from psycopg import sql
 
@@ -24,7 +28,7 @@ from crmferry.accounts import admin
 from crmferry.config import Settings
 from crmferry.db import Database, connect
 from crmferry.db.embedded import start_embedded, stop_embedded
-from crmferry.db.urls import with_database
+from crmferry.db.urls import WORKER_ROLE, with_database
 from crmferry.web.app import create_app
 
 TEST_SECRET = "test-secret-key-not-for-production-0123456789"
@@ -84,9 +88,36 @@ def db(settings: Settings) -> Iterator[Database]:
 
 
 @pytest.fixture(scope="session")
+def worker_db(settings: Settings, db: Database) -> Iterator[Database]:
+    """The workers' database: connected as crmferry_worker (after `db` migrated)."""
+    database = connect(settings, role=WORKER_ROLE)
+    yield database
+    database.close()
+
+
+@pytest.fixture(scope="session")
 def app_client(settings: Settings, db: Database) -> Iterator[TestClient]:
     with TestClient(create_app(settings, db)) as client:
         yield client
+
+
+@pytest.fixture
+def live_url(settings: Settings, db: Database) -> Iterator[str]:
+    """The app served by uvicorn in a thread (SSE needs a real streaming server)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, db), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
 
 
 @dataclass

@@ -10,10 +10,16 @@ from uuid import UUID
 
 from email_validator import EmailNotValidError, validate_email
 
-from crmferry.accounts.principal import ROLES
+from crmferry.accounts.principal import ROLES, Principal
 from crmferry.accounts.secrets import hash_password, new_token, token_digest
 from crmferry.db import Conn
 from crmferry.errors import NotFound, ValidationFailed
+
+MEMBER_BY_EMAIL = """
+SELECT u.id AS user_id, u.email, u.name, m.role
+  FROM memberships AS m JOIN users AS u ON u.id = m.user_id
+ WHERE m.organization_id = %s AND lower(u.email) = lower(%s)
+"""
 
 
 def create_organization(
@@ -102,6 +108,15 @@ def create_token(conn: Conn, organization_id: UUID, email: str, name: str = "") 
         [organization_id, member["id"], name, token_digest(token), token[:8]],
     )
     return token
+
+
+def member_principal(conn: Conn, organization_id: UUID, email: str) -> Principal:
+    """The member with this e-mail (any case) acting from the command line; 404 when the
+    organization has no such member."""
+    row = conn.execute(MEMBER_BY_EMAIL, [organization_id, email.strip()]).fetchone()
+    if row is None:
+        raise NotFound(f"{email} is not a member of organization {organization_id}.")
+    return Principal(row["user_id"], organization_id, row["role"], row["email"], row["name"], "cli")
 
 
 def _require_organization(conn: Conn, organization_id: UUID) -> None:

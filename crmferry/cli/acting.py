@@ -18,6 +18,7 @@ from uuid import UUID
 
 import httpx
 
+from crmferry.accounts import admin
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.db import Database
@@ -33,12 +34,6 @@ from crmferry.errors import (
 from crmferry.jobs import operations
 from crmferry.jobs.files import resolve_path
 from crmferry.jobs.model import FINISHED, job_json
-
-MEMBER = """
-SELECT u.id AS user_id, u.email, u.name, m.role
-  FROM memberships AS m JOIN users AS u ON u.id = m.user_id
- WHERE m.organization_id = %s AND lower(u.email) = lower(%s)
-"""
 
 POLL_SECONDS = 0.5
 
@@ -80,10 +75,7 @@ def local_principal(db: Database, organization_id: str, email: str) -> Principal
     except ValueError:
         raise NotFound(f"No organization {organization_id}.") from None
     with db.owner_connect() as conn:
-        row = conn.execute(MEMBER, [org, email]).fetchone()
-    if row is None:
-        raise NotFound(f"{email} is not a member of organization {organization_id}.")
-    return Principal(row["user_id"], org, row["role"], row["email"], row["name"], "cli")
+        return admin.member_principal(conn, org, email)
 
 
 class LocalClient:

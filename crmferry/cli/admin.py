@@ -10,8 +10,7 @@ import typer
 from crmferry.accounts import admin
 from crmferry.cli.context import database, fail, reports_errors, settings_from
 from crmferry.db import migrate
-from crmferry.db.database import ensure_secret_key, owner_url
-from crmferry.db.urls import app_role_password
+from crmferry.db.database import owner_url, role_passwords
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 orgs_app = typer.Typer(help="Organizations.", no_args_is_help=True)
@@ -24,10 +23,7 @@ tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 def db_upgrade() -> None:
     """Apply pending migrations (running it twice is a no-op)."""
     settings = settings_from()
-    secret = ensure_secret_key(settings)
-    applied = migrate.upgrade(
-        owner_url(settings), app_role_password(secret, settings.app_db_password)
-    )
+    applied = migrate.upgrade(owner_url(settings), role_passwords(settings))
     for name in applied:
         typer.echo(f"applied {name}", err=True)
     typer.echo("database is up to date", err=True)

@@ -17,6 +17,7 @@ from crmferry.cli.context import reports_errors, settings_from
 from crmferry.config import Settings
 from crmferry.db import connect
 from crmferry.db.embedded import embedded_running, stop_embedded
+from crmferry.jobs.kinds import load_plugins
 from crmferry.jobs.worker import run_worker
 from crmferry.web.app import create_app
 
@@ -98,13 +99,23 @@ def _stop_children(children: list[subprocess.Popen[bytes]], timeout: float) -> N
             child.wait()
 
 
+Plugins = typer.Option(
+    [],
+    "--plugin",
+    envvar="CRMFERRY_PLUGINS",
+    help="Module registering job kinds or sources (repeatable; the variable takes a comma list).",
+)
+
+
 @reports_errors
 def serve(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
     data_dir: str | None = DataDir,
+    plugins: list[str] = Plugins,
 ) -> None:
     """The web pages and the API (migrations applied first)."""
+    load_plugins(plugins)
     settings = settings_from(data_dir)
     db = connect(settings, upgrade=True)
     app = create_app(settings, db)
@@ -120,12 +131,7 @@ def serve(
 def worker(
     concurrency: int = typer.Option(1, "--concurrency", min=1, help="Jobs run at once."),
     data_dir: str | None = DataDir,
-    plugins: list[str] = typer.Option(
-        [],
-        "--plugin",
-        envvar="CRMFERRY_PLUGINS",
-        help="Module registering job kinds (repeatable; the variable takes a comma list).",
-    ),
+    plugins: list[str] = Plugins,
 ) -> None:
     """A worker process: claims due jobs and runs them until SIGTERM/SIGINT."""
     settings = settings_from(data_dir)

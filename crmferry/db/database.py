@@ -1,4 +1,8 @@
-"""The database edge: a pool of application-role connections and tenant transactions."""
+"""The database edge: a pool of application-role connections and tenant transactions.
+
+The web process and the CLI connect as `crmferry_app`, the workers as
+`crmferry_worker` (which alone may claim jobs and run the engine's other functions);
+migrations and operator commands as the owner."""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from psycopg_pool import ConnectionPool
 from crmferry.config import Settings
 from crmferry.db import migrate
 from crmferry.db.embedded import start_embedded
-from crmferry.db.urls import app_role_password, app_url
+from crmferry.db.urls import APP_ROLE, ROLES, WORKER_ROLE, role_password, role_url
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -29,7 +33,8 @@ TENANT_BEGIN = sql.SQL("BEGIN; SELECT set_config('app.current_organization_id', 
 
 @dataclass
 class Database:
-    """Both connection strings and the lazily opened application pool."""
+    """Both connection strings and the lazily opened pool of the application role this
+    process connects as (`app_url`: crmferry_app's, or crmferry_worker's in a worker)."""
 
     owner_url: str
     app_url: str
@@ -85,7 +90,8 @@ class Database:
         return psycopg.connect(self.owner_url, autocommit=True, row_factory=dict_row)
 
     def app_connect(self) -> Conn:
-        """A direct application-role connection outside the pool (LISTEN, long jobs)."""
+        """A direct connection as this process's application role, outside the pool
+        (LISTEN, an export's second stream)."""
         return psycopg.connect(self.app_url, autocommit=True, row_factory=dict_row)
 
     def close(self) -> None:
@@ -112,14 +118,22 @@ def owner_url(settings: Settings) -> str:
     return settings.database_url or start_embedded(settings.data_dir)
 
 
-def connect(settings: Settings, upgrade: bool = False) -> Database:
-    """The Database for these settings; with `upgrade`, migrations are applied first."""
+def role_passwords(settings: Settings) -> dict[str, str]:
+    """Each application role's password: CRMFERRY_APP_DB_PASSWORD and
+    CRMFERRY_WORKER_DB_PASSWORD, or derived from the secret key."""
     secret = ensure_secret_key(settings)
+    explicit = {APP_ROLE: settings.app_db_password, WORKER_ROLE: settings.worker_db_password}
+    return {role: role_password(secret, role, explicit[role]) for role in ROLES}
+
+
+def connect(settings: Settings, upgrade: bool = False, role: str = APP_ROLE) -> Database:
+    """The Database for these settings, connecting as `role` (crmferry_app, or
+    crmferry_worker for a worker); with `upgrade`, migrations are applied first."""
+    passwords = role_passwords(settings)
     url = owner_url(settings)
-    password = app_role_password(secret, settings.app_db_password)
     if upgrade:
-        migrate.upgrade(url, password)
-    return Database(url, app_url(url, password), pool_size=settings.db_pool_size)
+        migrate.upgrade(url, passwords)
+    return Database(url, role_url(url, role, passwords[role]), pool_size=settings.db_pool_size)
 
 
 def check_idle_connection(conn: Conn) -> None:

@@ -9,6 +9,7 @@ starting together apply each file exactly once.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from crmferry.db.urls import APP_ROLE
+from crmferry.db.urls import ROLES
 
 MIGRATION_LOCK = 0x43524D46  # "CRMF"
 
@@ -63,12 +64,14 @@ def applied_versions(conn: psycopg.Connection[Any]) -> set[int]:
     return {_first(row) for row in conn.execute("SELECT version FROM crmferry_migrations")}
 
 
-def upgrade(owner_url: str, app_password: str) -> list[str]:
-    """Apply pending migrations as the owner; return the names applied (empty: up to date)."""
+def upgrade(owner_url: str, passwords: Mapping[str, str]) -> list[str]:
+    """Apply pending migrations as the owner, after making sure each application role
+    exists with its password (`passwords` by role); the names applied (empty: up to date)."""
     applied_now: list[str] = []
     with psycopg.connect(owner_url, autocommit=True) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [MIGRATION_LOCK])
-        _ensure_app_role(conn, app_password)
+        for role in ROLES:
+            _ensure_role(conn, role, passwords[role])
         conn.execute(CREATE_LEDGER)
         done = applied_versions(conn)
         for migration in available_migrations():
@@ -93,10 +96,12 @@ def is_current(conn: psycopg.Connection[Any]) -> bool:
     return wanted <= set(applied or [])
 
 
-def _ensure_app_role(conn: psycopg.Connection[Any], password: str) -> None:
-    """The login role the application uses: owns nothing, never bypasses RLS."""
-    role = sql.Identifier(APP_ROLE)
-    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE]).fetchone()
+def _ensure_role(conn: psycopg.Connection[Any], name: str, password: str) -> None:
+    """A login role of the application: owns nothing, never bypasses RLS. What it may
+    do is granted by the migrations (crmferry_worker is a member of crmferry_app, and
+    only it may run the engine's functions)."""
+    role = sql.Identifier(name)
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [name]).fetchone()
     # (CREATE ROLE takes no bound parameters: the password goes in as a quoted literal)
     verb = "ALTER" if exists else "CREATE"
     conn.execute(

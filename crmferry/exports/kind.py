@@ -1,9 +1,9 @@
 """The `export` job kind: check the options (prepare), stream the file (run).
 
 The file is read from one REPEATABLE READ snapshot (its own transaction) and
-written to the job's folder; it is published by the job's own transaction,
-which records its path and download name together with "completed". If that
-commit never happens, the engine discards the attempt's folder.
+written to the job's folder; the outcome names it and its download name, which
+the engine records in the job's own transaction together with "completed". If
+that commit never happens, the engine discards the attempt's folder.
 """
 
 from __future__ import annotations
@@ -15,18 +15,13 @@ from psycopg import sql
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.db import Conn
+from crmferry.errors import ValidationFailed
 from crmferry.exports.naming import result_file_name
 from crmferry.exports.options import OPTION_KEYS, options_to_json, parse_export_options
 from crmferry.exports.snapshot import snapshot_transaction
 from crmferry.exports.writers import write_export
-from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob, register
+from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob, SavedInput, register
 from crmferry.records import DataType, get_data_type
-
-NAME_RESULT = """
-UPDATE scheduled_jobs
-   SET options = options || jsonb_build_object('result_file_name', %(name)s::text)
- WHERE id = %(id)s
-"""
 
 COUNT_ROWS = "SELECT count(*) AS n FROM {table}"
 
@@ -40,8 +35,37 @@ def prepare_export(
 ) -> NewJob:
     """Validate fields, filters, format and CSV options (422 naming what is wrong)."""
     principal.require("member")
-    options = parse_export_options(data_type, body.get("options") or {})
-    return NewJob(options=options_to_json(options))
+    return NewJob(options=_normalised(data_type, body.get("options")))
+
+
+def check_export_template(
+    conn: Conn, data_type: DataType, saved: SavedInput, settings: Settings
+) -> SavedInput:
+    """A template's options, normalised (an export has no mapping: it is not kept)."""
+    return SavedInput(_normalised(data_type, saved.options))
+
+
+def check_export_schedule(
+    conn: Conn, data_type: DataType, saved: SavedInput, settings: Settings
+) -> SavedInput:
+    """A schedule's options, checked but kept as given, so that a template the schedule
+    names still supplies what it leaves out; an export has no mapping."""
+    if saved.mapping is not None:
+        message = "an export has no mapping"
+        raise ValidationFailed(f"mapping: {message}.", [{"field": "mapping", "message": message}])
+    _normalised(data_type, saved.options)
+    return SavedInput(dict(saved.options))
+
+
+def export_schedule_job(
+    conn: Conn, data_type: DataType, saved: SavedInput, settings: Settings
+) -> NewJob:
+    """A schedule's job: its options (with its template's) normalised as a request's are."""
+    return NewJob(options=_normalised(data_type, saved.options))
+
+
+def _normalised(data_type: DataType, options: Any) -> dict[str, Any]:
+    return options_to_json(parse_export_options(data_type, options))
 
 
 def run_export(ctx: JobContext) -> JobOutcome:
@@ -71,13 +95,21 @@ def run_export(ctx: JobContext) -> JobOutcome:
             expected_rows=total,
         )
     ctx.progress(result.record_count, result.record_count)
-    # last: this locks the job row in the job's transaction, where progress cannot reach it
-    ctx.conn.execute(NAME_RESULT, {"name": name, "id": ctx.job_id})
     return JobOutcome(
         record_count=result.record_count,
         result_path=out_path,
         result_size=result.size_bytes,
+        result_file_name=name,
     )
 
 
-register(JobKind("export", prepare_export, run_export))
+register(
+    JobKind(
+        "export",
+        prepare_export,
+        run_export,
+        check_template=check_export_template,
+        check_schedule=check_export_schedule,
+        schedule_job=export_schedule_job,
+    )
+)

@@ -1,20 +1,19 @@
-"""The `import` job kind: check a request (prepare) and run it (run).
+"""The `import` job kind: check a request (prepare), a template (check_import_template)
+and a schedule (check_import_schedule; its schedules need a source), and run it (run).
 
-A run streams the file into a staging table with COPY, validates and converts
-it set-based, then writes it with one statement for its mode. Everything
-happens in the job's transaction: the data, the change log and the job's
-final status commit together, and a cancel at a batch boundary rolls it all back.
+A run of a scheduled job first fetches its file from its source. A run streams the
+file into a staging table with COPY, validates and converts it set-based, then writes
+it with one statement for its mode. Everything happens in the job's transaction: the
+data, the change log and the job's final status commit together, and a cancel at a
+batch boundary rolls it all back.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
-
-from psycopg.types.json import Jsonb
 
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
@@ -25,19 +24,19 @@ from crmferry.imports.mapping import suggest_mapping, validate_mapping_for_mode
 from crmferry.imports.options import ImportOptions, parse_import_options
 from crmferry.imports.readers import ReadLimits, iter_rows, sniff
 from crmferry.imports.report import write_report
-from crmferry.imports.sources import fetch_upload, source_url
-from crmferry.imports.templates import template_for_job
 from crmferry.imports.uploads import get_upload, upload_path
-from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob, register
+from crmferry.jobs.kinds import (
+    JobContext,
+    JobKind,
+    JobOutcome,
+    NewJob,
+    SavedInput,
+    register,
+)
+from crmferry.jobs.sources import source_for
 from crmferry.records import DataType, get_data_type
 
 REPORT_NAME = "errors.csv"
-
-# A URL job's downloaded upload, and the mapping and options it ran with, become the job's.
-_LINK_UPLOAD = """
-UPDATE scheduled_jobs SET upload_id = %(upload)s, mapping = %(mapping)s, options = %(options)s
- WHERE id = %(id)s
-"""
 
 log = logging.getLogger(__name__)
 
@@ -45,22 +44,16 @@ log = logging.getLogger(__name__)
 def prepare_import(
     conn: Conn, principal: Principal, data_type: DataType, body: dict[str, Any], settings: Settings
 ) -> NewJob:
-    """Check the upload (this organization's), the mapping and the options; 404/422 otherwise.
-
-    A `template_id` supplies the mapping and options the body leaves out.
-    """
+    """Check the upload (this organization's), the mapping and the options; 404/422 otherwise."""
     principal.require("member")
-    mapping, options = _with_template(
-        conn, body.get("template_id"), data_type, body.get("mapping"), body.get("options")
-    )
     if body.get("upload_id") is None:
         raise ValidationFailed(
             "An import needs an upload_id.", [{"field": "upload_id", "message": "is required"}]
         )
     upload = get_upload(conn, body["upload_id"])
-    parsed = parse_import_options(options)
+    parsed = parse_import_options(body.get("options"))
     checked = validate_mapping_for_mode(
-        data_type, list(upload["headers"]), mapping or {}, parsed.mode
+        data_type, list(upload["headers"]), body.get("mapping") or {}, parsed.mode
     )
     return NewJob(
         options=parsed.as_dict(),
@@ -71,37 +64,67 @@ def prepare_import(
     )
 
 
-def _with_template(
-    conn: Conn,
-    template_id: object,
-    data_type: DataType,
-    mapping: Mapping[str, str | None] | None,
-    options: Mapping[str, Any] | None,
-) -> tuple[Mapping[str, str | None] | None, dict[str, Any]]:
-    """The mapping and raw options of a job: its own, with what it leaves out taken from
-    the template it names (if any)."""
-    merged = dict(options or {})
-    if template_id:
-        template = template_for_job(conn, template_id, "import", data_type.name)
-        mapping = mapping or template["mapping"]
-        merged = {**(template["options"] or {}), **merged}
-    return mapping, merged
+def check_import_template(
+    conn: Conn, data_type: DataType, saved: SavedInput, settings: Settings
+) -> SavedInput:
+    """A template's mapping (header → field, or null for a column left out; each field
+    at most once) and its options, with their defaults filled in."""
+    mapping = saved.mapping
+    if not isinstance(mapping, dict) or not mapping:
+        raise _invalid_template("mapping", "must be an object of column header → field")
+    seen: dict[str, str] = {}
+    for header, field in mapping.items():
+        if field is None or field == "":
+            continue
+        if field not in data_type.field_names:
+            raise _invalid_template(
+                f"mapping.{header}", f"names no {data_type.name} field: '{field}'"
+            )
+        if field in seen:
+            raise _invalid_template(
+                f"mapping.{header}", f"maps '{field}', already mapped from '{seen[field]}'"
+            )
+        seen[field] = header
+    options = parse_import_options(saved.options).as_dict()
+    return SavedInput(options, {str(h): (f or None) for h, f in mapping.items()})
+
+
+def check_import_schedule(
+    conn: Conn, data_type: DataType, saved: SavedInput, settings: Settings
+) -> SavedInput:
+    """A schedule's options, and its mapping as far as it can be checked without the file
+    (known fields, each once, the required ones mapped); its headers are checked against
+    each downloaded file. Kept as given, not with defaults filled in, so that a template
+    the schedule names still supplies what it leaves out."""
+    parsed = parse_import_options(saved.options)
+    mapping = saved.mapping
+    if mapping is not None:
+        if not isinstance(mapping, dict):
+            message = 'must be an object {"Header": "field" | null}'
+            raise ValidationFailed(
+                f"mapping {message}.", [{"field": "mapping", "message": message}]
+            )
+        validate_mapping_for_mode(data_type, list(mapping), mapping, parsed.mode)
+    return saved
 
 
 def run_import(ctx: JobContext) -> JobOutcome:
     """Stage, validate, write (or only count, for a dry run), report.
 
-    A job of a schedule with a URL source and no upload yet first downloads its file
-    and records it as an upload in the job's transaction; the upload is linked to the
-    job when the run succeeds, and the file is removed when it does not.
+    A job of a schedule with a source and no upload yet first fetches its file and
+    records it as an upload in the job's transaction; the outcome names the upload and
+    the mapping and options it ran with (recorded with "completed"), and the file is
+    removed when the run fails.
     """
     fetched: dict[str, Any] | None = None
+    options_kept: dict[str, Any] | None = None
     try:
-        url = source_url(ctx.job["options"])
-        if ctx.job["upload_id"] is None and url is not None:
-            fetched = _fetch(ctx, url)
-            upload = fetched
-            mapping, options = _source_input(ctx, url, list(fetched["headers"]))
+        source = ctx.job["options"].get("source")
+        if ctx.job["upload_id"] is None and source is not None:
+            source_type = source_for(source)
+            fetched = upload = source_type.fetch(ctx, source)
+            mapping, options = _fetched_input(ctx, source_type.location(source), upload)
+            options_kept = {**ctx.job["options"], **options.as_dict()}
         else:
             upload = get_upload(ctx.conn, ctx.job["upload_id"])
             mapping = {h: f for h, f in (ctx.job["mapping"] or {}).items() if f}
@@ -117,41 +140,18 @@ def run_import(ctx: JobContext) -> JobOutcome:
     if outcome.failed:
         _forget(ctx.settings, fetched)  # the job's transaction, and the upload row, roll back
     elif fetched is not None:
-        # last, after every progress write: this row lock is held until the job commits
-        ctx.conn.execute(
-            _LINK_UPLOAD,
-            {
-                "id": ctx.job_id,
-                "upload": fetched["id"],
-                "mapping": Jsonb(mapping),
-                "options": Jsonb({**ctx.job["options"], **options.as_dict()}),
-            },
-        )
+        outcome.upload_id, outcome.mapping, outcome.options = fetched["id"], mapping, options_kept
     return outcome
 
 
-def _fetch(ctx: JobContext, url: str) -> dict[str, Any]:
-    return fetch_upload(
-        ctx.conn,
-        ctx.settings,
-        url=url,
-        organization_id=ctx.organization_id,
-        created_by=ctx.job["created_by"],
-        data_type=ctx.job["data_type"],
-        check=ctx.check,
-    )
-
-
-def _source_input(
-    ctx: JobContext, url: str, headers: list[str]
+def _fetched_input(
+    ctx: JobContext, location: str, upload: dict[str, Any]
 ) -> tuple[dict[str, str], ImportOptions]:
-    """The mapping and options of a URL job, checked against the downloaded file's
-    headers: the schedule's (or its template's) mapping, else the suggested one."""
-    job, data_type = ctx.job, get_data_type(ctx.job["data_type"])
-    mapping, raw = _with_template(
-        ctx.conn, job["template_id"], data_type, job["mapping"], job["options"]
-    )
-    options = parse_import_options(raw)
+    """The mapping and options of a job whose file was just fetched, checked against the
+    file's headers: the schedule's (or its template's) mapping, else the suggested one."""
+    data_type, headers = get_data_type(ctx.job["data_type"]), list(upload["headers"])
+    options = parse_import_options(ctx.job["options"])
+    mapping = ctx.job["mapping"]
     suggested = mapping is None
     if mapping is None:
         mapping = suggest_mapping(data_type, headers)
@@ -160,7 +160,7 @@ def _source_input(
     except ValidationFailed as exc:
         which = "the suggested mapping" if suggested else "the schedule's mapping"
         raise ValidationFailed(
-            f"The file from {url} does not fit {which}. {exc.detail}", exc.errors
+            f"The file from {location} does not fit {which}. {exc.detail}", exc.errors
         ) from None
 
 
@@ -168,6 +168,12 @@ def _forget(settings: Settings, fetched: dict[str, Any] | None) -> None:
     """Remove a downloaded file whose upload row is not going to commit."""
     if fetched is not None:
         upload_path(settings, fetched["storage_path"]).unlink(missing_ok=True)
+
+
+def _invalid_template(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"The template is not valid: {field} {message}.", [{"field": field, "message": message}]
+    )
 
 
 def _run(
@@ -229,4 +235,13 @@ class _StageClock:
         self.last = now
 
 
-register(JobKind("import", prepare_import, run_import))
+register(
+    JobKind(
+        "import",
+        prepare_import,
+        run_import,
+        check_template=check_import_template,
+        check_schedule=check_import_schedule,
+        needs_source=True,
+    )
+)

@@ -12,7 +12,7 @@ removed first.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -28,15 +28,6 @@ from crmferry.imports.submit import store_upload
 
 MAX_REDIRECTS = 5
 USER_AGENT = f"crmferry/{__version__} (scheduled import)"
-
-
-def source_url(options: Mapping[str, Any] | None) -> str | None:
-    """The URL of a job's `{"type": "url", "url": ...}` source (kept in its options), or None."""
-    source = (options or {}).get("source")
-    if isinstance(source, dict) and source.get("type") == "url":
-        url = source.get("url")
-        return url if isinstance(url, str) else None
-    return None
 
 
 def source_file_name(url: str) -> str:

@@ -25,27 +25,44 @@ RENEW_ALL = "SELECT * FROM crmferry_renew_leases(%(worker)s, %(jobs)s, %(lease)s
 
 NEXT_DUE = "SELECT crmferry_next_due() AS due, now() AS now"
 
-_HELD = (
-    "id = %(id)s AND status = 'processing' AND worker_id = %(worker)s AND attempts = %(attempts)s"
-)
+# The claimed job, read in its organization's transaction (the claim answers only
+# what identifies the attempt).
+READ_CLAIMED = """
+SELECT * FROM scheduled_jobs
+ WHERE id = %(id)s AND status = 'processing' AND worker_id = %(worker)s
+   AND attempts = %(attempts)s
+"""
 
-PROGRESS = f"""
+# Every statement below re-checks the claim: the row is still processing, held by
+# this worker, in this attempt. Times that mark a moment after the work (a finish,
+# a cancel, a release) are clock_timestamp(): now() inside the job's own
+# transaction is the moment that transaction began, before the work.
+
+PROGRESS = """
 UPDATE scheduled_jobs
    SET progress_done = %(done)s, progress_total = coalesce(%(total)s, progress_total),
        heartbeat_at = now(), lease_expires_at = now() + make_interval(secs => %(lease)s),
        updated_at = now()
- WHERE {_HELD}
+ WHERE id = %(id)s AND status = 'processing' AND worker_id = %(worker)s
+   AND attempts = %(attempts)s
 RETURNING cancel_requested
 """
 
 # A completed job is only completed if no cancel was requested meanwhile: the
 # completion check decides the final state.
-FINISH = f"""
+FINISH = """
 UPDATE scheduled_jobs
-   SET status = %(status)s::text, completed_at = now(), updated_at = now(),
+   SET status = %(status)s::text, completed_at = clock_timestamp(),
+       updated_at = clock_timestamp(),
        error_message = %(error)s, record_count = %(record_count)s::integer, counts = %(counts)s,
        result_path = %(result_path)s, result_size = %(result_size)s::bigint,
        error_report_path = %(error_report_path)s,
+       upload_id = coalesce(%(upload_id)s::uuid, upload_id),
+       mapping = coalesce(%(mapping)s::jsonb, mapping),
+       options = coalesce(%(options)s::jsonb, options)
+                 || CASE WHEN %(result_file_name)s::text IS NULL THEN '{}'::jsonb
+                         ELSE jsonb_build_object('result_file_name', %(result_file_name)s::text)
+                    END,
        progress_done = CASE WHEN %(status)s::text = 'completed'
                             THEN greatest(progress_done, %(record_count)s::bigint)
                             ELSE progress_done END,
@@ -55,30 +72,36 @@ UPDATE scheduled_jobs
        lease_expires_at = NULL,
        attempt_history = attempt_history || jsonb_build_array(jsonb_build_object(
            'attempt', attempts, 'worker', worker_id, 'started_at', started_at,
-           'ended_at', now(), 'outcome', %(status)s::text))
- WHERE {_HELD} AND (%(status)s::text <> 'completed' OR NOT cancel_requested)
+           'ended_at', clock_timestamp(), 'outcome', %(status)s::text))
+ WHERE id = %(id)s AND status = 'processing' AND worker_id = %(worker)s
+   AND attempts = %(attempts)s
+   AND (%(status)s::text <> 'completed' OR NOT cancel_requested)
 RETURNING id
 """
 
-CANCELLED_RUNNING = f"""
+CANCELLED_RUNNING = """
 UPDATE scheduled_jobs
-   SET status = 'cancelled', completed_at = now(), updated_at = now(), lease_expires_at = NULL,
+   SET status = 'cancelled', completed_at = clock_timestamp(), updated_at = clock_timestamp(),
+       lease_expires_at = NULL,
        error_message = 'Cancelled while running; nothing it did was kept.',
        attempt_history = attempt_history || jsonb_build_array(jsonb_build_object(
            'attempt', attempts, 'worker', worker_id, 'started_at', started_at,
-           'ended_at', now(), 'outcome', 'cancelled'))
- WHERE {_HELD} AND cancel_requested
+           'ended_at', clock_timestamp(), 'outcome', 'cancelled'))
+ WHERE id = %(id)s AND status = 'processing' AND worker_id = %(worker)s
+   AND attempts = %(attempts)s AND cancel_requested
 RETURNING *
 """
 
 # Shutdown or a lost connection: back to pending at once, not after the lease.
-RELEASE = f"""
+RELEASE = """
 UPDATE scheduled_jobs
-   SET status = 'pending', worker_id = NULL, lease_expires_at = NULL, updated_at = now(),
+   SET status = 'pending', worker_id = NULL, lease_expires_at = NULL,
+       updated_at = clock_timestamp(),
        attempt_history = attempt_history || jsonb_build_array(jsonb_build_object(
            'attempt', attempts, 'worker', worker_id, 'started_at', started_at,
-           'ended_at', now(), 'outcome', %(why)s::text))
- WHERE {_HELD}
+           'ended_at', clock_timestamp(), 'outcome', %(why)s::text))
+ WHERE id = %(id)s AND status = 'processing' AND worker_id = %(worker)s
+   AND attempts = %(attempts)s
 RETURNING id
 """
 
@@ -91,10 +114,7 @@ class Claim:
     organization_id: str
     worker_id: str
     attempts: int
-
-    @classmethod
-    def of(cls, row: dict[str, Any]) -> Claim:
-        return cls(row["id"], row["organization_id"], row["worker_id"], row["attempts"])
+    job_type: str
 
     def params(self, **more: object) -> dict[str, object]:
         return {"id": self.job_id, "worker": self.worker_id, "attempts": self.attempts, **more}
@@ -102,10 +122,19 @@ class Claim:
 
 def claim_jobs(
     db: Database, worker_id: str, limit: int, org_cap: int, lease_seconds: int
-) -> list[dict[str, Any]]:
+) -> list[Claim]:
     """Claim up to `limit` due jobs (committed before any runs)."""
     params = {"worker": worker_id, "limit": limit, "cap": org_cap, "lease": lease_seconds}
-    return _without_flush_wait(db, CLAIM, params)
+    rows = _without_flush_wait(db, CLAIM, params)
+    return [
+        Claim(row["id"], row["organization_id"], worker_id, row["attempts"], row["job_type"])
+        for row in rows
+    ]
+
+
+def read_claimed(conn: Conn, claim: Claim) -> dict[str, Any] | None:
+    """The claimed job's row (on its tenant transaction); None when the claim is gone."""
+    return conn.execute(READ_CLAIMED, claim.params()).fetchone()
 
 
 def _without_flush_wait(
@@ -170,6 +199,9 @@ def record_progress(
 
 @dataclass
 class Finish:
+    """How an attempt ends, as FINISH records it; the input fields (upload, mapping,
+    options, result file name) replace the job's only when set."""
+
     status: str
     error: str | None = None
     record_count: int | None = None
@@ -177,6 +209,10 @@ class Finish:
     result_path: str | None = None
     result_size: int | None = None
     error_report_path: str | None = None
+    result_file_name: str | None = None
+    upload_id: UUID | None = None
+    mapping: dict[str, Any] | None = None
+    options: dict[str, Any] | None = None
 
 
 def finish(conn: Conn, claim: Claim, outcome: Finish) -> dict[str, Any] | None:
@@ -193,8 +229,16 @@ def finish(conn: Conn, claim: Claim, outcome: Finish) -> dict[str, Any] | None:
             result_path=outcome.result_path,
             result_size=outcome.result_size,
             error_report_path=outcome.error_report_path,
+            result_file_name=outcome.result_file_name,
+            upload_id=outcome.upload_id,
+            mapping=_json_or_none(outcome.mapping),
+            options=_json_or_none(outcome.options),
         ),
     ).fetchone()
+
+
+def _json_or_none(value: dict[str, Any] | None) -> Jsonb | None:
+    return Jsonb(value) if value is not None else None
 
 
 def finish_apart(db: Database, claim: Claim, outcome: Finish) -> dict[str, Any] | None:

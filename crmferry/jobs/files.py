@@ -7,6 +7,7 @@ never touches the files of the attempt that replaced it.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 from uuid import UUID
@@ -27,14 +28,28 @@ def attempt_dir(settings: Settings, organization_id: object, job_id: UUID, attem
 
 
 def discard_attempt(
-    settings: Settings, organization_id: object, job_id: UUID, attempt: int, *paths: Path | None
+    settings: Settings,
+    organization_id: object,
+    job_id: UUID,
+    attempt: int,
+    *paths: Path | None,
+    keep_folder: bool = False,
+    final: bool = False,
 ) -> None:
-    """Remove what an attempt that did not commit wrote."""
+    """Remove what an attempt that did not commit wrote: `paths`, and its folder unless
+    `keep_folder` (a failed attempt's error report stays in it). With `final` (the job
+    ends with this attempt) the folders left empty go too, the job's own included."""
     for path in paths:
         if path is not None:
             path.unlink(missing_ok=True)
     folder = job_files_dir(settings, organization_id, job_id) / f"attempt-{attempt}"
-    shutil.rmtree(folder, ignore_errors=True)
+    if not keep_folder:
+        shutil.rmtree(folder, ignore_errors=True)
+    if final:
+        # not while the job may go on: another attempt's folder may be on its way
+        for empty in (folder, folder.parent):
+            with contextlib.suppress(OSError):  # not empty, or already gone
+                empty.rmdir()
 
 
 def stored_path(settings: Settings, path: Path | None) -> str | None:

@@ -18,8 +18,9 @@ from crmferry.cursors import decode_cursor, encode_cursor
 from crmferry.db import Conn
 from crmferry.errors import Conflict, NotFound, ValidationFailed
 from crmferry.jobs.files import delete_job_files
-from crmferry.jobs.kinds import NewJob, kind_for, registered_job_types
+from crmferry.jobs.kinds import NewJob, SavedInput, kind_for, registered_job_types
 from crmferry.jobs.model import FINISHED, STATUSES, parse_job_id
+from crmferry.jobs.templates import apply_template
 from crmferry.jobs.timing import parse_scheduled_time
 from crmferry.records import DATA_TYPES, get_data_type
 
@@ -40,19 +41,17 @@ RETURNING *
 
 GET_JOB = "SELECT * FROM scheduled_jobs WHERE id = %s"
 
-# Newest first, keyset-paged on (created_at, id): served by scheduled_jobs_org_list_idx.
+# Newest first, keyset-paged on (created_at, id): served by scheduled_jobs_org_list_idx,
+# whose leading column is the tenant policy's (organization_id::uuid).
 LIST_JOBS = """
 SELECT * FROM scheduled_jobs
- WHERE organization_id = current_setting('app.current_organization_id', true)
-   AND (%(status)s::text IS NULL OR status = %(status)s)
+ WHERE (%(status)s::text IS NULL OR status = %(status)s)
    AND (%(job_type)s::text IS NULL OR job_type = %(job_type)s)
    AND (%(data_type)s::text IS NULL OR data_type = %(data_type)s)
    AND (%(after_at)s::timestamptz IS NULL OR (created_at, id) < (%(after_at)s, %(after_id)s))
  ORDER BY created_at DESC, id DESC
  LIMIT %(limit)s
 """
-
-TEMPLATE = "SELECT job_type, data_type, mapping, options FROM templates WHERE id = %s"
 
 # Atomic against the claim: a row the claim has locked is waited for and re-checked.
 CANCEL_PENDING = """
@@ -94,7 +93,10 @@ def create_job(
     """
     principal.require("member")
     job_type, data_type = _job_and_data_type(body)
-    body = _with_template(conn, body, job_type, data_type)
+    template_id = body.get("template_id") or None
+    own = SavedInput(body.get("options") or {}, body.get("mapping"))
+    given = apply_template(conn, template_id, job_type, data_type, own)
+    body = {**body, "options": given.options, "mapping": given.mapping}
     timezone = body.get("timezone") or None
     when = parse_scheduled_time(
         body.get("scheduled_time"), timezone, db_now(conn), settings.min_lead_seconds
@@ -113,7 +115,7 @@ def create_job(
         timezone=timezone,
         priority=_priority(body.get("priority")),
         notify=_notify(body.get("notify")),
-        template_id=body.get("template_id"),
+        template_id=UUID(str(template_id)) if template_id else None,
     )
 
 
@@ -272,10 +274,6 @@ def retry_job(
     )
 
 
-def finished(row: dict[str, Any]) -> bool:
-    return row["status"] in FINISHED
-
-
 def _job_and_data_type(body: dict[str, Any]) -> tuple[str, str]:
     job_type, data_type = body.get("job_type"), body.get("data_type")
     types = registered_job_types()
@@ -286,35 +284,6 @@ def _job_and_data_type(body: dict[str, Any]) -> tuple[str, str]:
         message = f"data_type must be one of {', '.join(DATA_TYPES)}."
         raise ValidationFailed(message, [{"field": "data_type", "message": message}])
     return str(job_type), str(data_type)
-
-
-def _with_template(
-    conn: Conn, body: dict[str, Any], job_type: str, data_type: str
-) -> dict[str, Any]:
-    """The body with a named template's mapping and options under its own values."""
-    template_id = body.get("template_id")
-    if not template_id:
-        return body
-    try:
-        parsed = UUID(str(template_id))
-    except ValueError:
-        parsed = None
-    row = conn.execute(TEMPLATE, [parsed]).fetchone() if parsed else None
-    if row is None:
-        message = f"No template {template_id}."
-        raise ValidationFailed(message, [{"field": "template_id", "message": message}])
-    if (row["job_type"], row["data_type"]) != (job_type, data_type):
-        message = (
-            f"Template {template_id} is a {row['data_type']} {row['job_type']} "
-            f"template, not a {data_type} {job_type} one."
-        )
-        raise ValidationFailed(message, [{"field": "template_id", "message": message}])
-    return {
-        **body,
-        "template_id": str(parsed),
-        "mapping": body.get("mapping") or row["mapping"],
-        "options": {**(row["options"] or {}), **(body.get("options") or {})},
-    }
 
 
 def _priority(value: object) -> int:

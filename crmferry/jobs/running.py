@@ -154,37 +154,37 @@ class _RollBack(Exception):
 
 
 def run_claimed(
-    db: Database, settings: Settings, job: dict[str, Any], heartbeats: Heartbeats | None = None
+    db: Database, settings: Settings, claim: Claim, heartbeats: Heartbeats | None = None
 ) -> str:
     """Run one claimed job to the end of its attempt; the status it ended with, or
     'lost' when the claim was gone (another attempt owns the job now).
 
     A worker passes its `heartbeats`; without, the job gets a heartbeat of its own.
     """
-    claim = Claim.of(job)
     own = heartbeats is None
     if heartbeats is None:
         heartbeats = Heartbeats(db, settings, claim.worker_id)
         heartbeats.start()
     signals = heartbeats.watch(claim)
     try:
-        return _attempt(db, settings, job, claim, signals)
+        return _attempt(db, settings, claim, signals)
     finally:
         heartbeats.forget(claim)
         if own:
             heartbeats.stop()
 
 
-def _attempt(
-    db: Database, settings: Settings, job: dict[str, Any], claim: Claim, signals: JobSignals
-) -> str:
+def _attempt(db: Database, settings: Settings, claim: Claim, signals: JobSignals) -> str:
     try:
-        kind = kind_for(job["job_type"])
+        kind = kind_for(claim.job_type)
     except KeyError:
-        return _fail(db, settings, claim, f"No worker here can run a {job['job_type']} job.")
+        return _fail(db, settings, claim, f"No worker here can run a {claim.job_type} job.")
     outcome: JobOutcome | None = None
     try:
         with db.tenant(claim.organization_id) as conn:
+            job = engine.read_claimed(conn, claim)
+            if job is None:
+                raise LeaseLost(f"Job {claim.job_id} is no longer held by this worker.")
             ctx = RunningJob(db, settings, job, conn, claim, signals)
             outcome = kind.run(ctx)
             if outcome.failed:
@@ -195,28 +195,34 @@ def _attempt(
         return "completed"
     except _RollBack as stop:
         if stop.outcome is None:
-            _discard(settings, claim, outcome, keep_report=False)
-            return "cancelled" if engine.mark_cancelled(db, claim) else "lost"
+            return _cancelled(db, settings, claim, outcome)
         return _failed_outcome(db, settings, claim, stop.outcome)
     except JobCancelled:
-        _discard(settings, claim, outcome, keep_report=False)
-        return "cancelled" if engine.mark_cancelled(db, claim) else "lost"
+        return _cancelled(db, settings, claim, outcome)
     except LeaseLost:
-        _discard(settings, claim, outcome, keep_report=False)
+        _discard(settings, claim, outcome, final=False)
         return "lost"
     except psycopg.OperationalError as exc:
         # the database went away, not the job's fault: give it back for another try
         log.warning("job %s lost its database connection: %s", claim.job_id, exc)
-        _discard(settings, claim, outcome, keep_report=False)
+        _discard(settings, claim, outcome, final=False)
         # if even that fails, the lease runs out and the sweep puts it back
         with contextlib.suppress(psycopg.Error):
             engine.release(db, claim, "database connection lost")
         return "lost"
     except Exception as exc:
-        _discard(settings, claim, outcome, keep_report=False)
         log.exception("job %s failed", claim.job_id)
         message = exc.detail if isinstance(exc, CrmFerryError) else f"{type(exc).__name__}: {exc}"
-        return _fail(db, settings, claim, message)
+        status = _fail(db, settings, claim, message)
+        _discard(settings, claim, outcome, final=status != "lost")
+        return status
+
+
+def _cancelled(db: Database, settings: Settings, claim: Claim, outcome: JobOutcome | None) -> str:
+    """A cancel request stopped the attempt (or arrived before its completion)."""
+    status = "cancelled" if engine.mark_cancelled(db, claim) else "lost"
+    _discard(settings, claim, outcome, final=status != "lost")
+    return status
 
 
 def _completed(settings: Settings, outcome: JobOutcome) -> Finish:
@@ -228,12 +234,15 @@ def _completed(settings: Settings, outcome: JobOutcome) -> Finish:
         result_path=stored_path(settings, outcome.result_path),
         result_size=outcome.result_size,
         error_report_path=stored_path(settings, outcome.error_report_path),
+        result_file_name=outcome.result_file_name,
+        upload_id=outcome.upload_id,
+        mapping=outcome.mapping,
+        options=outcome.options,
     )
 
 
 def _failed_outcome(db: Database, settings: Settings, claim: Claim, outcome: JobOutcome) -> str:
     """The kind said failed: its data is rolled back, its counts, message and report kept."""
-    _discard(settings, claim, outcome, keep_report=True)
     finish = Finish(
         status="failed",
         error=outcome.error_message or "The job failed.",
@@ -241,7 +250,9 @@ def _failed_outcome(db: Database, settings: Settings, claim: Claim, outcome: Job
         counts=outcome.counts,
         error_report_path=stored_path(settings, outcome.error_report_path),
     )
-    return "failed" if engine.finish_apart(db, claim, finish) is not None else "lost"
+    status = "failed" if engine.finish_apart(db, claim, finish) is not None else "lost"
+    _discard(settings, claim, outcome, keep_report=status != "lost", final=status != "lost")
+    return status
 
 
 def _fail(db: Database, settings: Settings, claim: Claim, message: str) -> str:
@@ -249,12 +260,24 @@ def _fail(db: Database, settings: Settings, claim: Claim, message: str) -> str:
 
 
 def _discard(
-    settings: Settings, claim: Claim, outcome: JobOutcome | None, keep_report: bool
+    settings: Settings,
+    claim: Claim,
+    outcome: JobOutcome | None,
+    *,
+    keep_report: bool = False,
+    final: bool,
 ) -> None:
-    """Remove files of an attempt that did not commit (the report of a failure stays)."""
-    if keep_report:
-        if outcome is not None and outcome.result_path is not None:
-            outcome.result_path.unlink(missing_ok=True)
-        return
-    paths = [] if outcome is None else [outcome.result_path, outcome.error_report_path]
-    discard_attempt(settings, claim.organization_id, claim.job_id, claim.attempts, *paths)
+    """Remove files of an attempt that did not commit (the report of a failure stays);
+    `final` when the job ends with this attempt (its folder goes too once empty)."""
+    paths = [] if outcome is None else [outcome.result_path]
+    if outcome is not None and not keep_report:
+        paths.append(outcome.error_report_path)
+    discard_attempt(
+        settings,
+        claim.organization_id,
+        claim.job_id,
+        claim.attempts,
+        *paths,
+        keep_folder=keep_report and outcome is not None and outcome.error_report_path is not None,
+        final=final,
+    )

@@ -1,15 +1,17 @@
-"""Recurring schedules of one organization: create, list, read, change, delete, run now.
+"""Recurring schedules of one organization: create, list, read, change, delete.
 
-A schedule is a job template plus a cron expression in an IANA time zone;
+A schedule is a job input (options, mapping, a template, and a source for kinds
+that fetch their file) plus a cron expression in an IANA time zone; its kind
+checks the input (`JobKind.check_schedule`), the source's type checks the source.
 `next_run_at` (UTC) is recomputed whenever the expression, the zone or the
-enabled flag changes. The workers fire due schedules (see scheduler.py).
+enabled flag changes. The workers fire due schedules, and "run now" fires one
+(see firing.py).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, cast
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
@@ -19,14 +21,14 @@ from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import NotFound, ValidationFailed
 from crmferry.ids import id_or_not_found
-from crmferry.imports.mapping import validate_mapping_for_mode
-from crmferry.imports.options import parse_import_options
 from crmferry.jobs.cron import check_cron, next_fire
-from crmferry.jobs.kinds import kind_for
+from crmferry.jobs.kinds import JobKind, SavedInput, job_types_with, kind_for
 from crmferry.jobs.model import rfc3339
 from crmferry.jobs.operations import db_now
+from crmferry.jobs.sources import examples, source_for
+from crmferry.jobs.templates import apply_template
 from crmferry.jobs.timing import zone_named
-from crmferry.records import DATA_TYPES, DataType, get_data_type
+from crmferry.records import DATA_TYPES, get_data_type
 
 INSERT = """
 INSERT INTO schedules (organization_id, created_by, name, job_type, data_type, options,
@@ -80,11 +82,11 @@ def schedule_json(row: dict[str, Any]) -> dict[str, Any]:
 def create_schedule(
     conn: Conn, principal: Principal, settings: Settings, body: dict[str, Any]
 ) -> dict[str, Any]:
-    """A new schedule; 422 for a bad name, type, cron, zone, options, mapping or source
-    (an import schedule needs a URL source; an export schedule has none)."""
+    """A new schedule; 422 for a bad name, type, cron, zone, template, options, mapping or
+    source (a schedule of a kind that fetches its file needs a source, others have none)."""
     principal.require("member")
-    values = _checked({"enabled": True, **body}, creating=True)
-    values["options"] = _prepared_options(conn, principal, settings, values)
+    values = _checked({"enabled": True, **body}, settings, creating=True)
+    values = _prepared(conn, settings, values)
     values["next_run_at"] = _next_run(values, db_now(conn))
     row = conn.execute(INSERT, {**_db_values(values), "created_by": principal.user_id}).fetchone()
     assert row is not None
@@ -98,8 +100,8 @@ def update_schedule(
     principal.require("member")
     current = get_schedule(conn, schedule_id, for_update=True)
     changes = {k: v for k, v in body.items() if k in EDITABLE}
-    values = _checked({**current, **changes}, creating=False)
-    values["options"] = _prepared_options(conn, principal, settings, values)
+    values = _checked({**current, **changes}, settings, creating=False)
+    values = _prepared(conn, settings, values)
     values["next_run_at"] = _next_run(values, db_now(conn))
     row = conn.execute(UPDATE, {**_db_values(values), "id": current["id"]}).fetchone()
     assert row is not None
@@ -126,37 +128,17 @@ def delete_schedule(conn: Conn, principal: Principal, schedule_id: object) -> No
     conn.execute(DELETE, [UUID(str(schedule_id))])
 
 
-def _prepared_options(
-    conn: Conn, principal: Principal, settings: Settings, values: dict[str, Any]
-) -> dict[str, Any]:
-    """Options checked as a job's would be. An export's kind normalises them now. An
-    import's file comes from its URL source at run time, which the import kind fetches
-    (the source is kept in the options for it): its options, and its mapping as far as
-    that can be checked without the file, are checked now."""
-    options: dict[str, Any] = dict(values["options"])
-    if values["job_type"] == "import":
-        data_type = get_data_type(values["data_type"])
-        parsed = parse_import_options(options)
-        if values.get("mapping") is not None:
-            _check_import_mapping(data_type, values["mapping"], parsed.mode)
-        # kept as given, not with defaults filled in: a template's options still apply
-        options["source"] = values["source"]
-        return options
-    try:
-        kind = kind_for(values["job_type"])
-    except KeyError:
-        return options
-    body = {"job_type": values["job_type"], "data_type": values["data_type"], "options": options}
-    return kind.prepare(conn, principal, get_data_type(values["data_type"]), body, settings).options
-
-
-def _check_import_mapping(data_type: DataType, mapping: object, mode: str) -> None:
-    """A mapping checked as far as it can be without the file: known fields, each once,
-    the required ones mapped. Its headers are checked against each downloaded file."""
-    if not isinstance(mapping, dict):
-        message = 'must be an object {"Header": "field" | null}'
-        raise ValidationFailed(f"mapping {message}.", [{"field": "mapping", "message": message}])
-    validate_mapping_for_mode(data_type, list(mapping), mapping, mode)
+def _prepared(conn: Conn, settings: Settings, values: dict[str, Any]) -> dict[str, Any]:
+    """The schedule's input checked by its kind, as its jobs will use it: the template it
+    names must fit its job and data type (its jobs take what the schedule leaves out from
+    it when each one is made)."""
+    job_type, data_type = values["job_type"], values["data_type"]
+    own = SavedInput(values["options"], values.get("mapping"), values.get("source"))
+    apply_template(conn, values.get("template_id"), job_type, data_type, own)
+    check = kind_for(job_type).check_schedule
+    assert check is not None  # _checked accepts only kinds that can be scheduled
+    saved = check(conn, get_data_type(data_type), own, settings)
+    return {**values, "options": saved.options, "mapping": saved.mapping}
 
 
 def _next_run(values: dict[str, Any], now: datetime) -> datetime | None:
@@ -165,14 +147,17 @@ def _next_run(values: dict[str, Any], now: datetime) -> datetime | None:
     return next_fire(values["cron"], zone_named(values["timezone"]), now)
 
 
-def _checked(values: dict[str, Any], creating: bool) -> dict[str, Any]:
+def _checked(values: dict[str, Any], settings: Settings, creating: bool) -> dict[str, Any]:
     errors: list[dict[str, object]] = []
     name = values.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         errors.append({"field": "name", "message": "A name of 1 to 200 characters is required."})
+    schedulable = job_types_with("check_schedule")
     if creating:
-        if values.get("job_type") not in ("import", "export"):
-            errors.append({"field": "job_type", "message": "must be import or export"})
+        if values.get("job_type") not in schedulable:
+            errors.append(
+                {"field": "job_type", "message": f"must be one of {', '.join(schedulable)}"}
+            )
         if values.get("data_type") not in DATA_TYPES:
             errors.append(
                 {"field": "data_type", "message": f"must be one of {', '.join(DATA_TYPES)}"}
@@ -184,42 +169,40 @@ def _checked(values: dict[str, Any], creating: bool) -> dict[str, Any]:
         options = {}
     if not isinstance(options, dict):
         errors.append({"field": "options", "message": "must be an object"})
-    errors.extend(_source_errors(values.get("job_type"), values.get("source")))
+    source = values.get("source")
+    if values.get("job_type") in schedulable:
+        source, problems = _checked_source(kind_for(values["job_type"]), source, settings)
+        errors.extend(problems)
     if errors:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise ValidationFailed(f"The schedule is not valid: {detail}.", errors)
     cron = check_cron(values.get("cron"))
     timezone = values.get("timezone") or ""
     zone_named(str(timezone))
-    return {**values, "name": str(name).strip(), "cron": cron, "options": options}
+    return {**values, "name": str(name).strip(), "cron": cron, "options": options, "source": source}
 
 
-def _source_errors(job_type: object, source: object) -> list[dict[str, object]]:
-    """An import schedule fetches its file from a URL at each run, so it needs one;
-    an export schedule has nothing to fetch."""
+def _checked_source(
+    kind: JobKind, source: object, settings: Settings
+) -> tuple[dict[str, Any] | None, list[dict[str, object]]]:
+    """A schedule of a kind that fetches its file needs a source to fetch it from, checked
+    by its type; other kinds' schedules have none. (The source, the problems.)"""
     if source is None:
-        if job_type != "import":
-            return []
-        message = (
-            'an import schedule needs a source to fetch its file from: {"type": "url", '
-            '"url": "https://..."} (a CSV or XLSX file)'
-        )
-        return [{"field": "source", "message": message}]
-    if not _is_url_source(source):
-        return [{"field": "source", "message": 'must be {"type": "url", "url": "https://..."}'}]
-    if job_type == "export":
-        return [{"field": "source", "message": "only an import schedule has a source"}]
-    return []
+        if not kind.needs_source:
+            return None, []
+        message = f"a{_n(kind.job_type)} {kind.job_type} schedule needs a source to fetch its "
+        return None, [{"field": "source", "message": message + f"file from: {examples()}"}]
+    if not kind.needs_source:
+        message = f"a{_n(kind.job_type)} {kind.job_type} schedule has no source"
+        return None, [{"field": "source", "message": message}]
+    try:
+        return source_for(source).check(cast(dict[str, Any], source), settings), []
+    except ValidationFailed as exc:
+        return None, exc.errors
 
 
-def _is_url_source(source: object) -> bool:
-    if not isinstance(source, dict) or source.get("type") != "url":
-        return False
-    url = source.get("url")
-    if not isinstance(url, str):
-        return False
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+def _n(word: str) -> str:
+    return "n" if word[:1] in "aeiou" else ""
 
 
 def _db_values(values: dict[str, Any]) -> dict[str, Any]:

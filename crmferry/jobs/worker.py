@@ -6,7 +6,6 @@ claims, running jobs get the grace period, the rest go back to pending at once.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import queue
@@ -16,16 +15,16 @@ import socket
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
 from uuid import UUID
 
 import psycopg
 
 from crmferry.config import Settings
 from crmferry.db import Database, connect
-from crmferry.jobs import engine, retention, scheduler
+from crmferry.db.urls import WORKER_ROLE
+from crmferry.jobs import engine, firing, retention
 from crmferry.jobs.engine import Claim
-from crmferry.jobs.kinds import load_builtin_kinds
+from crmferry.jobs.kinds import load_plugins
 from crmferry.jobs.listener import Listener
 from crmferry.jobs.running import Heartbeats, run_claimed
 
@@ -37,16 +36,6 @@ RETENTION_EVERY_SECONDS = 3600.0
 # schedule change notifies): at high job rates a check per claim round was a
 # query per job.
 SCHEDULES_EVERY_SECONDS = 0.5
-
-
-def load_plugins(modules: Iterable[str]) -> None:
-    """Import modules that register job kinds (`kinds.register`) after the built-in
-    ones, so a plugin may replace a built-in kind in this process only."""
-    load_builtin_kinds()
-    for name in modules:
-        for part in name.split(","):
-            if part.strip():
-                importlib.import_module(part.strip())
 
 
 class Worker:
@@ -62,7 +51,7 @@ class Worker:
         self.slot_freed = threading.Condition(self.lock)
         # slots are long-lived threads fed by a queue, and one heartbeat renews all
         # their leases: no thread is started per job
-        self.queue: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self.queue: queue.SimpleQueue[Claim | None] = queue.SimpleQueue()
         self.slots = [
             threading.Thread(target=self._slot, name=f"slot-{n}", daemon=True)
             for n in range(concurrency)
@@ -119,8 +108,8 @@ class Worker:
             self.settings.org_concurrency,
             self.settings.lease_seconds,
         )
-        for job in claimed:
-            self._start(job)
+        for claim in claimed:
+            self._start(claim)
         if len(claimed) == free:
             self.capped.clear()
             return 0.0  # maybe more are due
@@ -141,7 +130,7 @@ class Worker:
                 log.warning("job %s lease expired: now %s", row["id"], row["status"])
             self._next_sweep = now + max(0.5, self.settings.lease_seconds / 4)
         if not self.stop.is_set() and now >= self._next_schedules:
-            scheduler.fire_due_schedules(self.db, self.settings)
+            firing.fire_due_schedules(self.db, self.settings)
             self._next_schedules = now + SCHEDULES_EVERY_SECONDS
         if now >= self._next_prune:
             retention.prune_finished_jobs(self.db, self.settings)
@@ -151,27 +140,27 @@ class Worker:
         with self.lock:
             return len(self.running)
 
-    def _start(self, job: dict[str, Any]) -> None:
+    def _start(self, claim: Claim) -> None:
         with self.lock:
-            self.running[job["id"]] = Claim.of(job)
-        self.queue.put(job)
+            self.running[claim.job_id] = claim
+        self.queue.put(claim)
 
     def _slot(self) -> None:
-        job = self.queue.get()
-        while job is not None:
+        claim = self.queue.get()
+        while claim is not None:
             try:
-                status = run_claimed(self.db, self.settings, job, self.heartbeats)
-                log.info("job %s (%s) %s", job["id"], job["job_type"], status)
+                status = run_claimed(self.db, self.settings, claim, self.heartbeats)
+                log.info("job %s (%s) %s", claim.job_id, claim.job_type, status)
             except Exception:
-                log.exception("job %s: the worker could not record its end", job["id"])
-            job = self._follow(job) or self.queue.get()
+                log.exception("job %s: the worker could not record its end", claim.job_id)
+            claim = self._follow(claim) or self.queue.get()
 
-    def _follow(self, done: dict[str, Any]) -> dict[str, Any] | None:
+    def _follow(self, done: Claim) -> Claim | None:
         """The next job for the slot that just ran `done`, claimed by the slot itself:
         under load that saves two thread hand-offs per job. The slot stays counted as
         busy until then, so the claim loop never fills it meanwhile. None when nothing
         is claimable (the claim loop is woken to look again) or when stopping."""
-        claimed: list[dict[str, Any]] = []
+        claimed: list[Claim] = []
         if not self.stop.is_set():
             try:
                 claimed = engine.claim_jobs(
@@ -182,11 +171,11 @@ class Worker:
                     self.settings.lease_seconds,
                 )
             except psycopg.Error as exc:
-                log.warning("claim after job %s failed: %s", done["id"], exc)
+                log.warning("claim after job %s failed: %s", done.job_id, exc)
         with self.lock:
-            self.running.pop(done["id"], None)
-            for job in claimed:
-                self.running[job["id"]] = Claim.of(job)
+            self.running.pop(done.job_id, None)
+            for claim in claimed:
+                self.running[claim.job_id] = claim
             self.slot_freed.notify_all()
         if claimed:
             return claimed[0]
@@ -214,9 +203,10 @@ class Worker:
 
 
 def run_worker(settings: Settings, concurrency: int = 1, plugins: Iterable[str] = ()) -> int:
-    """Run a worker until SIGTERM/SIGINT; return the process exit code."""
+    """Run a worker until SIGTERM/SIGINT, connected as crmferry_worker (the only role
+    that may claim jobs); return the process exit code."""
     load_plugins(plugins)
-    db = connect(settings, upgrade=False)
+    db = connect(settings, upgrade=False, role=WORKER_ROLE)
     # each slot holds a connection for its job and briefly another for progress
     db.pool_size = max(settings.db_pool_size, 2 * concurrency + 4)
     worker = Worker(db, settings, concurrency)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+from crmferry.config import Settings
 from crmferry.db import Database, migrate
-from crmferry.db.urls import app_role_password
-from tests.conftest import TEST_SECRET
+from crmferry.db.database import role_passwords
 
 
-def test_upgrade_twice_is_a_no_op(db: Database) -> None:
-    assert migrate.upgrade(db.owner_url, app_role_password(TEST_SECRET, None)) == []
+def test_upgrade_twice_is_a_no_op(db: Database, settings: Settings) -> None:
+    assert migrate.upgrade(db.owner_url, role_passwords(settings)) == []
 
 
 def test_every_shipped_migration_is_recorded(db: Database) -> None:

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from crmferry.config import Settings
 from crmferry.db import Database
-from crmferry.jobs.scheduler import fire_schedule
+from crmferry.jobs.firing import fire_schedule
 from crmferry.jobs.schedules import create_schedule
 from tests.conftest import Org
 from tests.imports.conftest import principal_of

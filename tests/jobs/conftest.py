@@ -5,23 +5,19 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from psycopg.types.json import Jsonb
 
 from crmferry.config import Settings
 from crmferry.db import Database
 from crmferry.jobs import kinds
-from crmferry.web.app import create_app
 from tests.conftest import TEST_SECRET, Org
 from tests.jobs.trivial_kind import TEST_KIND
 
@@ -38,10 +34,12 @@ RETURNING id
 
 
 @pytest.fixture
-def test_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kind() -> Iterator[None]:
     """The trivial kind stands in for `export` in this process, for this test only."""
-    kinds.load_builtin_kinds()
-    monkeypatch.setitem(kinds._KINDS, "export", TEST_KIND)
+    export = kinds.kind_for("export")
+    kinds.register(TEST_KIND, replace=True)
+    yield
+    kinds.register(export, replace=True)
 
 
 @pytest.fixture
@@ -117,11 +115,13 @@ SpawnWorker = Callable[..., subprocess.Popen[bytes]]
 
 @pytest.fixture
 def spawn_worker(database_url: str, settings: Settings, tmp_path: Path) -> Iterator[SpawnWorker]:
-    """Factory: `crmferry worker --plugin tests.jobs.plugin` subprocesses; all are
-    stopped (SIGKILL if need be) after the test."""
+    """Factory: `crmferry worker --plugin tests.jobs.plugin` (or another plugin)
+    subprocesses; all are stopped (SIGKILL if need be) after the test."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def spawn(concurrency: int = 1, **env: object) -> subprocess.Popen[bytes]:
+    def spawn(
+        concurrency: int = 1, plugin: str = "tests.jobs.plugin", **env: object
+    ) -> subprocess.Popen[bytes]:
         environment = {
             **os.environ,
             "DATABASE_URL": database_url,
@@ -143,7 +143,7 @@ def spawn_worker(database_url: str, settings: Settings, tmp_path: Path) -> Itera
                 "--concurrency",
                 str(concurrency),
                 "--plugin",
-                "tests.jobs.plugin",
+                plugin,
             ],
             env=environment,
             cwd=REPO,
@@ -167,22 +167,3 @@ def spawn_worker(database_url: str, settings: Settings, tmp_path: Path) -> Itera
 
 def worker_log(tmp_path: Path) -> str:
     return "\n".join(p.read_text() for p in sorted(tmp_path.glob("worker-*.log")))
-
-
-@pytest.fixture
-def live_url(settings: Settings, db: Database) -> Iterator[str]:
-    """The app served by uvicorn in a thread (SSE needs a real streaming server)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, db), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)

@@ -4,4 +4,4 @@ export kind in that worker process only."""
 from crmferry.jobs.kinds import register
 from tests.jobs.trivial_kind import TEST_KIND
 
-register(TEST_KIND)
+register(TEST_KIND, replace=True)

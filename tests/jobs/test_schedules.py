@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from crmferry.config import Settings
 from crmferry.db import Database
-from crmferry.jobs.scheduler import fire_due_schedules
+from crmferry.jobs.firing import fire_due_schedules
 from tests.conftest import Org
 
 pytestmark = pytest.mark.usefixtures("test_kind")
@@ -54,10 +54,10 @@ def test_create_schedule_returns_next_run_in_the_zone(app_client: TestClient, or
         ({"cron": "99 8 * * 1"}, "cron", "not a valid cron expression"),
         ({"timezone": "Europe/Atlantis"}, "timezone", "Unknown time zone"),
         ({"name": ""}, "name", "name"),
-        ({"job_type": "revert"}, "job_type", "import or export"),
-        ({"source": {"type": "ftp"}}, "source", "url"),
+        ({"job_type": "revert"}, "job_type", "must be one of export, import"),
+        ({"job_type": "import", "source": {"type": "ftp"}}, "source", '{"type": "url"'),
         ({"job_type": "import"}, "source", "an import schedule needs a source"),
-        ({"source": URL_SOURCE}, "source", "only an import schedule has a source"),
+        ({"source": URL_SOURCE}, "source", "an export schedule has no source"),
         (
             {"job_type": "import", "source": {"type": "url", "url": "https://"}},
             "source",
@@ -141,7 +141,7 @@ def occurrence_jobs(db: Database, schedule_id: str) -> list[dict[str, Any]]:
 
 
 def test_many_schedulers_at_once_make_each_occurrence_once(
-    app_client: TestClient, org: Org, db: Database, settings: Settings
+    app_client: TestClient, org: Org, db: Database, worker_db: Database, settings: Settings
 ) -> None:
     made = app_client.post(
         "/api/v1/schedules",
@@ -153,7 +153,7 @@ def test_many_schedulers_at_once_make_each_occurrence_once(
 
     def scheduler() -> None:
         barrier.wait()
-        fire_due_schedules(db, settings)
+        fire_due_schedules(worker_db, settings)
 
     threads = [threading.Thread(target=scheduler) for _ in range(8)]
     for thread in threads:
@@ -168,12 +168,12 @@ def test_many_schedulers_at_once_make_each_occurrence_once(
     after = app_client.get(f"/api/v1/schedules/{made['id']}", headers=org.member.headers).json()
     next_run = datetime.fromisoformat(after["next_run_at"])
     assert next_run > datetime.now(UTC) and next_run.minute == 0
-    fire_due_schedules(db, settings)
+    fire_due_schedules(worker_db, settings)
     assert len(occurrence_jobs(db, made["id"])) == 1
 
 
 def test_import_schedule_keeps_its_url_source_in_the_job_options(
-    app_client: TestClient, org: Org, db: Database, settings: Settings
+    app_client: TestClient, org: Org, db: Database, worker_db: Database, settings: Settings
 ) -> None:
     source = {"type": "url", "url": "https://feeds.example/contacts.csv"}
     made = app_client.post(
@@ -183,7 +183,7 @@ def test_import_schedule_keeps_its_url_source_in_the_job_options(
     ).json()
     assert made["source"] == source
     make_due(db, made["id"], "2021-01-01T00:00:00Z")
-    fire_due_schedules(db, settings)
+    fire_due_schedules(worker_db, settings)
     (job,) = occurrence_jobs(db, made["id"])
     assert job["options"]["source"] == source and job["file_name"] == "contacts.csv"
 

@@ -81,7 +81,7 @@ def test_metrics_expose_jobs_by_status_and_queue_lag(
 
 
 def test_retention_prunes_old_finished_jobs_and_their_files(
-    db: Database, settings: Settings, org: Org
+    db: Database, worker_db: Database, settings: Settings, org: Org
 ) -> None:
     old, recent, waiting = add_jobs(db, org, 3)
     folder = settings.files_dir / "jobs" / str(org.id) / str(old)
@@ -98,6 +98,6 @@ def test_retention_prunes_old_finished_jobs_and_their_files(
             " WHERE id = %s",
             [recent],
         )
-    assert prune_finished_jobs(db, settings, batch=1) >= 1
+    assert prune_finished_jobs(worker_db, settings, batch=1) >= 1
     assert {r["id"] for r in jobs_of(db, [old, recent, waiting])} == {recent, waiting}
     assert not folder.exists()

@@ -1,9 +1,11 @@
-"""A trivial job kind for engine tests (not registered here: see plugin.py, and the
-`test_kind` fixture inside the test process).
+"""A trivial job kind for engine tests, standing in for `export` (not registered here:
+see plugin.py, and the `test_kind` fixture inside the test process). Its templates and
+schedules keep their input as given.
 
 Options drive it: `sleep` (seconds, in 0.05 s steps with progress calls), `cpu`
 (seconds of busy work without progress calls), `fail` (a failed outcome with
-this message), `raise` (an exception), `trace` (a file: one line per start,
+this message), `raise` (an exception), `folder` (make the attempt's folder first,
+as kinds that write files do), `trace` (a file: one line per start,
 written outside the transaction, so it counts raw executions). Every run
 inserts an audit_log row (action `engine-test.run`) in the job's transaction,
 so the committed effect can be counted.
@@ -17,7 +19,7 @@ from typing import Any
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.db import Conn
-from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob
+from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob, SavedInput
 from crmferry.records import DataType
 
 EFFECT = """
@@ -33,11 +35,17 @@ def prepare(
     return NewJob(options=dict(body.get("options") or {}), file_name="test.txt")
 
 
+def keep(conn: Conn, data_type: DataType, saved: SavedInput, settings: Settings) -> SavedInput:
+    return saved
+
+
 def run(ctx: JobContext) -> JobOutcome:
     options = ctx.job["options"] or {}
     if options.get("trace"):
         with open(options["trace"], "a") as trace:
             trace.write(f"{ctx.job_id} {ctx.job['attempts']}\n")
+    if options.get("folder"):
+        ctx.files_dir()
     ctx.conn.execute(
         EFFECT, {"org": ctx.organization_id, "job": str(ctx.job_id), "attempt": ctx.job["attempts"]}
     )
@@ -67,4 +75,4 @@ def run(ctx: JobContext) -> JobOutcome:
     return outcome
 
 
-TEST_KIND = JobKind("export", prepare, run)
+TEST_KIND = JobKind("export", prepare, run, check_template=keep, check_schedule=keep)

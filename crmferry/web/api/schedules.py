@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Body, Response
 
 from crmferry.jobs import schedules
+from crmferry.jobs.firing import fire_schedule
 from crmferry.jobs.model import job_json
-from crmferry.jobs.scheduler import fire_schedule
 from crmferry.web.deps import DB, AppSettings, CurrentPrincipal, MemberPrincipal
 
 router = APIRouter(tags=["schedules"])

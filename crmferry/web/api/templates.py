@@ -6,23 +6,25 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Response
 
-from crmferry.imports.templates import (
+from crmferry.jobs.templates import (
     create_template,
     delete_template,
     get_template,
     list_templates,
 )
-from crmferry.web.deps import DB, CurrentPrincipal, MemberPrincipal
+from crmferry.web.deps import DB, AppSettings, CurrentPrincipal, MemberPrincipal
 
 router = APIRouter(tags=["templates"])
 
 
 @router.post("/templates", status_code=201)
-def create(principal: MemberPrincipal, db: DB, body: dict[str, Any] = Body()) -> dict[str, Any]:
+def create(
+    principal: MemberPrincipal, db: DB, settings: AppSettings, body: dict[str, Any] = Body()
+) -> dict[str, Any]:
     """`{"name", "job_type": "import|export", "data_type", "mapping"? (import), "options"}`,
     validated as a job's would be; 409 for a name already used by a template of that job type."""
     with db.tenant(principal.organization_id) as conn:
-        return create_template(conn, principal.user_id, body)
+        return create_template(conn, principal.user_id, body, settings)
 
 
 @router.get("/templates")

@@ -4,21 +4,32 @@ fire_at), ON CONFLICT DO NOTHING) are inserted in one transaction.
 
 Catch-up: after downtime, the missed occurrences collapse into one run, fired
 for the earliest missed time; the next run is then the first one after now.
+
+Each job is made from the schedule's input with its template's merged in, by its
+kind (`JobKind.schedule_job`); a schedule's source travels in the job's options
+(`options["source"]`) and names its file. When the job cannot be made (its template
+is gone, or no longer fits), the occurrence still gets its job, failed at once with
+the reason, so that the schedule's history says why nothing ran.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from crmferry.config import Settings
 from crmferry.db import Conn, Database
-from crmferry.imports.sources import source_file_name
+from crmferry.errors import CrmFerryError
 from crmferry.jobs.cron import next_fire
-from crmferry.jobs.kinds import NewJob
+from crmferry.jobs.kinds import NewJob, SavedInput, default_schedule_job, kind_for
 from crmferry.jobs.operations import db_now, insert_job
 from crmferry.jobs.schedules import get_schedule
+from crmferry.jobs.sources import source_for
+from crmferry.jobs.templates import apply_template
 from crmferry.jobs.timing import zone_named
+from crmferry.records import get_data_type
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +56,14 @@ UPDATE schedules
 """
 
 CREATOR_NAME = "SELECT coalesce(name, email) AS name FROM users WHERE id = %s"
+
+FAIL_UNMADE = """
+UPDATE scheduled_jobs
+   SET status = 'failed', completed_at = clock_timestamp(), updated_at = clock_timestamp(),
+       error_message = %(error)s
+ WHERE id = %(id)s
+RETURNING *
+"""
 
 
 def fire_due_schedules(db: Database, settings: Settings, limit: int = 50) -> int:
@@ -95,19 +114,17 @@ def fire_schedule(
 
 
 def _insert_occurrence_job(
-    conn: Conn, settings: Settings, schedule: dict[str, Any], fire_at: Any
+    conn: Conn, settings: Settings, schedule: dict[str, Any], fire_at: datetime
 ) -> dict[str, Any]:
     creator = conn.execute(CREATOR_NAME, [schedule["created_by"]]).fetchone()
-    options = dict(schedule["options"] or {})
-    if schedule["source"] is not None:
-        options["source"] = schedule["source"]
-    source_url = (schedule["source"] or {}).get("url")
-    new = NewJob(
-        options=options,
-        mapping=schedule["mapping"],
-        file_name=source_file_name(str(source_url)) if source_url else None,
-    )
-    return insert_job(
+    own = SavedInput(dict(schedule["options"] or {}), schedule["mapping"], schedule["source"])
+    problem = None
+    try:
+        new = _occurrence_input(conn, settings, schedule, own)
+    except CrmFerryError as exc:
+        problem = exc.detail
+        new = NewJob(options=own.options, mapping=own.mapping)
+    job = insert_job(
         conn,
         settings,
         created_by=schedule["created_by"],
@@ -121,3 +138,28 @@ def _insert_occurrence_job(
         schedule_id=schedule["id"],
         occurrence_at=fire_at,
     )
+    if problem is None:
+        return job
+    log.warning("schedule %s: its job could not be made: %s", schedule["id"], problem)
+    failed = conn.execute(FAIL_UNMADE, {"id": job["id"], "error": problem}).fetchone()
+    assert failed is not None
+    return failed
+
+
+def _occurrence_input(
+    conn: Conn, settings: Settings, schedule: dict[str, Any], own: SavedInput
+) -> NewJob:
+    """The job of one occurrence, made by the schedule's kind from its input with its
+    template's merged in; the source goes into the job's options and names its file.
+    A kind this process does not know (a plugin's) takes the input as it is."""
+    job_type, data_type = schedule["job_type"], schedule["data_type"]
+    saved = apply_template(conn, schedule["template_id"], job_type, data_type, own)
+    try:
+        make = kind_for(job_type).schedule_job
+    except KeyError:
+        make = default_schedule_job
+    new = make(conn, get_data_type(data_type), saved, settings)
+    if saved.source is None:
+        return new
+    file_name = new.file_name or source_for(saved.source).file_name(saved.source)
+    return replace(new, options={**new.options, "source": saved.source}, file_name=file_name)
