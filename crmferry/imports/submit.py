@@ -12,7 +12,7 @@ from uuid import UUID
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.db import Conn
-from crmferry.imports.readers import ReadLimits, sniff
+from crmferry.imports.reading import ReadLimits, sniff
 from crmferry.imports.uploads import (
     CHUNK_BYTES,
     LimitedWriter,

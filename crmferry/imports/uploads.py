@@ -13,7 +13,7 @@ from uuid import UUID
 from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import NotFound, PayloadTooLarge
-from crmferry.imports.readers import FileInfo
+from crmferry.imports.reading import FileInfo
 
 CHUNK_BYTES = 1024 * 1024
 

@@ -17,8 +17,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmferry.errors import CrmFerryError, FileUnreadable, ValidationFailed
-from crmferry.imports import readers
-from crmferry.imports.readers import FileInfo, ReadLimits, clean_headers, iter_rows, sniff
+from crmferry.imports.reading import (
+    DEFAULT_LIMITS,
+    FileInfo,
+    ReadLimits,
+    clean_headers,
+    iter_rows,
+    sniff,
+    text,
+    xlsx,
+)
 
 FILES = Path(__file__).parent / "files"
 
@@ -29,7 +37,7 @@ CONTACTS = [
 ]
 
 
-def rows(path: Path, limits: ReadLimits = readers.DEFAULT_LIMITS) -> list[tuple[int, list[str]]]:
+def rows(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> list[tuple[int, list[str]]]:
     return list(iter_rows(path, sniff(path, limits), limits))
 
 
@@ -336,7 +344,7 @@ def test_zip_bomb_refused_before_parsing(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_line_without_break_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readers, "_MAX_LINE_CHARS", 1_000)
+    monkeypatch.setattr(text, "MAX_LINE_CHARS", 1_000)
     path = write(tmp_path, "a,b\n1,2\n" + "y" * 5_000)
     info = sniff(path)
     with pytest.raises(FileUnreadable, match="Row 3 is longer than 1,000 characters"):
@@ -437,7 +445,7 @@ def test_xlsx_damaged_inside(tmp_path: Path) -> None:
     ],
 )
 def test_cell_text(value: object, text: str) -> None:
-    assert readers._cell_text(value) == text
+    assert xlsx.cell_text(value) == text
 
 
 # ---------------------------------------------------------------- hypothesis

@@ -1,0 +1,90 @@
+"""What reading a file promises: its description (`FileInfo`), the limits it is read
+under (`ReadLimits`) and the shape of a record."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from crmferry.config import Settings
+
+StrPath = str | os.PathLike[str]
+
+SAMPLE_BYTES = 64 * 1024
+"""How much of a file is read to tell its format, encoding and delimiter."""
+
+Record = tuple[int, list[str]]
+"""(row number as the user counts it, the row's cells as text)."""
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Limits that protect the service; each one, when exceeded, fails the read clearly."""
+
+    max_rows: int = 5_000_000
+    max_cell_chars: int = 32_767
+    max_xlsx_uncompressed_bytes: int = 1024 * 1024 * 1024
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ReadLimits:
+        """The limits configured by CRMFERRY_MAX_IMPORT_ROWS, _MAX_CELL_CHARS and
+        _MAX_XLSX_UNCOMPRESSED_BYTES."""
+        return cls(
+            max_rows=settings.max_import_rows,
+            max_cell_chars=settings.max_cell_chars,
+            max_xlsx_uncompressed_bytes=settings.max_xlsx_uncompressed_bytes,
+        )
+
+
+DEFAULT_LIMITS = ReadLimits()
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What sniffing found: enough to show the file and to read it again with `iter_rows`.
+
+    `format` names the reader (`csv` for every text table, `xlsx`). `encoding` and
+    `delimiter` are None for XLSX; `sheet` is None for text. `preview` rows have the
+    shape `iter_rows` yields. `row_estimate` counts the data rows after the header:
+    exact for text up to 64 KiB, else extrapolated from the sample; for XLSX, the
+    sheet's declared size (or a streamed count).
+    """
+
+    format: str
+    encoding: str | None
+    delimiter: str | None
+    headers: tuple[str, ...]
+    preview: tuple[tuple[str, ...], ...]
+    row_estimate: int
+    header_row: int = 1
+    sheet: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: lists instead of tuples (the upload response uses these keys)."""
+        return {
+            "format": self.format,
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "headers": list(self.headers),
+            "preview": [list(row) for row in self.preview],
+            "row_estimate": self.row_estimate,
+            "header_row": self.header_row,
+            "sheet": self.sheet,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FileInfo:
+        """The inverse of `to_dict` (missing optional keys take their defaults)."""
+        return cls(
+            format=data["format"],
+            encoding=data.get("encoding"),
+            delimiter=data.get("delimiter"),
+            headers=tuple(data["headers"]),
+            preview=tuple(tuple(row) for row in data.get("preview") or ()),
+            row_estimate=int(data.get("row_estimate") or 0),
+            header_row=int(data.get("header_row") or 1),
+            sheet=data.get("sheet"),
+        )
