@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from crmferry.errors import CrmFerryError, FileUnreadable, ValidationFailed
 from crmferry.imports.reading import (
     DEFAULT_LIMITS,
-    FileInfo,
     ReadLimits,
     clean_headers,
     iter_rows,
@@ -294,12 +293,6 @@ def test_bad_bytes_later_in_the_stream_name_the_row(tmp_path: Path) -> None:
     path.write_bytes(b"a,b\n1,2\n3,\xff\n")
     with pytest.raises(FileUnreadable, match="not valid utf-8"):
         list(iter_rows(path, info))
-
-
-def test_file_info_round_trips_through_json() -> None:
-    info = sniff(FILES / "quoted.csv")
-    assert FileInfo.from_dict(info.to_dict()) == info
-    assert info.to_dict()["headers"] == ["Name", "Notes", "Amount"]
 
 
 # ---------------------------------------------------------------- limits

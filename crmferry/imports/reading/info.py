@@ -4,9 +4,8 @@ under (`ReadLimits`) and the shape of a record."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from crmferry.config import Settings
@@ -61,30 +60,3 @@ class FileInfo:
     row_estimate: int
     header_row: int = 1
     sheet: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: lists instead of tuples (the upload response uses these keys)."""
-        return {
-            "format": self.format,
-            "encoding": self.encoding,
-            "delimiter": self.delimiter,
-            "headers": list(self.headers),
-            "preview": [list(row) for row in self.preview],
-            "row_estimate": self.row_estimate,
-            "header_row": self.header_row,
-            "sheet": self.sheet,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FileInfo:
-        """The inverse of `to_dict` (missing optional keys take their defaults)."""
-        return cls(
-            format=data["format"],
-            encoding=data.get("encoding"),
-            delimiter=data.get("delimiter"),
-            headers=tuple(data["headers"]),
-            preview=tuple(tuple(row) for row in data.get("preview") or ()),
-            row_estimate=int(data.get("row_estimate") or 0),
-            header_row=int(data.get("header_row") or 1),
-            sheet=data.get("sheet"),
-        )
