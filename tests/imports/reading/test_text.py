@@ -27,7 +27,7 @@ from crmferry.imports.reading import (
     xlsx,
 )
 
-FILES = Path(__file__).parent / "files"
+FILES = Path(__file__).parent.parent / "files"
 
 CONTACTS = [
     ["Ada Lovelace", "ada@example.com", "+44 20 7946 0000", "London"],
