@@ -1,49 +1,29 @@
-"""Sniffing and streaming uploaded files: golden files, edge cases, limits, and
-hypothesis-generated CSVs that must never raise anything but a CrmFerryError."""
+"""Text tables: golden files in each encoding, encodings and delimiters told apart,
+streaming limits, and hypothesis-generated CSVs that must never raise anything but a
+CrmFerryError."""
 
 from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
 import io
-import re
-import zipfile
 from pathlib import Path
 
-import openpyxl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crmferry.errors import CrmFerryError, FileUnreadable, ValidationFailed
-from crmferry.imports.reading import (
-    DEFAULT_LIMITS,
-    ReadLimits,
-    clean_headers,
-    iter_rows,
-    sniff,
-    text,
-    xlsx,
-)
+from crmferry.errors import CrmFerryError, FileUnreadable
+from crmferry.imports.reading import ReadLimits, iter_rows, sniff
+from crmferry.imports.reading import text as text_reader
 
-FILES = Path(__file__).parent.parent / "files"
+from .conftest import FILES, rows, write
 
 CONTACTS = [
     ["Ada Lovelace", "ada@example.com", "+44 20 7946 0000", "London"],
     ["José Núñez", "jose@example.es", "+34 954 000 000", "Sevilla"],
     ["Zoë Müller", "zoe@example.de", "+49 30 000000", "Zürich"],
 ]
-
-
-def rows(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> list[tuple[int, list[str]]]:
-    return list(iter_rows(path, sniff(path, limits), limits))
-
-
-def write(tmp_path: Path, data: bytes | str, name: str = "upload.bin") -> Path:
-    path = tmp_path / name
-    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-    return path
 
 
 # ---------------------------------------------------------------- golden files
@@ -125,66 +105,6 @@ def test_outlook_and_google_exports_read_whole() -> None:
     assert rows(FILES / "google_contacts.csv")[0][1][5] == "alan@example.co.uk"
 
 
-def test_xlsx_values_as_text() -> None:
-    """openpyxl writes no cached value for a formula, so "Total" (=C2*D2) reads as ""."""
-    info = sniff(FILES / "inventory.xlsx")
-    assert (info.format, info.encoding, info.delimiter, info.sheet) == ("xlsx", None, None, "Stock")
-    assert info.headers == ("SKU", "Name", "Qty", "Unit Price", "Total", "Received", "Active")
-    assert rows(FILES / "inventory.xlsx") == [
-        (2, ["A-100", "Bolt", "12", "0.3", "", "2024-03-01", "TRUE"]),
-        (3, ["B-200", "Nut", "3", "19.99", "", "2024-03-02 14:30:00", "FALSE"]),
-        (5, ["C-300", "Washer", "", "1234567.5", "", "", ""]),
-    ]
-
-
-def test_png_is_unreadable() -> None:
-    with pytest.raises(FileUnreadable, match="PNG image"):
-        sniff(FILES / "not_text.png")
-
-
-def test_zip_that_is_not_a_workbook() -> None:
-    with pytest.raises(FileUnreadable, match="ZIP archive, not an Excel workbook"):
-        sniff(FILES / "not_xlsx.zip")
-
-
-# ---------------------------------------------------------------- format from content
-
-
-def test_format_comes_from_content_not_name(tmp_path: Path) -> None:
-    csv_named_xlsx = write(tmp_path, "a,b\n1,2\n", "data.xlsx")
-    assert sniff(csv_named_xlsx).format == "csv"
-    xlsx_named_csv = tmp_path / "data.csv"
-    xlsx_named_csv.write_bytes((FILES / "inventory.xlsx").read_bytes())
-    assert sniff(xlsx_named_csv).format == "xlsx"
-
-
-@pytest.mark.parametrize(
-    ("data", "message"),
-    [
-        (b"", "empty"),
-        (b"%PDF-1.7\n...", "PDF document"),
-        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), "97-2003"),
-        (b"\x1f\x8b\x08\x00" + bytes(50), "gzip"),
-        (bytes(2000), "control characters"),
-        (b"name,email\n" + b"\x00\x01\x02\x03" * 200, "control characters"),
-        (b"Name\x00,\x00E\x00\n\x00", "control characters"),  # UTF-16 without a BOM
-        (b"\n\n  \n", "no header row"),
-        (b"PK\x03\x04garbage", "damaged"),
-    ],
-)
-def test_unusable_content_says_why(tmp_path: Path, data: bytes, message: str) -> None:
-    with pytest.raises(FileUnreadable, match=message):
-        sniff(write(tmp_path, data))
-
-
-def test_other_office_zips_are_named(tmp_path: Path) -> None:
-    path = tmp_path / "letter.docx"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("word/document.xml", "<w:document/>")
-    with pytest.raises(FileUnreadable, match="Word document"):
-        sniff(path)
-
-
 # ---------------------------------------------------------------- encodings and delimiters
 
 
@@ -241,52 +161,6 @@ def test_row_estimate_for_a_large_file(tmp_path: Path) -> None:
     assert sum(1 for _ in iter_rows(path, info)) == 50_000
 
 
-# ---------------------------------------------------------------- shaping rows
-
-
-def test_headers_are_cleaned() -> None:
-    assert clean_headers([" Email ", "", "email", "Email (2)", "Name", "", " "]) == [
-        "Email",
-        "Column 2",
-        "email (2)",
-        "Email (2) (2)",
-        "Name",
-    ]
-
-
-def test_blank_rows_skipped_short_rows_padded_long_rows_kept(tmp_path: Path) -> None:
-    path = write(tmp_path, "\n\na,b,c\n1\n\n , ,\n1,2,3,4,,\n1,2,3,,\n")
-    info = sniff(path)
-    assert info.header_row == 3
-    assert info.headers == ("a", "b", "c")
-    assert list(iter_rows(path, info)) == [
-        (4, ["1", "", ""]),
-        (7, ["1", "2", "3", "4"]),
-        (8, ["1", "2", "3"]),
-    ]
-
-
-def test_trailing_delimiters_do_not_make_columns(tmp_path: Path) -> None:
-    info = sniff(write(tmp_path, "a,b,\n1,2,\n"))
-    assert info.headers == ("a", "b")
-    assert info.preview == (("1", "2"),)
-
-
-def test_header_only_file(tmp_path: Path) -> None:
-    path = write(tmp_path, "a,b\n")
-    info = sniff(path)
-    assert (info.headers, info.preview, info.row_estimate) == (("a", "b"), (), 0)
-    assert list(iter_rows(path, info)) == []
-
-
-def test_replaced_file_is_detected(tmp_path: Path) -> None:
-    path = write(tmp_path, "a,b\n1,2\n")
-    info = sniff(path)
-    path.write_text("x,y\n1,2\n")
-    with pytest.raises(FileUnreadable, match="header row"):
-        list(iter_rows(path, info))
-
-
 def test_bad_bytes_later_in_the_stream_name_the_row(tmp_path: Path) -> None:
     path = write(tmp_path, "a,b\n1,2\n3,4\n")
     info = sniff(path)
@@ -295,150 +169,18 @@ def test_bad_bytes_later_in_the_stream_name_the_row(tmp_path: Path) -> None:
         list(iter_rows(path, info))
 
 
-# ---------------------------------------------------------------- limits
-
-
-def test_too_many_rows(tmp_path: Path) -> None:
-    path = write(tmp_path, "a\n" + "x\n" * 11)
-    info = sniff(path)
-    limits = ReadLimits(max_rows=10)
-    with pytest.raises(ValidationFailed, match="more than 10 data rows"):
-        list(iter_rows(path, info, limits))
-    with pytest.raises(ValidationFailed, match="more than 10 data rows"):
-        sniff(path, limits)  # a small file is counted whole when sniffed
-    ok = write(tmp_path, "a\n" + "x\n" * 10, "ok.csv")
-    assert len(rows(ok, limits)) == 10
-
-
-def test_over_long_cell_names_row_and_column(tmp_path: Path) -> None:
-    path = write(tmp_path, "a,b\n1,2\n3," + "x" * 101 + "\n")
-    info = sniff(path)
-    limits = ReadLimits(max_cell_chars=100)
-    with pytest.raises(ValidationFailed, match="row 3, column 'b': 101 characters") as caught:
-        list(iter_rows(path, info, limits))
-    assert caught.value.errors[0]["field"] == "file"
-    with pytest.raises(ValidationFailed, match="row 3"):
-        sniff(path, limits)  # in the preview: refused at upload already
-
-
 def test_cells_beyond_the_csv_default_limit_are_read(tmp_path: Path) -> None:
     limits = ReadLimits(max_cell_chars=300_000)
     path = write(tmp_path, "a,b\n1," + "x" * 200_000 + "\n")
     assert len(rows(path, limits)[0][1][1]) == 200_000
 
 
-def test_zip_bomb_refused_before_parsing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def never(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the workbook must not be parsed")
-
-    monkeypatch.setattr(openpyxl, "load_workbook", never)
-    with pytest.raises(ValidationFailed, match=r"unpacks to .* over the limit of 1,000"):
-        sniff(FILES / "inventory.xlsx", ReadLimits(max_xlsx_uncompressed_bytes=1_000))
-
-
 def test_line_without_break_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(text, "MAX_LINE_CHARS", 1_000)
+    monkeypatch.setattr(text_reader, "MAX_LINE_CHARS", 1_000)
     path = write(tmp_path, "a,b\n1,2\n" + "y" * 5_000)
     info = sniff(path)
     with pytest.raises(FileUnreadable, match="Row 3 is longer than 1,000 characters"):
         list(iter_rows(path, info))
-
-
-# ---------------------------------------------------------------- XLSX details
-
-
-def _save(workbook: openpyxl.Workbook, path: Path) -> Path:
-    workbook.save(path)
-    return path
-
-
-def test_xlsx_leading_blank_rows_keep_excel_numbers(tmp_path: Path) -> None:
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet["B3"], sheet["C3"] = "Email", "Email"
-    sheet["B4"], sheet["C4"] = "a@example.com", "b@example.com"
-    path = _save(workbook, tmp_path / "book.xlsx")
-    info = sniff(path)
-    assert (info.header_row, info.headers) == (3, ("Column 1", "Email", "Email (2)"))
-    assert list(iter_rows(path, info)) == [(4, ["", "a@example.com", "b@example.com"])]
-
-
-def test_xlsx_first_visible_sheet_is_read(tmp_path: Path) -> None:
-    workbook = openpyxl.Workbook()
-    hidden = workbook.active
-    assert hidden is not None
-    hidden.title, hidden.sheet_state = "Lookup", "hidden"
-    hidden.append(["code"])
-    data = workbook.create_sheet("Data")
-    data.append(["sku", "qty"])
-    data.append(["A", 1.5])
-    path = _save(workbook, tmp_path / "book.xlsx")
-    info = sniff(path)
-    assert (info.sheet, info.headers) == ("Data", ("sku", "qty"))
-    assert rows(path) == [(2, ["A", "1.5"])]
-
-
-def test_xlsx_wrong_dimension_is_ignored(tmp_path: Path) -> None:
-    """Some writers declare "A1" whatever the data: every row is still read."""
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    for i in range(30):
-        sheet.append([f"h{i}" if i == 0 else f"v{i}", i])
-    source = _save(workbook, tmp_path / "source.xlsx")
-    path = tmp_path / "lying.xlsx"
-    with zipfile.ZipFile(source) as src, zipfile.ZipFile(path, "w") as dst:
-        for item in src.infolist():
-            data = src.read(item)
-            if item.filename == "xl/worksheets/sheet1.xml":
-                data = re.sub(rb'<dimension ref="[^"]+"', b'<dimension ref="A1"', data)
-            dst.writestr(item, data)
-    info = sniff(path)
-    assert info.row_estimate == 29
-    assert len(rows(path)) == 29
-
-
-def test_xlsx_without_dimension_counts_row_elements(tmp_path: Path) -> None:
-    workbook = openpyxl.Workbook(write_only=True)
-    sheet = workbook.create_sheet("Data")
-    sheet.append(["sku", "qty"])
-    for i in range(50):
-        sheet.append([f"S{i}", i])
-    path = _save(workbook, tmp_path / "streamed.xlsx")
-    with zipfile.ZipFile(path) as archive:
-        assert b"<dimension" not in archive.read("xl/worksheets/sheet1.xml")
-    info = sniff(path)
-    assert (info.row_estimate, len(info.preview)) == (50, 20)
-    assert len(rows(path)) == 50
-
-
-def test_xlsx_damaged_inside(tmp_path: Path) -> None:
-    path = tmp_path / "broken.xlsx"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("xl/workbook.xml", "<not-really")
-    with pytest.raises(FileUnreadable, match="XLSX workbook cannot be"):
-        sniff(path)
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (None, ""),
-        (True, "TRUE"),
-        (7, "7"),
-        (7.0, "7"),
-        (0.1 + 0.2, "0.3"),
-        (1e20, "1e+20"),
-        (dt.datetime(2024, 5, 6), "2024-05-06"),
-        (dt.datetime(2024, 5, 6, 7, 8, 9), "2024-05-06 07:08:09"),
-        (dt.date(2024, 5, 6), "2024-05-06"),
-        (dt.time(7, 8), "07:08:00"),
-        ("#DIV/0!", "#DIV/0!"),
-    ],
-)
-def test_cell_text(value: object, text: str) -> None:
-    assert xlsx.cell_text(value) == text
 
 
 # ---------------------------------------------------------------- hypothesis
