@@ -28,18 +28,13 @@ from psycopg import sql
 
 from crmferry.db import Database
 from crmferry.errors import JobCancelled
-from crmferry.exports import writers
+from crmferry.exports import xlsx_writer
+from crmferry.exports.formulas import neutralise_formula, neutralise_formula_sql, restore_formula
 from crmferry.exports.naming import result_file_name
 from crmferry.exports.options import TEXT_LIKE, export_field, parse_export_options
 from crmferry.exports.snapshot import snapshot_transaction
 from crmferry.exports.streams import CopyStream, copy_into_files
-from crmferry.exports.writers import (
-    ExportResult,
-    neutralise_formula,
-    neutralise_formula_sql,
-    restore_formula,
-    write_export,
-)
+from crmferry.exports.writers import ExportResult, write_export
 from crmferry.records import BIDS, CONTACTS, INVENTORY, DataType
 
 from .conftest import Insert, cancel_at_second_chunk
@@ -423,7 +418,7 @@ def test_xlsx_drops_control_characters_xml_cannot_hold(
 def test_xlsx_starts_a_new_sheet_when_one_is_full(
     db: Database, filled_org: UUID, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(writers, "MAX_XLSX_ROWS", 2)
+    monkeypatch.setattr(xlsx_writer, "MAX_XLSX_ROWS", 2)
     path = tmp_path / "s.xlsx"
     export(db, filled_org, CONTACTS, {"format": "xlsx", "fields": ["status"]}, path)
     book = openpyxl.load_workbook(path)
