@@ -3,9 +3,10 @@ as a formula is prefixed with a single quote `'`. The rule, for text, e-mail and
 fields in CSV and XLSX (never JSON Lines, which no spreadsheet opens):
 
 * a value whose first character is `=` `+` `-` `@` tab or CR gets a leading `'`;
-* so does a value that starts with one or more `'` followed by one of those, so that
-  an import, which takes one quote off such a value (`crmferry_clean`, migration
-  0006), gives back what was exported;
+* so does a value that starts with one or more `'` followed by one of those. An
+  import takes one quote off exactly such a value (`crmferry_clean`, migrations 0006
+  and 0050, the rule's inverse), so a record's text exported and imported back is
+  the text it was;
 * values that merely look like signed numbers in a *text* field, such as the phone
   `+1 555 0100` or `-5`, are prefixed too. No exception is made for them: a spreadsheet
   would not keep them as typed anyway (`+1 555 0100` evaluates to `#NULL!`, `+15550100`
@@ -21,15 +22,12 @@ The rule runs inside PostgreSQL (a CASE on each text column), so CSV stays a pla
 
 from __future__ import annotations
 
-import re
-
 from psycopg import sql
 
 from crmferry.exports.options import TEXT_LIKE
 from crmferry.exports.query import Column
 
 FORMULA_TRIGGERS = "=+-@\t\r"
-_NEUTRALISED = re.compile(r"'+[=+\-@\t\r]")
 # The same rule in SQL. The backend running the COPY evaluates it for every text cell,
 # so it is most of what a CSV export costs over a bare COPY; hence tests on the first
 # character's code, `ascii(v)` (one cheap call, no collation, unlike a text comparison),
@@ -55,11 +53,6 @@ def neutralise_formula(value: str) -> str:
     (first character, after any leading quotes, one of = + - @ tab CR)."""
     first = value.lstrip("'")[:1]
     return "'" + value if first and first in FORMULA_TRIGGERS else value
-
-
-def restore_formula(value: str) -> str:
-    """The inverse of `neutralise_formula`: what an import does with an exported cell."""
-    return value[1:] if _NEUTRALISED.match(value) else value
 
 
 def neutralise_formula_sql(expr: sql.Composable) -> sql.Composable:

@@ -21,9 +21,10 @@ def test_every_shipped_migration_is_recorded(db: Database) -> None:
     assert min(versions) == 1
 
 
-def test_migrations_are_numbered_without_gaps() -> None:
+def test_migrations_have_distinct_increasing_numbers() -> None:
+    """Parallel branches take numbers from separate ranges, so gaps are expected."""
     versions = [m.version for m in migrate.available_migrations()]
-    assert versions == list(range(1, len(versions) + 1))
+    assert versions == sorted(set(versions))
 
 
 def test_seed_columns_of_scheduled_jobs_are_kept(db: Database) -> None:
