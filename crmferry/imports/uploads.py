@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 from uuid import UUID
@@ -26,16 +25,6 @@ VALUES (%(id)s, crmferry_current_org(), %(created_by)s, %(file_name)s, %(size_by
 """
 
 _GET_UPLOAD = "SELECT * FROM uploads WHERE id = %s"
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    """A file written to the store: where, how big, its SHA-256."""
-
-    id: UUID
-    relative_path: str
-    size_bytes: int
-    sha256: str
 
 
 def upload_path(settings: Settings, relative_path: str) -> Path:
