@@ -3,9 +3,11 @@ cursor.
 
 A header row of field names, numbers as numeric cells (decimals formatted `0.00`),
 dates as date cells, times as UTC date-time cells; text neutralised (`formulas`, in the
-SELECT); XML-illegal control characters are dropped, a CR reads back as a line feed
-(XML normalises line ends), text is cut at Excel's 32,767 characters; one more sheet
-per 1,048,575 records (Excel's row limit).
+SELECT), then the control characters XML cannot hold dropped (the rule looks through
+them, so the cell is the one dropping them first would give); every text cell is a
+string cell (`inlineStr`), never a formula or an error value, whatever it holds; a CR
+reads back as a line feed (XML normalises line ends), text is cut at Excel's 32,767
+characters; one more sheet per 1,048,575 records (Excel's row limit).
 
 The interface is `write_xlsx`, a `writers.Writer` like the COPY writers.
 """
@@ -151,7 +153,7 @@ def _converters(columns: Iterable[Column], sheet: WriteOnlyWorksheet) -> list[tu
         kind = column.field.type
         if column.field.sql_type == "uuid":
             found.append((index, str))
-        elif kind in TEXT_LIKE:
+        elif kind in TEXT_LIKE or kind == "enum":
             found.append((index, partial(_text_cell, sheet)))
         elif kind == "decimal":
             found.append((index, partial(_decimal_cell, sheet)))
@@ -162,11 +164,12 @@ def _converters(columns: Iterable[Column], sheet: WriteOnlyWorksheet) -> list[tu
 
 def _text_cell(sheet: WriteOnlyWorksheet, value: str) -> Any:
     """Text stays text: control characters XML cannot hold are dropped, the length is
-    cut to Excel's limit, and a value openpyxl would take for an error code (`#N/A`)
-    is forced to a string cell. (A leading `=` never gets here: it was neutralised.)"""
+    cut to Excel's limit, and a value openpyxl would take for a formula (a leading `=`,
+    which neutralised text never has) or an error code (`#N/A`) is forced to a string
+    cell; openpyxl types any other str as one."""
     if ILLEGAL_CHARACTERS_RE.search(value) or len(value) > MAX_XLSX_CELL:
         value = ILLEGAL_CHARACTERS_RE.sub("", value)[:MAX_XLSX_CELL]
-    if value in ERROR_CODES:
+    if value.startswith("=") or value in ERROR_CODES:
         cell = WriteOnlyCell(sheet, value)
         cell.data_type = "s"
         return cell
