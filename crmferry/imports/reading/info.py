@@ -26,15 +26,19 @@ class ReadLimits:
     max_rows: int = 5_000_000
     max_cell_chars: int = 32_767
     max_xlsx_uncompressed_bytes: int = 1024 * 1024 * 1024
+    max_xlsx_part_bytes: int = 256 * 1024 * 1024
+    max_xlsx_ratio: int = 100
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReadLimits:
-        """The limits configured by CRMFERRY_MAX_IMPORT_ROWS, _MAX_CELL_CHARS and
-        _MAX_XLSX_UNCOMPRESSED_BYTES."""
+        """The limits configured by CRMFERRY_MAX_IMPORT_ROWS, _MAX_CELL_CHARS,
+        _MAX_XLSX_UNCOMPRESSED_BYTES, _MAX_XLSX_PART_BYTES and _MAX_XLSX_RATIO."""
         return cls(
             max_rows=settings.max_import_rows,
             max_cell_chars=settings.max_cell_chars,
             max_xlsx_uncompressed_bytes=settings.max_xlsx_uncompressed_bytes,
+            max_xlsx_part_bytes=settings.max_xlsx_part_bytes,
+            max_xlsx_ratio=settings.max_xlsx_ratio,
         )
 
 

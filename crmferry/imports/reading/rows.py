@@ -27,14 +27,17 @@ def is_blank(cells: Sequence[str]) -> bool:
     return all(not cell.strip() for cell in cells)
 
 
-def split_header(records: Iterator[Record]) -> tuple[int, list[str]]:
+NO_HEADER = "The file has no header row: it holds no data at all."
+
+
+def split_header(records: Iterator[Record], none_found: str = NO_HEADER) -> tuple[int, list[str]]:
     """Consume records up to the first non-blank one, the header; its number and names.
 
-    FileUnreadable when every record is blank."""
+    FileUnreadable, saying `none_found`, when every record is blank."""
     for number, cells in records:
         if not is_blank(cells):
             return number, clean_headers(cells)
-    raise FileUnreadable("The file has no header row: it holds no data at all.")
+    raise FileUnreadable(none_found)
 
 
 def data_rows(

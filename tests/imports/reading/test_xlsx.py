@@ -10,11 +10,13 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from openpyxl.reader.excel import ExcelReader
 
 from crmferry.errors import FileUnreadable, ValidationFailed
-from crmferry.imports.reading import ReadLimits, iter_rows, sniff, xlsx
+from crmferry.imports.reading import ReadLimits, archive, iter_rows, sniff, xlsx
 
 from .conftest import FILES, rows
+from .workbooks import sheet_xml, strings_xml, write_workbook
 
 
 def test_xlsx_values_as_text() -> None:
@@ -29,13 +31,66 @@ def test_xlsx_values_as_text() -> None:
     ]
 
 
-def test_zip_bomb_refused_before_parsing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def unparsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to parse a workbook fails the test: limits are checked before."""
+
     def never(*args: object, **kwargs: object) -> None:
         raise AssertionError("the workbook must not be parsed")
 
-    monkeypatch.setattr(openpyxl, "load_workbook", never)
+    monkeypatch.setattr(ExcelReader, "read", never)
+
+
+@pytest.mark.usefixtures("unparsed")
+def test_zip_bomb_refused_before_parsing() -> None:
     with pytest.raises(ValidationFailed, match=r"unpacks to .* over the limit of 1,000"):
         sniff(FILES / "inventory.xlsx", ReadLimits(max_xlsx_uncompressed_bytes=1_000))
+
+
+@pytest.mark.usefixtures("unparsed")
+def test_a_part_over_its_limit_is_named() -> None:
+    with pytest.raises(
+        ValidationFailed,
+        match=r"its part '[^']+' unpacks to [\d,]+ bytes, "
+        r"over the limit of 100 per part \(CRMFERRY_MAX_XLSX_PART_BYTES\)",
+    ):
+        sniff(FILES / "inventory.xlsx", ReadLimits(max_xlsx_part_bytes=100))
+
+
+def _with_part(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / "book.xlsx"
+    with (
+        zipfile.ZipFile(FILES / "inventory.xlsx") as src,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
+        for item in src.infolist():
+            dst.writestr(item, src.read(item))
+        dst.writestr(name, data)
+    return path
+
+
+@pytest.mark.usefixtures("unparsed")
+def test_a_part_packed_too_tightly_is_refused(tmp_path: Path) -> None:
+    path = _with_part(tmp_path, "xl/media/padding.bin", b"\0" * (2 * 1024 * 1024))
+    with pytest.raises(
+        ValidationFailed,
+        match=r"'xl/media/padding.bin' unpacks to 2,097,152 bytes "
+        r"from [\d,]+, [\d,]+ times .* over the limit of 100 times",
+    ):
+        sniff(path)
+    assert sniff(path, ReadLimits(max_xlsx_ratio=100_000)).headers[0] == "SKU"
+
+
+@pytest.mark.usefixtures("unparsed")
+def test_a_part_read_whole_has_a_small_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(archive, "MAX_WHOLE_PART_BYTES", 100)
+    with pytest.raises(
+        ValidationFailed,
+        match=r"its part '[^']+' unpacks to [\d,]+ bytes, over the limit of 100 for a part read whole\.$",
+    ):
+        sniff(FILES / "inventory.xlsx")
 
 
 # ---------------------------------------------------------------- XLSX details
@@ -133,3 +188,42 @@ def test_xlsx_damaged_inside(tmp_path: Path) -> None:
 )
 def test_cell_text(value: object, text: str) -> None:
     assert xlsx.cell_text(value) == text
+
+
+def _book(tmp_path: Path, rows: bytes, strings: bytes = b"") -> Path:
+    return write_workbook(tmp_path / "book.xlsx", sheet_xml([rows]), strings_xml([strings]))
+
+
+def test_xlsx_shared_strings_of_the_first_rows_are_read(tmp_path: Path) -> None:
+    """Sniffing resolves the strings a chunk of rows uses; reading holds the table."""
+    strings = b"".join(b"<si><t>s%d</t></si>" % i for i in range(3000))
+    strings += b"<si><r><t>rich </t></r><r><t>text</t></r><rPh><t>phonetic</t></rPh></si>"
+    cells = b'<c r="A1" t="s"><v>2999</v></c><c r="B1" t="s"><v>3000</v></c>'
+    body = b"".join(
+        b'<row r="%d"><c r="A%d" t="s"><v>%d</v></c></row>' % (n, n, 3000 - n) for n in range(2, 80)
+    )
+    path = _book(tmp_path, b'<row r="1">' + cells + b"</row>" + body, strings)
+    info = sniff(path)
+    assert info.headers == ("s2999", "rich text")
+    assert info.preview[:2] == (("s2998", ""), ("s2997", ""))
+    assert rows(path)[-1] == (79, ["s2921", ""])
+
+
+def test_xlsx_cell_refers_to_a_missing_shared_string(tmp_path: Path) -> None:
+    path = _book(tmp_path, b'<row r="1"><c r="A1" t="s"><v>7</v></c></row>', b"<si><t>a</t></si>")
+    with pytest.raises(FileUnreadable, match="refers to shared string 7"):
+        sniff(path)
+
+
+def test_xlsx_sniffing_looks_at_the_first_rows_only(tmp_path: Path) -> None:
+    blank = b'<row><c t="inlineStr"><is><t> </t></is></c></row>' * xlsx.SNIFF_MAX_ROWS
+    path = _book(tmp_path, blank + b'<row><c t="inlineStr"><is><t>late</t></is></c></row>')
+    with pytest.raises(FileUnreadable, match="no header row in its first 10,000 rows"):
+        sniff(path)
+
+
+def test_xlsx_row_wider_than_excel_is_refused(tmp_path: Path) -> None:
+    wide = b"<row>" + b"<c><v>1</v></c>" * 16_385 + b"</row>"
+    path = _book(tmp_path, b'<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c></row>' + wide)
+    with pytest.raises(FileUnreadable, match="more than 16,384 cells"):
+        sniff(path)
