@@ -13,9 +13,11 @@ PREVIEW_ROWS = 20
 
 
 def clean_headers(cells: Sequence[str]) -> list[str]:
-    """Header cells as column names: trimmed, trailing blanks dropped, other blanks
-    named "Column N" (N counting from 1), repeats made unique ("Email", "Email (2)")."""
-    names = [cell.strip() for cell in cells]
+    """Header cells as column names: NUL characters dropped (PostgreSQL text cannot hold
+    them; staging drops them from cells too), trimmed, trailing blanks dropped, other
+    blanks named "Column N" (N counting from 1), repeats made unique ("Email",
+    "Email (2)")."""
+    names = [cell.replace("\x00", "").strip() for cell in cells]
     while names and not names[-1]:
         names.pop()
     named = [name or f"Column {index}" for index, name in enumerate(names, start=1)]

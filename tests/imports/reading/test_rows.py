@@ -16,7 +16,7 @@ from .conftest import rows, write
 
 
 def test_headers_are_cleaned() -> None:
-    assert clean_headers([" Email ", "", "email", "Email (2)", "Name", "", " "]) == [
+    assert clean_headers([" Email ", "", "email", "Email (2)", "Na\x00me", "", " "]) == [
         "Email",
         "Column 2",
         "email (2)",
