@@ -4,9 +4,9 @@ Python's zipfile never inflates an entry past the size its directory declares, s
 limits checked against the declarations cannot be lied around: the whole workbook's
 unpacked size, each part's, and each part's compression ratio (a compression bomb
 packs hundreds of megabytes of one repeated string into a few hundred kilobytes).
-The parts openpyxl parses whole into memory (the package's content types and
-relationships, the workbook part) have a small fixed limit; every other part we read
-is streamed.
+The parts openpyxl parses whole into memory (the package's content types, the workbook
+part and its relationships) have a small fixed limit (`check_read_whole`); every other
+part we read is streamed.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from crmferry.imports.reading.info import ReadLimits, StrPath
 
 # A ratio means nothing for a small part, and small parts cannot exhaust memory.
 RATIO_FLOOR_BYTES = 1024 * 1024
-# Real workbooks keep these to kilobytes; openpyxl holds each as a whole XML tree.
-MAX_WHOLE_PART_BYTES = 8 * 1024 * 1024
-_WHOLE_PARTS = ("[Content_Types].xml", "xl/workbook.xml")
+# Real workbooks keep these to kilobytes; openpyxl holds each as a whole XML tree and
+# objects (some 15 bytes of memory per byte).
+MAX_WHOLE_PART_BYTES = 2 * 1024 * 1024
+CONTENT_TYPES = "[Content_Types].xml"
 
 
 def archive_members(path: StrPath) -> list[zipfile.ZipInfo]:
@@ -35,9 +36,9 @@ def archive_members(path: StrPath) -> list[zipfile.ZipInfo]:
 def check_archive(path: StrPath, limits: ReadLimits) -> None:
     """ValidationFailed, naming the part and the limit, when the workbook unpacks to more
     than `limits.max_xlsx_uncompressed_bytes`, a part to more than
-    `limits.max_xlsx_part_bytes` (or, for a part parsed whole, MAX_WHOLE_PART_BYTES), or
-    a part over RATIO_FLOOR_BYTES to more than `limits.max_xlsx_ratio` times its
-    compressed size. Read from the directory alone."""
+    `limits.max_xlsx_part_bytes` (the content types, parsed whole, to more than
+    MAX_WHOLE_PART_BYTES), or a part over RATIO_FLOOR_BYTES to more than
+    `limits.max_xlsx_ratio` times its compressed size. Read from the directory alone."""
     members = archive_members(path)
     total = sum(entry.file_size for entry in members)
     if total > limits.max_xlsx_uncompressed_bytes:
@@ -48,6 +49,19 @@ def check_archive(path: StrPath, limits: ReadLimits) -> None:
         )
     for entry in members:
         _check_part(entry, limits)
+        if entry.filename == CONTENT_TYPES:
+            check_read_whole(entry)
+
+
+def check_read_whole(entry: zipfile.ZipInfo) -> None:
+    """ValidationFailed when a part openpyxl parses whole unpacks to more than
+    MAX_WHOLE_PART_BYTES."""
+    if entry.file_size > MAX_WHOLE_PART_BYTES:
+        _refuse(
+            f"its part '{entry.filename}' unpacks to {entry.file_size:,} bytes, over the "
+            f"limit of {MAX_WHOLE_PART_BYTES:,} for a part read whole",
+            None,
+        )
 
 
 def _check_part(entry: zipfile.ZipInfo, limits: ReadLimits) -> None:
@@ -57,12 +71,6 @@ def _check_part(entry: zipfile.ZipInfo, limits: ReadLimits) -> None:
             f"its part '{name}' unpacks to {size:,} bytes, over the limit of "
             f"{limits.max_xlsx_part_bytes:,} per part",
             "CRMFERRY_MAX_XLSX_PART_BYTES",
-        )
-    if (name in _WHOLE_PARTS or name.endswith(".rels")) and size > MAX_WHOLE_PART_BYTES:
-        _refuse(
-            f"its part '{name}' unpacks to {size:,} bytes, over the limit of "
-            f"{MAX_WHOLE_PART_BYTES:,} for a part read whole",
-            None,
         )
     ratio = size / max(entry.compress_size, 1)
     if size > RATIO_FLOOR_BYTES and ratio > limits.max_xlsx_ratio:

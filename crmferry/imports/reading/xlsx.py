@@ -23,13 +23,14 @@ from functools import partial
 from itertools import islice
 from typing import Any, TypeVar, cast
 
-from openpyxl.reader.excel import ExcelReader
+from openpyxl.packaging.relationship import get_rels_path
+from openpyxl.reader.excel import ExcelReader, _find_workbook_part  # type: ignore[attr-defined]
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._reader import WorkSheetParser
 from openpyxl.xml.constants import SHARED_STRINGS
 
-from crmferry.errors import CrmFerryError, FileUnreadable
-from crmferry.imports.reading.archive import check_archive, reason
+from crmferry.errors import CrmFerryError, FileUnreadable, ValidationFailed
+from crmferry.imports.reading.archive import check_archive, check_read_whole, reason
 from crmferry.imports.reading.info import FileInfo, ReadLimits, Record, StrPath
 from crmferry.imports.reading.rows import data_rows, preview_rows, split_header
 from crmferry.imports.reading.xlsx_parts import (
@@ -43,6 +44,7 @@ from crmferry.imports.reading.xlsx_parts import (
 # Sniffing looks at this many rows at most (blank ones included), as it looks at the
 # first 64 KiB of a text file, resolving their shared strings a chunk at a time.
 SNIFF_MAX_ROWS = 10_000
+SNIFF_MAX_CHARS = 8 * 1024 * 1024  # of shared strings' text, all chunks together
 _FIRST_CHUNK_ROWS = 32
 _MAX_CHUNK_CELLS = 50_000
 _CHUNK_BYTES = 1024 * 1024
@@ -138,6 +140,10 @@ class _WorkbookReader(ExcelReader):  # type: ignore[misc]
     def read(self) -> None:
         self.read_manifest()
         self.read_strings()
+        workbook = _find_workbook_part(self.package).PartName[1:]
+        for name in (workbook, get_rels_path(workbook)):  # type: ignore[no-untyped-call]
+            if name in self.valid_files:
+                check_read_whole(self.archive.getinfo(name))
         self.read_workbook()
         self.read_worksheets()
 
@@ -173,6 +179,8 @@ def _open_book(path: StrPath, limits: ReadLimits) -> Iterator[_Book]:
             reader = _WorkbookReader(handle, read_only=True, data_only=True, keep_links=False)
             reader.read()
             dates, durations = date_styles(reader.archive)
+        except CrmFerryError:
+            raise
         except Exception as exc:  # any parser failure means a broken workbook, said plainly
             raise FileUnreadable(f"The XLSX workbook cannot be opened: {reason(exc)}.") from exc
         try:
@@ -270,26 +278,36 @@ class _SharedStringRefs:
 
 def _resolved(book: _Book, rows: Iterator[Values]) -> Iterator[Record]:
     """The rows as text, their shared strings read a chunk of rows at a time (the first
-    chunk small, each next one twice as large, up to _MAX_CHUNK_CELLS cells)."""
-    size = _FIRST_CHUNK_ROWS
-    while chunk := _chunk(rows, size):
+    chunk small, each next one twice as large, up to _MAX_CHUNK_CELLS cells).
+    ValidationFailed past SNIFF_MAX_CHARS characters of text in all."""
+    size, budget = _FIRST_CHUNK_ROWS, SNIFF_MAX_CHARS
+    while chunk := _chunk(rows, size, budget):
         wanted = {v.index for _, values in chunk for v in values if isinstance(v, _Ref)}
-        strings = _guarded(partial(resolve_strings, book.archive, book.strings_path, wanted))
+        resolve = partial(resolve_strings, book.archive, book.strings_path, wanted, budget)
+        strings = _guarded(resolve)
         for number, values in chunk:
-            yield (
-                number,
-                [strings[v.index] if isinstance(v, _Ref) else cell_text(v) for v in values],
-            )
+            cells = [strings[v.index] if isinstance(v, _Ref) else cell_text(v) for v in values]
+            budget -= sum(map(len, cells))
+            if budget < 0:
+                raise ValidationFailed(
+                    f"The first rows of the sheet hold more than {SNIFF_MAX_CHARS:,} "
+                    "characters of text, more than an upload's preview reads.",
+                    [{"field": "file", "message": "too much text in the first rows"}],
+                )
+            yield number, cells
         size *= 2
 
 
-def _chunk(rows: Iterator[Values], size: int) -> list[Values]:
+def _chunk(rows: Iterator[Values], size: int, chars: int) -> list[Values]:
+    """The next `size` rows, fewer when they reach _MAX_CHUNK_CELLS cells or hold
+    `chars` characters of text of their own (not counting shared strings)."""
     chunk: list[Values] = []
     cells = 0
     for row in rows:
         chunk.append(row)
         cells += len(row[1])
-        if len(chunk) >= size or cells >= _MAX_CHUNK_CELLS:
+        chars -= sum(len(v) for v in row[1] if isinstance(v, str))
+        if len(chunk) >= size or cells >= _MAX_CHUNK_CELLS or chars < 0:
             break
     return chunk
 

@@ -15,16 +15,21 @@ from __future__ import annotations
 import zipfile
 from array import array
 from collections.abc import Iterator
-from typing import IO
-from xml.etree.ElementTree import Element, iterparse
+from typing import IO, cast
+from xml.etree.ElementTree import Element, XMLPullParser
 
 from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelta_format
 from openpyxl.utils.cell import range_boundaries
 from openpyxl.xml.constants import ARC_STYLE, SHEET_MAIN_NS
 
-from crmferry.errors import FileUnreadable
+from crmferry.errors import FileUnreadable, ValidationFailed
 
 MAX_ROW_CELLS = 16_384  # Excel's column limit
+MAX_ROW_CHARS = 8 * 1024 * 1024  # 256 cells full to Excel's 32,767 characters
+# XML read without an element ending: a cell's text (at most 32,767 characters) takes
+# well under 1 MiB however it is written; more means one text or tag is a bomb.
+MAX_ELEMENT_BYTES = 4 * 1024 * 1024
+_FEED_BYTES = 64 * 1024
 
 _ROW = f"{{{SHEET_MAIN_NS}}}row"
 _CELL = f"{{{SHEET_MAIN_NS}}}c"
@@ -38,27 +43,52 @@ _CELL_STYLES = f"{{{SHEET_MAIN_NS}}}cellXfs"
 _STYLE = f"{{{SHEET_MAIN_NS}}}xf"
 
 
+def iterparse(stream: IO[bytes]) -> Iterator[tuple[str, Element]]:
+    """ElementTree's iterparse of start and end events, refusing (FileUnreadable) more
+    than MAX_ELEMENT_BYTES of XML without one: the parser would hold a text or a tag of
+    any size whole."""
+    parser: XMLPullParser[Element] = XMLPullParser(events=("start", "end"))
+    unevented = 0
+    while data := stream.read(_FEED_BYTES):
+        parser.feed(data)
+        found = False
+        for pair in parser.read_events():
+            found = True
+            yield cast(tuple[str, Element], pair)
+        unevented = 0 if found else unevented + len(data)
+        if unevented > MAX_ELEMENT_BYTES:
+            raise FileUnreadable(
+                f"The XLSX workbook holds a text or tag of more than {MAX_ELEMENT_BYTES:,} "
+                "bytes, where a cell holds at most 32,767 characters."
+            )
+    parser.close()
+    for pair in parser.read_events():
+        yield cast(tuple[str, Element], pair)
+
+
 def iter_row_elements(stream: IO[bytes]) -> Iterator[Element]:
     """Each complete <row> element of a worksheet's XML, in order; it is dropped from
     the tree when the next one is asked for. Stops at the end of <sheetData>.
 
-    FileUnreadable for a row of more than MAX_ROW_CELLS cells."""
+    FileUnreadable for a row of more than MAX_ROW_CELLS cells or MAX_ROW_CHARS
+    characters of text."""
     open_elements: list[Element] = []
     row_depth = 0  # the open row's place in `open_elements`, 0 outside rows
-    cells = 0
-    for event, element in iterparse(stream, events=("start", "end")):
+    cells = chars = 0
+    for event, element in iterparse(stream):
         if event == "start":
             open_elements.append(element)
             if element.tag == _ROW:
-                row_depth, cells = len(open_elements), 0
+                row_depth, cells, chars = len(open_elements), 0, 0
             continue
         open_elements.pop()
         if row_depth and len(open_elements) >= row_depth:  # inside the row: kept for now
             cells += element.tag == _CELL
-            if cells > MAX_ROW_CELLS:
+            chars += len(element.text or "")
+            if cells > MAX_ROW_CELLS or chars > MAX_ROW_CHARS:
                 raise FileUnreadable(
-                    f"A row of the sheet has more than {MAX_ROW_CELLS:,} cells, "
-                    "more than a spreadsheet can hold."
+                    f"A row of the sheet holds more than {MAX_ROW_CELLS:,} cells or "
+                    f"{MAX_ROW_CHARS:,} characters, more than a spreadsheet holds."
                 )
             continue
         if element.tag == _ROW:
@@ -75,7 +105,7 @@ def declared_rows(archive: zipfile.ZipFile, member: str) -> int | None:
     (or with one that names no range); read no further than the start of <sheetData>."""
     open_elements: list[Element] = []
     with archive.open(member) as stream:
-        for event, element in iterparse(stream, events=("start", "end")):
+        for event, element in iterparse(stream):
             if event == "end":
                 open_elements.pop()
                 if open_elements:
@@ -100,7 +130,7 @@ def iter_shared_strings(stream: IO[bytes]) -> Iterator[str]:
     """The text of each shared string (<si>) in order, as openpyxl reads it: the plain
     text and the rich-text runs, without phonetic guides."""
     root: Element | None = None
-    for event, element in iterparse(stream, events=("start", "end")):
+    for event, element in iterparse(stream):
         if root is None:
             root = element
         if event == "end" and element.tag == _STRING:
@@ -151,17 +181,26 @@ class SharedStrings:
 
 
 def resolve_strings(
-    archive: zipfile.ZipFile, member: str | None, wanted: set[int]
+    archive: zipfile.ZipFile, member: str | None, wanted: set[int], max_chars: int
 ) -> dict[int, str]:
     """The shared strings at the `wanted` indexes, reading the part only as far as the
-    last of them. FileUnreadable when the table has no string at one of them."""
+    last of them. FileUnreadable when the table has no string at one of them;
+    ValidationFailed when they hold more than `max_chars` characters together."""
     found: dict[int, str] = {}
+    chars = 0
     if wanted and member is not None:
         last = max(wanted)
         with archive.open(member) as stream:
             for index, text in enumerate(iter_shared_strings(stream)):
                 if index in wanted:
                     found[index] = text
+                    chars += len(text)
+                    if chars > max_chars:
+                        raise ValidationFailed(
+                            f"The first rows of the sheet hold more than {max_chars:,} "
+                            "characters of text, more than an upload's preview reads.",
+                            [{"field": "file", "message": "too much text in the first rows"}],
+                        )
                 if index >= last:
                     break
     missing = wanted - found.keys()
@@ -185,7 +224,7 @@ def date_styles(archive: zipfile.ZipFile) -> tuple[set[int], set[int]]:
     open_elements: list[Element] = []
     in_cell_styles, index = False, 0
     with archive.open(ARC_STYLE) as stream:
-        for event, element in iterparse(stream, events=("start", "end")):
+        for event, element in iterparse(stream):
             if event == "start":
                 open_elements.append(element)
                 in_cell_styles = in_cell_styles or element.tag == _CELL_STYLES

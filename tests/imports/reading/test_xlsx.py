@@ -4,16 +4,16 @@ check, and how each cell value reads."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import zipfile
 from pathlib import Path
 
 import openpyxl
 import pytest
-from openpyxl.reader.excel import ExcelReader
 
 from crmferry.errors import FileUnreadable, ValidationFailed
-from crmferry.imports.reading import ReadLimits, archive, iter_rows, sniff, xlsx
+from crmferry.imports.reading import ReadLimits, archive, iter_rows, sniff, xlsx, xlsx_parts
 
 from .conftest import FILES, rows
 from .workbooks import sheet_xml, strings_xml, write_workbook
@@ -38,7 +38,7 @@ def unparsed(monkeypatch: pytest.MonkeyPatch) -> None:
     def never(*args: object, **kwargs: object) -> None:
         raise AssertionError("the workbook must not be parsed")
 
-    monkeypatch.setattr(ExcelReader, "read", never)
+    monkeypatch.setattr(xlsx._WorkbookReader, "read", never)
 
 
 @pytest.mark.usefixtures("unparsed")
@@ -69,7 +69,6 @@ def _with_part(tmp_path: Path, name: str, data: bytes) -> Path:
     return path
 
 
-@pytest.mark.usefixtures("unparsed")
 def test_a_part_packed_too_tightly_is_refused(tmp_path: Path) -> None:
     path = _with_part(tmp_path, "xl/media/padding.bin", b"\0" * (2 * 1024 * 1024))
     with pytest.raises(
@@ -82,15 +81,33 @@ def test_a_part_packed_too_tightly_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("unparsed")
-def test_a_part_read_whole_has_a_small_limit(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_content_types_part_is_read_whole_and_has_a_small_limit(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(archive, "MAX_WHOLE_PART_BYTES", 100)
     with pytest.raises(
         ValidationFailed,
-        match=r"its part '[^']+' unpacks to [\d,]+ bytes, over the limit of 100 for a part read whole\.$",
+        match=r"its part '\[Content_Types\].xml' unpacks to [\d,]+ bytes, over the limit "
+        r"of 100 for a part read whole\.$",
     ):
         sniff(FILES / "inventory.xlsx")
+
+
+def test_the_workbook_part_is_read_whole_and_has_a_small_limit(tmp_path: Path) -> None:
+    path = tmp_path / "book.xlsx"
+    padding = b"<!-- " + os.urandom(3 * 1024 * 1024 // 2).hex().encode() + b" -->"
+    with (
+        zipfile.ZipFile(FILES / "inventory.xlsx") as src,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
+        for item in src.infolist():
+            data = src.read(item)
+            dst.writestr(item, data + padding if item.filename == "xl/workbook.xml" else data)
+    with pytest.raises(
+        ValidationFailed,
+        match=r"its part 'xl/workbook.xml' unpacks to [\d,]+ bytes, over the limit",
+    ):
+        sniff(path)
 
 
 # ---------------------------------------------------------------- XLSX details
@@ -225,5 +242,42 @@ def test_xlsx_sniffing_looks_at_the_first_rows_only(tmp_path: Path) -> None:
 def test_xlsx_row_wider_than_excel_is_refused(tmp_path: Path) -> None:
     wide = b"<row>" + b"<c><v>1</v></c>" * 16_385 + b"</row>"
     path = _book(tmp_path, b'<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c></row>' + wide)
-    with pytest.raises(FileUnreadable, match="more than 16,384 cells"):
+    with pytest.raises(FileUnreadable, match="more than 16,384 cells or"):
+        sniff(path)
+
+
+def test_xlsx_text_too_long_for_any_cell_is_refused_while_read(tmp_path: Path) -> None:
+    """A shared string of 5 MB is refused before the parser holds it whole."""
+    huge = b"<si><t>" + os.urandom(5 * 1024 * 1024 // 2).hex().encode() + b"</t></si>"
+    path = _book(tmp_path, b'<row r="1"><c r="A1" t="s"><v>0</v></c></row>', huge)
+    with pytest.raises(FileUnreadable, match="a text or tag of more than 4,194,304 bytes"):
+        sniff(path)
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared strings", "inline strings"])
+def test_xlsx_sniffing_reads_a_bounded_amount_of_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared: bool
+) -> None:
+    monkeypatch.setattr(xlsx, "SNIFF_MAX_CHARS", 100)
+    if shared:
+        cell = b'<c t="s"><v>%d</v></c>'
+        strings = b"".join(b"<si><t>%s</t></si>" % (b"x" * 30) for _ in range(5))
+    else:
+        cell, strings = b'<c t="inlineStr"><is><t>' + b"x" * 30 + b"</t></is></c><!-- %d -->", b""
+    path = _book(tmp_path, b"".join(b"<row>" + cell % i + b"</row>" for i in range(5)), strings)
+    with pytest.raises(
+        ValidationFailed, match="first rows of the sheet hold more than 100 characters"
+    ):
+        sniff(path)
+
+
+def test_xlsx_row_with_too_much_text_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(xlsx_parts, "MAX_ROW_CHARS", 50)
+    cells = b'<c t="inlineStr"><is><t>' + b"y" * 30 + b"</t></is></c>"
+    path = _book(
+        tmp_path, b'<row><c t="inlineStr"><is><t>a</t></is></c></row><row>' + cells * 2 + b"</row>"
+    )
+    with pytest.raises(FileUnreadable, match="or 50 characters"):
         sniff(path)
