@@ -190,7 +190,7 @@ def run_import_child(database_url: str, data_dir: str, path: str, runs: int, que
     from crmferry.config import Settings
     from crmferry.db import connect
     from crmferry.imports.kind import prepare_import, run_import
-    from crmferry.imports.readers import ReadLimits, sniff
+    from crmferry.imports.reading import ReadLimits, sniff
     from crmferry.imports.uploads import record_upload
     from crmferry.records import CONTACTS
 

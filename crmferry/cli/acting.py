@@ -127,9 +127,9 @@ class LocalClient:
     def upload(self, path: Path, data_type: str | None = None) -> dict[str, Any]:
         """Store a file as an upload (the imports package's `store_file`)."""
         self.principal.require("member")
-        submit = importlib.import_module("crmferry.imports.submit")
+        uploads = importlib.import_module("crmferry.imports.uploads")
         with self._tenant() as conn:
-            stored: dict[str, Any] = submit.store_file(
+            stored: dict[str, Any] = uploads.store_file(
                 conn, self.settings, self.principal, path, data_type
             )
         return {**stored, "id": str(stored["id"])}

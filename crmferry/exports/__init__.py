@@ -3,8 +3,9 @@
 `options` checks and normalises what a user asks for (fields, filters, sort, format);
 `query` turns it into one SELECT (identifiers from the data-type description, values
 bound); `snapshot` opens the REPEATABLE READ snapshot an export reads from (and shares
-it with a second connection); `writers` streams that SELECT into a file (COPY for CSV
-and JSON Lines, a server-side cursor for XLSX) with spreadsheet formula injection
-neutralised, reading COPY data through `streams`, a large CSV export as two COPYs at
-once (`split`); `naming` names the result file.
+it with a second connection); `writers.write_export` streams that SELECT into a file:
+`copy_writer` for CSV and JSON Lines (COPY data read through `streams`, a large CSV
+export as two COPYs at once, `split`), `xlsx_writer` for XLSX (a server-side cursor),
+text cells neutralised against spreadsheet formula injection by the one rule in
+`formulas`; `naming` names the result file.
 """

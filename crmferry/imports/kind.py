@@ -22,7 +22,7 @@ from crmferry.errors import CrmFerryError, JobCancelled, LeaseLost, ValidationFa
 from crmferry.imports import merge, staging, validate
 from crmferry.imports.mapping import suggest_mapping, validate_mapping_for_mode
 from crmferry.imports.options import ImportOptions, parse_import_options
-from crmferry.imports.readers import ReadLimits, iter_rows, sniff
+from crmferry.imports.reading import ReadLimits, iter_rows, sniff
 from crmferry.imports.report import write_report
 from crmferry.imports.uploads import get_upload, upload_path
 from crmferry.jobs.kinds import (

@@ -1,5 +1,8 @@
 """The error report (CSV) and the plain-words summary of an import's first problems.
 
+Every cell of the report is neutralised against formula injection by the exports' one
+rule (`crmferry.exports.formulas`): the report is made to be opened in a spreadsheet.
+
 The staging table keeps only the mapped cells, so the report reads the file a
 second time and merges it, in row order, with the errors (both sorted by row
 number): memory stays flat however many rows are bad.
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crmferry.db import Conn
+from crmferry.exports.formulas import neutralise_formula
 from crmferry.imports.validate import ROWS_TABLE, SEP
 
 REPORT_HEADER = ["row_number", "column", "value", "message"]
@@ -103,18 +107,3 @@ def _advance(
             return current
         current = nxt
     return current
-
-
-def neutralise_formula(cell: str) -> str:
-    """A cell a spreadsheet would run as a formula, made inert with a leading quote."""
-    if cell[:1] in ("=", "@", "\t", "\r") or (cell[:1] in ("+", "-") and not _numeric(cell)):
-        return "'" + cell
-    return cell
-
-
-def _numeric(cell: str) -> bool:
-    try:
-        float(cell.replace(",", ""))
-    except ValueError:
-        return False
-    return True

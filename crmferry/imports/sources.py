@@ -24,7 +24,7 @@ from crmferry import __version__
 from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import FileUnreadable, PayloadTooLarge, SourceUnavailable, ValidationFailed
-from crmferry.imports.submit import store_upload
+from crmferry.imports.uploads import store_upload
 
 MAX_REDIRECTS = 5
 USER_AGENT = f"crmferry/{__version__} (scheduled import)"

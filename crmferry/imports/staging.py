@@ -78,7 +78,7 @@ def _copy_batch(
 
 def _picked(rows: Iterable[tuple[int, list[str]]], positions: list[int]) -> Iterator[list[object]]:
     """Each row as (row_number, mapped cells...). Rows come padded to the header's width
-    (`readers.iter_rows`), so every mapped position exists; one C-level getter picks
+    (`reading.iter_rows`), so every mapped position exists; one C-level getter picks
     them (this loop runs once per row of the file)."""
     pick = itemgetter(*positions)
     if len(positions) == 1:

@@ -15,6 +15,8 @@ from psycopg import sql
 from crmferry.db import Database
 from crmferry.errors import JobCancelled
 
+from .samples import BID_ROWS, CONTACT_ROWS, INVENTORY_ROWS
+
 CREATED_BASE = datetime(2024, 1, 1, tzinfo=UTC)
 SERVER_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 # the shared fixtures' key: the app role (one per server) gets the same derived password
@@ -78,3 +80,38 @@ def insert(db: Database) -> Insert:
 
 def _created(index: int) -> datetime:
     return CREATED_BASE + timedelta(seconds=index)
+
+
+@pytest.fixture
+def filled_org(new_org: Callable[[], UUID], insert: Insert) -> UUID:
+    """An organization with the rows above; Q-1 is linked to the first contact."""
+    org = new_org()
+    contact_ids = insert("contacts", org, CONTACT_ROWS)
+    insert("inventory", org, INVENTORY_ROWS)
+    insert("bids", org, [{**BID_ROWS[0], "contact_id": contact_ids[0]}, BID_ROWS[1]])
+    return org
+
+
+BIG = 200_000
+
+
+@pytest.fixture(scope="session")
+def big_org(db: Database) -> UUID:
+    """An organization with 200k contacts, made in SQL."""
+    with db.owner_connect() as conn:
+        row = conn.execute(
+            "INSERT INTO organizations (name) VALUES ('Big') RETURNING id"
+        ).fetchone()
+        assert row is not None
+        conn.execute(
+            """
+            INSERT INTO contacts (organization_id, name, first_name, last_name, email, phone,
+                                  company, city, notes, created_at)
+            SELECT %s, 'Zoë Núñez ' || i, 'Zoë', 'Núñez', 'user' || i || '@example.com',
+                   '+1 555 ' || i, 'Acme, Inc.', 'Montréal', E'line one\\nline "two"',
+                   timestamptz '2024-01-01' + i * interval '1 second'
+            FROM generate_series(1, %s) AS i
+            """,
+            [row["id"], BIG],
+        )
+        return UUID(str(row["id"]))

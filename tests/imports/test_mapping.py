@@ -15,7 +15,7 @@ from crmferry.imports.mapping import (
     suggest_mapping,
     validate_mapping,
 )
-from crmferry.imports.readers import sniff
+from crmferry.imports.reading import sniff
 from crmferry.records import BIDS, CONTACTS, DATA_TYPES, INVENTORY, DataType
 
 FILES = Path(__file__).parent / "files"

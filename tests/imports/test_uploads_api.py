@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -139,3 +140,24 @@ def test_a_request_without_a_file_is_422(app_client: TestClient, org: Org) -> No
         files={"other": ("a.txt", b"x")},
     )
     assert response.status_code == 422
+
+
+def test_a_nul_character_in_a_header_is_dropped(
+    app_client: TestClient, org: Org, importer: Any
+) -> None:
+    """PostgreSQL text cannot hold U+0000: the header's name loses it, as cells do when
+    staged, and the file imports (it was a 500, a DataError storing the headers)."""
+    content = "E-ma\x00il,Na\x00me\nann@example.com,Ann\n"
+    response = app_client.post(
+        "/api/v1/uploads",
+        headers=org.member.headers,
+        files={"file": ("nul.csv", content.encode())},
+        data={"data_type": "contacts"},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["headers"] == ["E-mail", "Name"]
+    assert body["suggested_mapping"] == {"E-mail": "email", "Name": "name"}
+    job = importer.run(org, importer.create(org, "contacts", body["id"], body["suggested_mapping"]))
+    assert job["status"] == "completed", job["error_message"]
+    assert job["record_count"] == 1

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from crmferry.config import Settings
 from crmferry.db import Database
 from crmferry.errors import AlreadyRegistered, ValidationFailed
-from crmferry.imports.submit import store_upload
+from crmferry.imports.uploads import store_upload
 from crmferry.jobs.kinds import JobContext, JobKind, kind_for, register, unregister
 from crmferry.jobs.sources import SOURCES, SourceType, register_source, source_for
 from tests.conftest import TEST_SECRET, Org

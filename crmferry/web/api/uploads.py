@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from crmferry.errors import CrmFerryError, PayloadTooLarge, ValidationFailed
 from crmferry.imports.mapping import suggest_mapping
-from crmferry.imports.readers import ReadLimits, sniff
+from crmferry.imports.reading import ReadLimits, sniff
 from crmferry.imports.uploads import (
     LimitedWriter,
     new_upload_location,

@@ -1,6 +1,6 @@
 """Export jobs end to end: created through the API, run by the engine, downloaded.
 
-(The writers and options have their own tests in tests/exports/.)"""
+(The writers and options have their own test modules beside this one.)"""
 
 from __future__ import annotations
 

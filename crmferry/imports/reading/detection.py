@@ -1,0 +1,103 @@
+"""Which reader reads a file, told from its content, never its name.
+
+A ZIP holding `xl/workbook.xml` is an XLSX workbook; anything else must be text (CSV,
+TSV, TXT). Images, PDFs, other archives and binary junk raise FileUnreadable saying
+what the file looks like.
+
+Each format is a `Reader` in READERS, keyed by the name `FileInfo.format` records.
+Adding a format is one module (its `sniff` and `records`, like `text` and `xlsx`), its
+entry in READERS, and the content that tells it here: a ZIP member in `_ZIP_FORMATS`,
+or leading bytes in `_SIGNATURE_FORMATS` (taken out of `_REFUSED` if listed there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+
+from crmferry.errors import FileUnreadable
+from crmferry.imports.reading import text, xlsx
+from crmferry.imports.reading.archive import archive_members
+from crmferry.imports.reading.info import FileInfo, ReadLimits, Record, StrPath
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One file format. `sniff(path, head, limits)` describes a file of it (`head` is its
+    first SAMPLE_BYTES); `records(path, info, limits)` streams all of its records,
+    header and blank ones included, as (row number, cells), closing the file when closed."""
+
+    sniff: Callable[[StrPath, bytes, ReadLimits], FileInfo]
+    records: Callable[[StrPath, FileInfo, ReadLimits], Generator[Record, None, None]]
+
+
+READERS: dict[str, Reader] = {
+    "csv": Reader(text.sniff_text, text.text_records),
+    "xlsx": Reader(xlsx.sniff_xlsx, xlsx.xlsx_records),
+}
+
+# Formats told by their first bytes (checked before `_REFUSED`).
+_SIGNATURE_FORMATS: tuple[tuple[bytes, str], ...] = ()
+
+_REFUSED = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "an Excel 97-2003 (.xls) workbook or a password-protected file; "
+        "save it as .xlsx or CSV (without a password)",
+    ),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"\x7fELF", "a program"),
+)
+
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+# A ZIP holding this member is read by that reader.
+_ZIP_FORMATS = (("xl/workbook.xml", "xlsx"),)
+_ZIP_REFUSED = (
+    ("xl/workbook.bin", "an Excel binary workbook (.xlsb); save it as .xlsx or CSV"),
+    ("word/document.xml", "a Word document"),
+    ("ppt/presentation.xml", "a PowerPoint presentation"),
+    ("content.xml", "an OpenDocument file (.ods/.odt); save it as .xlsx or CSV"),
+)
+
+
+def detect_format(path: StrPath, head: bytes) -> str:
+    """The READERS name for the file at `path`, whose first bytes are `head`.
+
+    FileUnreadable, saying what the file is, for an empty file and for content no
+    reader reads."""
+    if not head:
+        raise FileUnreadable("The file is empty.")
+    for signature, name in _SIGNATURE_FORMATS:
+        if head.startswith(signature):
+            return name
+    for signature, what in _REFUSED:
+        if head.startswith(signature):
+            raise FileUnreadable(f"This is {what}, not a CSV or XLSX file.")
+    if head.startswith(_ZIP_MAGIC):
+        return _zip_format(path)
+    return "csv"
+
+
+def reader(name: str) -> Reader:
+    """The reader of format `name` (a `FileInfo.format`); FileUnreadable for no such one."""
+    try:
+        return READERS[name]
+    except KeyError:
+        raise FileUnreadable(f"Files of format '{name}' cannot be read.") from None
+
+
+def _zip_format(path: StrPath) -> str:
+    names = {entry.filename for entry in archive_members(path)}
+    for member, name in _ZIP_FORMATS:
+        if member in names:
+            return name
+    what = next((w for n, w in _ZIP_REFUSED if n in names), None)
+    what = what or "a ZIP archive, not an Excel workbook; upload the CSV or XLSX inside it"
+    raise FileUnreadable(f"This is {what}.")

@@ -1,0 +1,66 @@
+"""What reading a file promises: its description (`FileInfo`), the limits it is read
+under (`ReadLimits`) and the shape of a record."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crmferry.config import Settings
+
+StrPath = str | os.PathLike[str]
+
+SAMPLE_BYTES = 64 * 1024
+"""How much of a file is read to tell its format, encoding and delimiter."""
+
+Record = tuple[int, list[str]]
+"""(row number as the user counts it, the row's cells as text)."""
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Limits that protect the service; each one, when exceeded, fails the read clearly."""
+
+    max_rows: int = 5_000_000
+    max_cell_chars: int = 32_767
+    max_xlsx_uncompressed_bytes: int = 1024 * 1024 * 1024
+    max_xlsx_part_bytes: int = 256 * 1024 * 1024
+    max_xlsx_ratio: int = 100
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ReadLimits:
+        """The limits configured by CRMFERRY_MAX_IMPORT_ROWS, _MAX_CELL_CHARS,
+        _MAX_XLSX_UNCOMPRESSED_BYTES, _MAX_XLSX_PART_BYTES and _MAX_XLSX_RATIO."""
+        return cls(
+            max_rows=settings.max_import_rows,
+            max_cell_chars=settings.max_cell_chars,
+            max_xlsx_uncompressed_bytes=settings.max_xlsx_uncompressed_bytes,
+            max_xlsx_part_bytes=settings.max_xlsx_part_bytes,
+            max_xlsx_ratio=settings.max_xlsx_ratio,
+        )
+
+
+DEFAULT_LIMITS = ReadLimits()
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What sniffing found: enough to show the file and to read it again with `iter_rows`.
+
+    `format` names the reader (`csv` for every text table, `xlsx`). `encoding` and
+    `delimiter` are None for XLSX; `sheet` is None for text. `preview` rows have the
+    shape `iter_rows` yields. `row_estimate` counts the data rows after the header:
+    exact for text up to 64 KiB, else extrapolated from the sample; for XLSX, the
+    sheet's declared size (or a streamed count).
+    """
+
+    format: str
+    encoding: str | None
+    delimiter: str | None
+    headers: tuple[str, ...]
+    preview: tuple[tuple[str, ...], ...]
+    row_estimate: int
+    header_row: int = 1
+    sheet: str | None = None

@@ -1,0 +1,115 @@
+"""Row logic every format shares: the header (the first non-blank record), clean
+column names, and data rows shaped to the header's width within the limits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+
+from crmferry.errors import FileUnreadable, ValidationFailed
+from crmferry.imports.reading.info import ReadLimits, Record
+
+PREVIEW_ROWS = 20
+
+
+def clean_headers(cells: Sequence[str]) -> list[str]:
+    """Header cells as column names: NUL characters dropped (PostgreSQL text cannot hold
+    them; staging drops them from cells too), trimmed, trailing blanks dropped, other
+    blanks named "Column N" (N counting from 1), repeats made unique ("Email",
+    "Email (2)")."""
+    names = [cell.replace("\x00", "").strip() for cell in cells]
+    while names and not names[-1]:
+        names.pop()
+    named = [name or f"Column {index}" for index, name in enumerate(names, start=1)]
+    return _unique(named)
+
+
+def is_blank(cells: Sequence[str]) -> bool:
+    """True when every cell is empty or white space."""
+    return all(not cell.strip() for cell in cells)
+
+
+NO_HEADER = "The file has no header row: it holds no data at all."
+
+
+def split_header(records: Iterator[Record], none_found: str = NO_HEADER) -> tuple[int, list[str]]:
+    """Consume records up to the first non-blank one, the header; its number and names.
+
+    FileUnreadable, saying `none_found`, when every record is blank."""
+    for number, cells in records:
+        if not is_blank(cells):
+            return number, clean_headers(cells)
+    raise FileUnreadable(none_found)
+
+
+def data_rows(
+    records: Iterator[Record], header_row: int, headers: Sequence[str], limits: ReadLimits
+) -> Iterator[Record]:
+    """The records after the header, shaped to its width, blank ones skipped.
+
+    Rows shorter than the header are padded with ""; longer ones keep their extra
+    cells (trailing empty ones dropped) for the validator to report. ValidationFailed
+    past `limits.max_rows` data rows or at a cell longer than `limits.max_cell_chars`.
+    """
+    width = len(headers)
+    for number, cells in records:
+        if number - header_row > limits.max_rows:
+            raise ValidationFailed(
+                f"The file has more than {limits.max_rows:,} data rows, the limit "
+                "(CRMFERRY_MAX_IMPORT_ROWS); split it into smaller files.",
+                [{"field": "file", "message": f"more than {limits.max_rows:,} rows"}],
+            )
+        # one join answers both per-row questions cheaply: blank? any cell too long?
+        joined = "".join(cells)
+        if not joined or joined.isspace():
+            continue
+        row = _fit(cells, width)
+        if len(joined) > limits.max_cell_chars:
+            _check_cell_sizes(number, row, headers, limits)
+        yield number, row
+
+
+def preview_rows(rows: Iterable[Record]) -> tuple[tuple[str, ...], ...]:
+    """The first PREVIEW_ROWS data rows, as the upload shows them."""
+    return tuple(tuple(row) for _, row in islice(rows, PREVIEW_ROWS))
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Suffix repeated names (compared case-insensitively) with " (2)", " (3)"..."""
+    seen: set[str] = set()
+    result: list[str] = []
+    for name in names:
+        candidate, n = name, 1
+        while candidate.casefold() in seen:
+            n += 1
+            candidate = f"{name} ({n})"
+        seen.add(candidate.casefold())
+        result.append(candidate)
+    return result
+
+
+def _fit(cells: list[str], width: int) -> list[str]:
+    """Pad to `width`; keep cells beyond it except trailing empty ones (stray delimiters)."""
+    if len(cells) <= width:
+        return cells + [""] * (width - len(cells))
+    end = len(cells)
+    while end > width and not cells[end - 1].strip():
+        end -= 1
+    return cells[:end]
+
+
+def _check_cell_sizes(
+    number: int, row: list[str], headers: Sequence[str], limits: ReadLimits
+) -> None:
+    if not row or max(map(len, row)) <= limits.max_cell_chars:
+        return
+    index = next(i for i, cell in enumerate(row) if len(cell) > limits.max_cell_chars)
+    column = headers[index] if index < len(headers) else f"Column {index + 1}"
+    message = (
+        f"row {number}, column '{column}': {len(row[index]):,} characters, over the limit "
+        f"of {limits.max_cell_chars:,} per cell"
+    )
+    raise ValidationFailed(
+        f"A cell is too long: {message} (CRMFERRY_MAX_CELL_CHARS).",
+        [{"field": "file", "message": message}],
+    )

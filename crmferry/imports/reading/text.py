@@ -1,0 +1,178 @@
+"""Text tables (CSV, TSV, TXT): sniffing the encoding (`charset`) and the delimiter,
+then streaming every CSV record.
+
+The delimiter is the one of `, ; TAB |` that splits the sample most consistently into
+the header's width (csv.Sniffer breaks ties). A record is numbered by its CSV record
+number: a quoted cell spanning three lines is still one row, as a spreadsheet shows it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from collections.abc import Generator, Iterator
+from itertools import islice
+from typing import Any
+
+from crmferry.errors import FileUnreadable
+from crmferry.imports.reading.charset import decode_sample, detect_encoding
+from crmferry.imports.reading.info import SAMPLE_BYTES, FileInfo, ReadLimits, Record, StrPath
+from crmferry.imports.reading.rows import data_rows, is_blank, preview_rows, split_header
+
+DELIMITERS = (",", ";", "\t", "|")
+
+# One physical line may hold many long cells, but not a whole file without a line break.
+MAX_LINE_CHARS = 16 * 1024 * 1024
+_SNIFF_RECORDS = 100
+# Above this share of control characters a "text" file is really binary.
+_MAX_CONTROL_SHARE = 0.01
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def sniff_text(path: StrPath, head: bytes, limits: ReadLimits) -> FileInfo:
+    """Describe the text table whose first SAMPLE_BYTES are `head`.
+
+    FileUnreadable for binary content or a sample without a line break;
+    ValidationFailed when a limit is exceeded in the sample."""
+    whole = os.path.getsize(path) <= len(head)
+    encoding = detect_encoding(path, head)
+    text = decode_sample(head, encoding, final=whole)
+    _reject_control_characters(text)
+    complete = text if whole else _cut_after_last_line_break(text)
+    delimiter = _choose_delimiter(complete)
+    parsed = list(_parse(complete, delimiter))
+    if parsed and not whole and complete.count('"') % 2:
+        parsed.pop()  # the sample ends inside a quoted cell: its record is incomplete
+    records = enumerate(parsed, start=1)
+    header_row, headers = split_header(records)
+    rows = data_rows(records, header_row, headers, limits)
+    preview = preview_rows(rows)
+    if whole:
+        estimate = len(preview) + sum(1 for _ in rows)
+    else:
+        estimate = _extrapolate(path, len(parsed), len(head) * len(complete) / len(text))
+        estimate = max(estimate - header_row, len(preview))
+    return FileInfo("csv", encoding, delimiter, tuple(headers), preview, estimate, header_row)
+
+
+def text_records(
+    path: StrPath, info: FileInfo, limits: ReadLimits
+) -> Generator[Record, None, None]:
+    """Every CSV record of the file, numbered from 1, decoded as sniffed, streamed.
+
+    FileUnreadable naming the row for bytes that do not decode, a line too long to be
+    CSV, or a record the csv module cannot read."""
+    if info.encoding is None or info.delimiter is None:
+        raise FileUnreadable("The file description lacks an encoding or delimiter.")
+    if csv.field_size_limit() < limits.max_cell_chars + 1:
+        # process-wide, only ever raised: cells up to the limit must parse, to be reported
+        csv.field_size_limit(limits.max_cell_chars + 1)
+    number = 0
+    with open(path, "rb") as raw:
+        stream = io.TextIOWrapper(raw, encoding=info.encoding, errors="strict", newline="")
+        try:
+            if stream.read(1) != "\ufeff":
+                stream.seek(0)
+            reader = csv.reader(_bounded_lines(stream), **_dialect(info.delimiter))
+            for number, cells in enumerate(reader, start=1):
+                yield number, cells
+        except UnicodeDecodeError as exc:
+            raise FileUnreadable(
+                f"Row {number + 1} holds bytes that are not valid {info.encoding}."
+            ) from exc
+        except _LineTooLong as exc:
+            raise FileUnreadable(
+                f"Row {number + 1} is longer than {MAX_LINE_CHARS:,} characters without a "
+                "line break; this does not look like a CSV file."
+            ) from exc
+        except csv.Error as exc:
+            raise FileUnreadable(
+                f"Row {number + 1} cannot be read as CSV ({exc}); "
+                "an unclosed quote may have swallowed the rest of the file."
+            ) from exc
+
+
+# ---------------------------------------------------------------- sniffing
+
+
+def _extrapolate(path: StrPath, records: int, sample_bytes: float) -> int:
+    """Records in the file, assuming the sample's average bytes per record holds throughout."""
+    return round(records * os.path.getsize(path) / max(sample_bytes, 1.0))
+
+
+def _reject_control_characters(text: str) -> None:
+    controls = len(_CONTROL.findall(text))
+    # A stray control character or two is noise in a small text file, not binary content.
+    if controls > max(_MAX_CONTROL_SHARE * len(text), 2):
+        raise FileUnreadable(
+            f"The file looks binary: {controls:,} of its first {len(text):,} characters are "
+            "control characters (such as NUL bytes). Upload a CSV/text table or an XLSX "
+            "workbook (UTF-16 text needs a byte-order mark)."
+        )
+
+
+def _cut_after_last_line_break(text: str) -> str:
+    end = max(text.rfind("\n"), text.rfind("\r"))
+    if end < 0:
+        raise FileUnreadable(
+            f"The first {SAMPLE_BYTES // 1024} KiB of the file hold no line break: "
+            "it does not look like a CSV or text table."
+        )
+    return text[: end + 1]
+
+
+def _parse(text: str, delimiter: str) -> Iterator[list[str]]:
+    return csv.reader(io.StringIO(text, newline=""), **_dialect(delimiter))
+
+
+def _dialect(delimiter: str) -> dict[str, Any]:
+    # Excel's CSV dialect: double quotes, doubled to escape, no backslash escapes.
+    return {"delimiter": delimiter, "quotechar": '"', "doublequote": True, "strict": False}
+
+
+def _choose_delimiter(text: str) -> str:
+    """The candidate that splits the sample most consistently into the header's width
+    (then the widest; csv.Sniffer's guess breaks remaining ties). "," for one column."""
+    guess = _sniffer_guess(text)
+    scores = {d: _consistency(text, d) for d in DELIMITERS}
+    tabular = [d for d in DELIMITERS if scores[d][1] >= 2]
+    if not tabular:
+        return ","
+    return max(tabular, key=lambda d: (*scores[d], d == guess))
+
+
+def _sniffer_guess(text: str) -> str | None:
+    head = "".join(io.StringIO(text, newline="").readlines()[:50])
+    try:
+        return csv.Sniffer().sniff(head, delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        return None
+
+
+def _consistency(text: str, delimiter: str) -> tuple[float, int]:
+    """(share of sampled rows as wide as the header, header width)."""
+    records = [r for r in islice(_parse(text, delimiter), _SNIFF_RECORDS) if not is_blank(r)]
+    if not records:
+        return 0.0, 0
+    width = len(records[0])
+    rest = records[1:]
+    if not rest:
+        return 1.0, width
+    return sum(1 for r in rest if len(r) == width) / len(rest), width
+
+
+# ---------------------------------------------------------------- streaming
+
+
+class _LineTooLong(Exception):
+    pass
+
+
+def _bounded_lines(stream: io.TextIOWrapper) -> Iterator[str]:
+    """Physical lines, refusing one so long it would hold the file in memory."""
+    while line := stream.readline(MAX_LINE_CHARS):
+        if len(line) >= MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
+            raise _LineTooLong
+        yield line

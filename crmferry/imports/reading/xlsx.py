@@ -1,0 +1,325 @@
+"""XLSX workbooks: the first visible worksheet's values as text, numbered as Excel numbers
+its rows.
+
+openpyxl reads the workbook's small parts (the sheet list, styles for dates, the 1904
+flag) and turns each cell into a value (`WorkSheetParser.parse_row`, as its read-only
+mode does) with `data_only`: formulas are never evaluated, the value Excel cached when
+it last saved is read, and a formula without a cached value (written by openpyxl, for
+instance) reads as "". The rows and the shared strings are streamed by `xlsx_parts`,
+each element dropped once read; sniffing reads only the shared strings of the rows it
+looks at. The archive's sizes are checked (`archive`) before anything is parsed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import zipfile
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from itertools import islice
+from typing import Any, TypeVar, cast
+
+from openpyxl.packaging.relationship import get_rels_path
+from openpyxl.reader.excel import ExcelReader, _find_workbook_part  # type: ignore[attr-defined]
+from openpyxl.workbook.workbook import Workbook
+from openpyxl.worksheet._reader import WorkSheetParser
+from openpyxl.xml.constants import SHARED_STRINGS
+
+from crmferry.errors import CrmFerryError, FileUnreadable, ValidationFailed
+from crmferry.imports.reading.archive import check_archive, check_read_whole, reason
+from crmferry.imports.reading.info import FileInfo, ReadLimits, Record, StrPath
+from crmferry.imports.reading.rows import data_rows, preview_rows, split_header
+from crmferry.imports.reading.xlsx_parts import (
+    SharedStrings,
+    date_styles,
+    declared_rows,
+    iter_row_elements,
+    resolve_strings,
+)
+
+# Sniffing looks at this many rows at most (blank ones included), as it looks at the
+# first 64 KiB of a text file, resolving their shared strings a chunk at a time.
+SNIFF_MAX_ROWS = 10_000
+SNIFF_MAX_CHARS = 8 * 1024 * 1024  # of shared strings' text, all chunks together
+_FIRST_CHUNK_ROWS = 32
+_MAX_CHUNK_CELLS = 50_000
+_CHUNK_BYTES = 1024 * 1024
+_ROW_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s>/]")  # <row ...>, <x:row ...>
+
+Values = tuple[int, list[Any]]
+T = TypeVar("T")
+
+
+def sniff_xlsx(path: StrPath, head: bytes, limits: ReadLimits) -> FileInfo:
+    """Describe the workbook's sheet: headers, preview, row estimate, sheet title.
+
+    FileUnreadable for a workbook that cannot be opened or read, or whose first
+    SNIFF_MAX_ROWS rows are blank; ValidationFailed past a limit."""
+    with _open_book(path, limits) as book:
+        sheet = _first_sheet(book)
+        declared = _guarded(lambda: declared_rows(book.archive, sheet.part))  # may be wrong
+        rows = _sheet_values(book, sheet, _SharedStringRefs(), most=SNIFF_MAX_ROWS)
+        records = _resolved(book, rows)
+        header_row, headers = split_header(
+            records,
+            f"The sheet '{sheet.title}' has no header row in its first {SNIFF_MAX_ROWS:,} "
+            "rows: they are blank.",
+        )
+        preview = preview_rows(data_rows(records, header_row, headers, limits))
+        if declared is not None and declared - header_row >= len(preview):
+            estimate = declared - header_row
+        else:  # no usable dimension
+            estimate = max(_count_row_elements(book.archive, sheet) - header_row, len(preview))
+    return FileInfo("xlsx", None, None, tuple(headers), preview, estimate, header_row, sheet.title)
+
+
+def xlsx_records(
+    path: StrPath, info: FileInfo, limits: ReadLimits
+) -> Generator[Record, None, None]:
+    """Every row of the sheet `info` names, as text, numbered as Excel numbers them.
+
+    Memory holds the shared-string table (compact) and one row."""
+    with _open_book(path, limits) as book:
+        sheet = _first_sheet(book, info.sheet)
+        strings = _guarded(lambda: SharedStrings.load(book.archive, book.strings_path))
+        for number, values in _sheet_values(book, sheet, strings):
+            yield number, [cell_text(value) for value in values]
+
+
+def cell_text(value: object) -> str:
+    """A cell value as the text a CSV export would hold (dates as ISO 8601)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _float_text(value)
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time():
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _float_text(value: float) -> str:
+    # Excel keeps 15 significant digits: 0.1 + 0.2 shows as 0.3, and so do we.
+    if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return format(value, ".15g")
+
+
+# ---------------------------------------------------------------- the workbook
+
+
+@dataclass(frozen=True)
+class _Sheet:
+    title: str
+    state: str  # visible, hidden, veryHidden
+    part: str  # its member in the archive
+
+
+class _WorkbookReader(ExcelReader):  # type: ignore[misc]
+    """openpyxl's reader of the workbook's small parts: the sheet list and the 1904 flag.
+    Neither the shared strings, nor the styles, nor any sheet is read here: openpyxl
+    would hold all of the strings in memory, build the whole stylesheet, and parse a
+    sheet without a <dimension> to its end to size it."""
+
+    strings_path: str | None = None
+    sheets: list[_Sheet]
+
+    def read(self) -> None:
+        self.read_manifest()
+        self.read_strings()
+        workbook = _find_workbook_part(self.package).PartName[1:]
+        for name in (workbook, get_rels_path(workbook)):  # type: ignore[no-untyped-call]
+            if name in self.valid_files:
+                check_read_whole(self.archive.getinfo(name))
+        self.read_workbook()
+        self.read_worksheets()
+
+    def read_strings(self) -> None:
+        part = self.package.find(SHARED_STRINGS)  # type: ignore[no-untyped-call]
+        self.strings_path = part.PartName[1:] if part is not None else None
+
+    def read_worksheets(self) -> None:
+        self.sheets = [
+            _Sheet(sheet.name, sheet.state or "visible", rel.target)
+            for sheet, rel in self.parser.find_sheets()
+            if rel.target in self.valid_files and "chartsheet" not in rel.Type
+        ]
+
+
+@dataclass(frozen=True)
+class _Book:
+    workbook: Workbook
+    archive: zipfile.ZipFile
+    strings_path: str | None
+    sheets: list[_Sheet]
+    dates: set[int]  # the cell styles that show dates
+    durations: set[int]  # ... and of those, durations
+
+
+@contextmanager
+def _open_book(path: StrPath, limits: ReadLimits) -> Iterator[_Book]:
+    """The workbook opened read-only with cached values, after the zip-bomb check."""
+    check_archive(path, limits)
+    # A file object, not the path: openpyxl would refuse a name not ending in .xlsx.
+    with open(path, "rb") as handle:
+        try:
+            reader = _WorkbookReader(handle, read_only=True, data_only=True, keep_links=False)
+            reader.read()
+            dates, durations = date_styles(reader.archive)
+        except CrmFerryError:
+            raise
+        except Exception as exc:  # any parser failure means a broken workbook, said plainly
+            raise FileUnreadable(f"The XLSX workbook cannot be opened: {reason(exc)}.") from exc
+        try:
+            yield _Book(
+                reader.wb, reader.archive, reader.strings_path, reader.sheets, dates, durations
+            )
+        finally:
+            reader.archive.close()
+
+
+def _first_sheet(book: _Book, title: str | None = None) -> _Sheet:
+    """The sheet named `title`, else the first visible worksheet (hidden ones are usually
+    lookup tables), else the first worksheet."""
+    sheets = book.sheets
+    if title is not None:
+        sheets = [s for s in sheets if s.title == title]
+    visible = [s for s in sheets if s.state == "visible"]
+    if not sheets:
+        missing = f"no sheet named '{title}'" if title else "no worksheet"
+        raise FileUnreadable(f"The XLSX workbook has {missing}.")
+    return (visible or sheets)[0]
+
+
+# ---------------------------------------------------------------- rows
+
+
+def _sheet_values(
+    book: _Book, sheet: _Sheet, strings: Any, most: int | None = None
+) -> Iterator[Values]:
+    """Each row of the sheet as (Excel's row number, its values from column A to its last
+    cell), as openpyxl's read-only mode gives them; rows without cells and rows out of
+    order (a number not above the last one) are left out. `strings[i]` is shared string i.
+    With `most`, no more than that many <row> elements are read.
+    """
+    workbook = book.workbook
+    last = 0
+    try:
+        with book.archive.open(sheet.part) as source:
+            parser = WorkSheetParser(
+                source,  # read by us (iter_row_elements), not by the parser
+                strings,
+                data_only=True,
+                epoch=workbook.epoch,
+                date_formats=book.dates,
+                timedelta_formats=book.durations,
+            )
+            for element in islice(iter_row_elements(source), most):
+                number, cells = parser.parse_row(cast(Any, element))
+                parser.row_dimensions.clear()  # openpyxl would keep each row's height
+                if number > last and cells:
+                    last = number
+                    yield number, _placed(cells)
+    except CrmFerryError:
+        raise
+    except Exception as exc:  # a malformed sheet surfaces mid-stream as any parser error
+        raise FileUnreadable(f"The XLSX workbook cannot be read: {reason(exc)}.") from exc
+
+
+def _placed(cells: Sequence[dict[str, Any]]) -> list[Any]:
+    """Cell values at their columns' places, up to the row's last cell (None between)."""
+    width = cells[-1]["column"]
+    values: list[Any] = [None] * width
+    for cell in cells:
+        if 1 <= cell["column"] <= width:
+            values[cell["column"] - 1] = cell["value"]
+    return values
+
+
+def _guarded(read: Callable[[], T]) -> T:
+    """`read()`, any parser failure said plainly as FileUnreadable."""
+    try:
+        return read()
+    except CrmFerryError:
+        raise
+    except Exception as exc:
+        raise FileUnreadable(f"The XLSX workbook cannot be read: {reason(exc)}.") from exc
+
+
+# ---------------------------------------------------------------- sniffing's shared strings
+
+
+@dataclass(frozen=True)
+class _Ref:
+    """A shared string not read yet: its index."""
+
+    index: int
+
+
+class _SharedStringRefs:
+    """Shared strings as references, for `WorkSheetParser`: resolved in chunks."""
+
+    def __getitem__(self, index: int) -> _Ref:
+        return _Ref(index)
+
+
+def _resolved(book: _Book, rows: Iterator[Values]) -> Iterator[Record]:
+    """The rows as text, their shared strings read a chunk of rows at a time (the first
+    chunk small, each next one twice as large, up to _MAX_CHUNK_CELLS cells).
+    ValidationFailed past SNIFF_MAX_CHARS characters of text in all."""
+    size, budget = _FIRST_CHUNK_ROWS, SNIFF_MAX_CHARS
+    while chunk := _chunk(rows, size, budget):
+        wanted = {v.index for _, values in chunk for v in values if isinstance(v, _Ref)}
+        resolve = partial(resolve_strings, book.archive, book.strings_path, wanted, budget)
+        strings = _guarded(resolve)
+        for number, values in chunk:
+            cells = [strings[v.index] if isinstance(v, _Ref) else cell_text(v) for v in values]
+            budget -= sum(map(len, cells))
+            if budget < 0:
+                raise ValidationFailed(
+                    f"The first rows of the sheet hold more than {SNIFF_MAX_CHARS:,} "
+                    "characters of text, more than an upload's preview reads.",
+                    [{"field": "file", "message": "too much text in the first rows"}],
+                )
+            yield number, cells
+        size *= 2
+
+
+def _chunk(rows: Iterator[Values], size: int, chars: int) -> list[Values]:
+    """The next `size` rows, fewer when they reach _MAX_CHUNK_CELLS cells or hold
+    `chars` characters of text of their own (not counting shared strings)."""
+    chunk: list[Values] = []
+    cells = 0
+    for row in rows:
+        chunk.append(row)
+        cells += len(row[1])
+        chars -= sum(len(v) for v in row[1] if isinstance(v, str))
+        if len(chunk) >= size or cells >= _MAX_CHUNK_CELLS or chars < 0:
+            break
+    return chunk
+
+
+def _count_row_elements(archive: zipfile.ZipFile, sheet: _Sheet) -> int:
+    """The <row> elements of the sheet's XML, counted on the raw stream (memory-flat and
+    some 100 times faster than parsing); they include formatted blank rows."""
+    count, carry = 0, b""
+    with archive.open(sheet.part) as stream:
+        while chunk := stream.read(_CHUNK_BYTES):
+            data = carry + chunk
+            cut = max(data.rfind(b"<"), 0)  # a tag never straddles two counted pieces
+            count += len(_ROW_ELEMENT.findall(data, 0, cut))
+            carry = data[cut:]
+    return count + len(_ROW_ELEMENT.findall(carry))

@@ -1,0 +1,93 @@
+"""CSV and JSON Lines through COPY: RFC 4180 quoting, delimiters, the BOM, the round trip
+through an import, numbers, typed JSON values."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from crmferry.db import Database
+from crmferry.exports.formulas import neutralise_formula
+from crmferry.records import BIDS, CONTACTS, INVENTORY
+
+from .samples import CONTACT_ROWS, export, import_cleaned, read_csv, stored
+
+
+def test_csv_rfc4180_quoting_and_bom(db: Database, filled_org: UUID, tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    export(db, filled_org, CONTACTS, {"fields": ["company", "notes", "phone", "name"]}, path)
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfcompany,notes,phone,name\n")
+    text = data.decode("utf-8-sig")
+    first = '"Acme, ""Best"" Inc.","line one\nline two\r\nline three",\'+1 555 0100,Zoë Ñúñez 😀\n'
+    assert text.split("\n", 1)[1].startswith(first)
+    assert '"\'=HYPERLINK(""http://evil.example"",""x"")"' in text
+    assert text.endswith("#N/A,,Plain; semi|pipe\ttab\n")
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_csv_delimiters_round_trip(
+    db: Database, filled_org: UUID, tmp_path: Path, delimiter: str
+) -> None:
+    path = tmp_path / "d.csv"
+    export(db, filled_org, CONTACTS, {"delimiter": delimiter, "bom": False}, path)
+    assert not path.read_bytes().startswith(b"\xef\xbb\xbf")
+    rows = read_csv(path, delimiter)
+    assert [r["name"] for r in rows] == [neutralise_formula(r["name"]) for r in CONTACT_ROWS]
+    assert rows[0]["notes"] == CONTACT_ROWS[0]["notes"]
+
+
+def test_csv_round_trip_restores_the_stored_text(
+    db: Database, filled_org: UUID, tmp_path: Path
+) -> None:
+    """What an import does with each cell of the file (`crmferry_clean`) gives back the
+    records' text."""
+    path = tmp_path / "r.csv"
+    export(db, filled_org, CONTACTS, {}, path)
+    cells = [
+        (got[n], stored(CONTACTS, row, n))
+        for got, row in zip(read_csv(path), CONTACT_ROWS, strict=True)
+        for n in CONTACTS.field_names
+    ]
+    back = import_cleaned(db, [cell for cell, _ in cells])
+    assert [back[cell] for cell, _ in cells] == [value or None for _, value in cells]
+
+
+def test_csv_numbers_stay_numbers(db: Database, filled_org: UUID, tmp_path: Path) -> None:
+    path = tmp_path / "n.csv"
+    export(db, filled_org, INVENTORY, {"fields": ["sku", "quantity", "cost"]}, path)
+    assert path.read_text("utf-8-sig").splitlines() == [
+        "sku,quantity,cost",
+        "A-1,3,-5.00",
+        "'-5,-7,0.01",
+    ]
+
+
+def test_jsonl_values_are_typed(db: Database, filled_org: UUID, tmp_path: Path) -> None:
+    path = tmp_path / "b.jsonl"
+    fields = ["bid_number", "amount", "valid_until", "description", "created_at", "id"]
+    export(db, filled_org, BIDS, {"format": "jsonl", "fields": fields}, path)
+    lines = path.read_text("utf-8").splitlines()
+    assert lines[0].startswith('{"bid_number":"Q-1","amount":99999.99,"valid_until":"2024-06-30",')
+    first, second = (json.loads(line) for line in lines)
+    assert isinstance(first["amount"], float) and first["amount"] == 99999.99
+    assert first["description"] == "two\nlines"
+    assert first["created_at"] == "2024-01-01T00:00:00+00:00"
+    assert UUID(first["id"])
+    assert second["amount"] == -1 and second["valid_until"] is None
+    assert json.loads(lines[1], parse_float=Decimal)["amount"] == Decimal("-1.00")
+
+
+def test_jsonl_integers_and_exact_decimals(db: Database, filled_org: UUID, tmp_path: Path) -> None:
+    path = tmp_path / "i.jsonl"
+    export(
+        db, filled_org, INVENTORY, {"format": "jsonl", "fields": ["quantity", "unit_price"]}, path
+    )
+    assert path.read_text("utf-8").splitlines() == [
+        '{"quantity":3,"unit_price":1234.50}',
+        '{"quantity":-7,"unit_price":null}',
+    ]
