@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     max_xlsx_part_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
     max_xlsx_ratio: int = Field(default=100, gt=1)
     fetch_timeout_seconds: float = Field(default=60.0, gt=0)
+    fetch_deadline_seconds: float = Field(default=600.0, gt=0)
+    # comma-separated CIDRs and host names outbound requests may reach although private
+    outbound_allow: str = ""
     smtp_url: str | None = None
     smtp_from: str = "crmferry@localhost"
     lease_seconds: int = Field(default=30, ge=2)
@@ -42,10 +46,27 @@ class Settings(BaseSettings):
     session_days: int = Field(default=14, ge=1)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
+    login_max_address_failures: int = Field(default=20, ge=1)
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    sse_max_streams_per_user: int = Field(default=5, ge=1)
+    # comma-separated; empty: the host of base_url, localhost, 127.0.0.1 and ::1
+    allowed_hosts: str = ""
+    # comma-separated addresses or CIDRs whose X-Forwarded-For/-Proto are believed
+    trusted_proxies: str = ""
+    cookie_secure: Literal["auto", "true", "false"] = "auto"
+    metrics_token: str | None = None
     db_pool_size: int = Field(default=10, ge=1)
     app_db_password: str | None = None
     worker_db_password: str | None = None
     log_level: str = "INFO"
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _outbound_allow_parses(cls, value: str) -> str:
+        from crmferry.outbound import OutboundPolicy  # the one parser of the list
+
+        OutboundPolicy.parse(value)
+        return value
 
     @cached_property
     def files_dir(self) -> Path:

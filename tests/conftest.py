@@ -77,6 +77,8 @@ def settings(database_url: str, data_dir: Path) -> Settings:
         secret_key=TEST_SECRET,
         min_lead_seconds=300,
         login_max_failures=5,
+        # the suite's own HTTP servers listen on 127.0.0.1 (CRMFERRY_OUTBOUND_ALLOW)
+        outbound_allow="127.0.0.1",
     )
 
 

@@ -2,16 +2,19 @@
 downloaded into the file store and recorded as an upload of the job's organization,
 exactly as `POST /uploads` stores a file (size limit, SHA-256, sniffing).
 
-The download streams in chunks (never whole in memory), with
-CRMFERRY_FETCH_TIMEOUT_SECONDS to connect and between reads, CRMFERRY_MAX_UPLOAD_BYTES
-as for uploads, and at most MAX_REDIRECTS redirects. Every failure raises a
-CrmFerryError whose message names the source and what went wrong; the partial file is
-removed first.
+The download goes through the outbound guard (`crmferry.outbound`: no loopback,
+private or link-local address, on the first request and on every redirect, unless
+CRMFERRY_OUTBOUND_ALLOW allows it). It streams in chunks (never whole in memory), with
+CRMFERRY_FETCH_TIMEOUT_SECONDS to connect and between reads,
+CRMFERRY_FETCH_DEADLINE_SECONDS for the whole download, CRMFERRY_MAX_UPLOAD_BYTES as
+for uploads, and at most MAX_REDIRECTS redirects. Every failure raises a
+CrmFerryError whose message names the source and what went wrong (a connection that
+fails "could not be reached", whichever way it failed); the partial file is removed
+first.
 """
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
 from typing import Any
@@ -25,6 +28,7 @@ from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import FileUnreadable, PayloadTooLarge, SourceUnavailable, ValidationFailed
 from crmferry.imports.uploads import store_upload
+from crmferry.outbound import OutboundDeadline, OutboundPolicy, OutboundRefused, guarded_client
 
 MAX_REDIRECTS = 5
 USER_AGENT = f"crmferry/{__version__} (scheduled import)"
@@ -48,20 +52,20 @@ def fetch_upload(
     """Download `url` and record it as an upload on `conn`; the upload row (`headers` a
     list). `check` runs before each chunk is stored (a job's cancel and lease checks).
 
-    SourceUnavailable for a refused connection, an unknown host, a timeout, too many
-    redirects or an answer other than 2xx; PayloadTooLarge past the size limit;
+    SourceUnavailable for a source the outbound guard refuses (also on a redirect), one
+    that cannot be reached, a timeout or the deadline, too many redirects or an answer
+    other than 2xx; PayloadTooLarge past the size limit;
     FileUnreadable or ValidationFailed for a file that is not a usable CSV or XLSX.
     """
+    client = guarded_client(
+        OutboundPolicy.from_settings(settings),
+        timeout=settings.fetch_timeout_seconds,
+        deadline_seconds=settings.fetch_deadline_seconds,
+        headers={"User-Agent": USER_AGENT},
+        max_redirects=MAX_REDIRECTS,
+    )
     try:
-        with (
-            httpx.Client(
-                timeout=httpx.Timeout(settings.fetch_timeout_seconds),
-                follow_redirects=True,
-                max_redirects=MAX_REDIRECTS,
-                headers={"User-Agent": USER_AGENT},
-            ) as client,
-            client.stream("GET", url) as response,
-        ):
+        with client, client.stream("GET", url) as response:
             _check_answer(url, response, settings.max_upload_bytes)
             try:
                 return store_upload(
@@ -83,7 +87,7 @@ def fetch_upload(
                 raise type(exc)(
                     f"The file from {url} cannot be imported. {exc.detail}", exc.errors
                 ) from None
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, OutboundRefused, OutboundDeadline) as exc:
         raise SourceUnavailable(_transport_problem(url, exc, settings)) from None
 
 
@@ -110,35 +114,28 @@ def _chunks(response: httpx.Response, check: Callable[[], None]) -> Iterator[byt
 
 
 def _transport_problem(url: str, exc: Exception, settings: Settings) -> str:
-    """What went wrong on the way to the source, in words (no traceback)."""
+    """What went wrong on the way to the source, in words (no traceback). A connection
+    that fails is "could not be reached", never how: refused, timed out and unknown to
+    DNS look alike, so a message tells nothing of what listens where."""
     seconds = f"{settings.fetch_timeout_seconds:g} s (CRMFERRY_FETCH_TIMEOUT_SECONDS)"
-    host = urlsplit(url).hostname or url
-    if isinstance(exc, httpx.ConnectTimeout):
-        return f"The source {url} timed out: no connection within {seconds}."
+    if isinstance(exc, OutboundRefused):
+        if exc.url in (None, url):
+            return f"The source {url} is refused: {exc.explanation}"
+        return f"The source {url} redirected to {exc.url}, which is refused: {exc.explanation}"
+    if isinstance(exc, OutboundDeadline):
+        return (
+            f"The download from {url} did not finish within "
+            f"{settings.fetch_deadline_seconds:g} s (CRMFERRY_FETCH_DEADLINE_SECONDS) "
+            "and was stopped."
+        )
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return f"The source {url} could not be reached."
     if isinstance(exc, httpx.ReadTimeout):
         return f"The source {url} timed out: no data for {seconds}."
     if isinstance(exc, httpx.TimeoutException):
         return f"The source {url} timed out after {seconds}."
     if isinstance(exc, httpx.TooManyRedirects):
         return f"The source {url} redirected more than {MAX_REDIRECTS} times."
-    if isinstance(exc, httpx.ConnectError):
-        cause = _os_cause(exc)
-        if isinstance(cause, socket.gaierror):
-            return f"The source {url} could not be reached: DNS does not know the host '{host}'."
-        if isinstance(cause, ConnectionRefusedError):
-            return f"The source {url} could not be reached: the connection was refused."
-        return f"The source {url} could not be reached: {exc}."
     if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
         return f"The source {url} is not a URL that can be fetched: {exc}."
     return f"The download from {url} failed: {exc or type(exc).__name__}."
-
-
-def _os_cause(exc: BaseException) -> BaseException | None:
-    """The OSError under httpx's and httpcore's wrappers, if any."""
-    seen: BaseException | None = exc
-    for _ in range(5):
-        if seen is None or isinstance(seen, OSError):
-            return seen
-        inner = next((a for a in seen.args if isinstance(a, BaseException)), None)
-        seen = seen.__cause__ or seen.__context__ or inner
-    return None

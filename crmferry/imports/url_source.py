@@ -12,17 +12,21 @@ from crmferry.errors import ValidationFailed
 from crmferry.imports.sources import fetch_upload, source_file_name
 from crmferry.jobs.kinds import JobContext
 from crmferry.jobs.sources import SourceType, register_source
+from crmferry.outbound import OutboundPolicy, check_url
 
 EXAMPLE = '{"type": "url", "url": "https://..."}'
 
 
 def check_url_source(source: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
-    """An http(s) URL with a host; ValidationFailed (field `source`) otherwise."""
+    """An http(s) URL with a host that the outbound guard lets through; ValidationFailed
+    (field `source`), or OutboundRefused (field `source.url`, naming the rule)."""
     url = source.get("url")
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         message = f"must be {EXAMPLE}"
         raise ValidationFailed(f"source {message}.", [{"field": "source", "message": message}])
+    # refused now (422) rather than at each run
+    check_url(str(url), OutboundPolicy.from_settings(settings), field="source.url")
     return {"type": "url", "url": url}
 
 

@@ -95,6 +95,7 @@ def live_server(database_url: str, data_dir: Path, db: Database) -> Iterator[Liv
         "CRMFERRY_DATA_DIR": str(data_dir),
         "CRMFERRY_MIN_LEAD_SECONDS": str(MIN_LEAD_SECONDS),
         "CRMFERRY_POLL_SECONDS": "1",
+        "CRMFERRY_OUTBOUND_ALLOW": "127.0.0.1",
     }
     server_log, worker_log = ARTIFACTS / "server.log", ARTIFACTS / "worker.log"
     server = _spawn(["serve", "--port", str(port)], env, server_log)

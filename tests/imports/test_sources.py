@@ -292,22 +292,17 @@ def test_a_refused_connection_fails_the_job_and_keeps_nothing(
     url = f"http://127.0.0.1:{closed_port()}/contacts.csv"
     job = fire_and_run(db, settings, org, make_schedule(db, settings, org, url, MAPPING))
     assert job["status"] == "failed"
-    assert job["error_message"] == (
-        f"The source {url} could not be reached: the connection was refused."
-    )
+    assert job["error_message"] == f"The source {url} could not be reached."
     assert_nothing_kept(db, settings, org, job)
 
 
-def test_an_unknown_host_fails_the_job_naming_dns(
+def test_an_unknown_host_fails_the_job_as_unreachable(
     db: Database, settings: Settings, org: Org
 ) -> None:
     url = "http://feeds.crmferry.invalid/contacts.csv"  # .invalid never resolves (RFC 6761)
     job = fire_and_run(db, settings, org, make_schedule(db, settings, org, url, MAPPING))
     assert job["status"] == "failed"
-    assert job["error_message"] == (
-        f"The source {url} could not be reached: DNS does not know the host "
-        "'feeds.crmferry.invalid'."
-    )
+    assert job["error_message"] == f"The source {url} could not be reached."
     assert_nothing_kept(db, settings, org, job)
 
 
