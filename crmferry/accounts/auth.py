@@ -1,17 +1,17 @@
-"""Turning a bearer token, a session cookie or a password into a Principal."""
+"""Turning a bearer token or a session cookie into a Principal; opening and closing
+web sessions (the password check itself is in `login`)."""
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 from uuid import UUID
 
 from crmferry.accounts.principal import Principal
-from crmferry.accounts.secrets import new_token, token_digest, verify_password
+from crmferry.accounts.secrets import new_token, token_digest
 from crmferry.db import Database
-from crmferry.errors import TooManyRequests, Unauthenticated
+from crmferry.errors import Unauthenticated
 
 
 def principal_from_token(db: Database, token: str) -> Principal:
@@ -33,37 +33,6 @@ def principal_from_session(db: Database, session_secret: str) -> Principal:
     if row is None:
         raise Unauthenticated("Your session has expired; please sign in again.")
     return _principal(row, "session", csrf=str(row["csrf_token"]))
-
-
-@dataclass(frozen=True)
-class LoginPolicy:
-    max_failures: int
-    window: timedelta
-    session_lifetime: timedelta
-
-
-def login(db: Database, email: str, password: str, policy: LoginPolicy) -> str:
-    """Check the password and open a web session; return the session secret (the cookie).
-
-    After `max_failures` failed attempts within `window` the e-mail is refused
-    (429) until the window has passed, even with the right password.
-    """
-    with db.anonymous() as conn:
-        row = conn.execute(
-            "SELECT * FROM crmferry_login_lookup(%s, %s)", [email, policy.window]
-        ).fetchone()
-    assert row is not None
-    if int(row["recent_failures"]) >= policy.max_failures:
-        raise TooManyRequests("Too many failed sign-in attempts; try again in a few minutes.")
-    if not verify_password(row["password_hash"], password) or row["organization_id"] is None:
-        with db.anonymous() as conn:
-            conn.execute("SELECT crmferry_login_failed(%s)", [email])
-        raise Unauthenticated("Wrong e-mail or password.")
-    with db.anonymous() as conn:
-        conn.execute("SELECT crmferry_login_succeeded(%s)", [email])
-    return open_session(
-        db, UUID(str(row["organization_id"])), UUID(str(row["user_id"])), policy.session_lifetime
-    )
 
 
 def open_session(db: Database, organization_id: UUID, user_id: UUID, lifetime: timedelta) -> str:

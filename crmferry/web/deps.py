@@ -28,6 +28,12 @@ def get_db(request: Request) -> Database:
     return db
 
 
+def client_address(request: Request) -> str:
+    """The caller's address: the peer's, or what a trusted proxy forwarded (see
+    CRMFERRY_TRUSTED_PROXIES); "" when unknown."""
+    return request.client.host if request.client else ""
+
+
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")

@@ -175,6 +175,6 @@ def test_own_rows_are_visible_in_own_transaction(db: Database, make_org) -> None
         assert conn.execute("SELECT count(*) AS n FROM contacts").fetchone() == {"n": 0}
 
 
-def test_login_failures_are_not_readable_by_the_application(db: Database) -> None:
+def test_login_attempts_are_not_readable_by_the_application(db: Database) -> None:
     with db.app_connect() as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
-        conn.execute("SELECT * FROM login_failures")
+        conn.execute("SELECT * FROM login_attempts")

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlparse
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from crmferry.accounts.auth import LoginPolicy, close_session, login
+from crmferry.accounts.auth import close_session
+from crmferry.accounts.login import LoginPolicy, login
 from crmferry.errors import TooManyRequests, Unauthenticated
-from crmferry.web.deps import DB, SESSION_COOKIE, AppSettings, optional_principal
+from crmferry.web.deps import (
+    DB,
+    SESSION_COOKIE,
+    AppSettings,
+    client_address,
+    optional_principal,
+)
 from crmferry.web.pages.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -66,13 +72,10 @@ def login_submit(
         return _login_error(
             request, email, next, "Your sign-in form expired; please try again.", 403
         )
-    policy = LoginPolicy(
-        max_failures=settings.login_max_failures,
-        window=timedelta(seconds=settings.login_window_seconds),
-        session_lifetime=timedelta(days=settings.session_days),
-    )
     try:
-        session_secret = login(db, email, password, policy)
+        session_secret = login(
+            db, email, password, client_address(request), LoginPolicy.from_settings(settings)
+        )
     except (Unauthenticated, TooManyRequests) as exc:
         return _login_error(request, email, next, exc.detail, exc.status)
     response = RedirectResponse(_safe_next(next), status_code=303)
