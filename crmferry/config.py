@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -74,8 +75,25 @@ class Settings(BaseSettings):
         return self.data_dir.resolve() / "files"
 
     @property
+    def allowed_host_names(self) -> tuple[str, ...]:
+        """CRMFERRY_ALLOWED_HOSTS, or else the host of the base URL and the loopback names."""
+        given = _comma_list(self.allowed_hosts)
+        if given:
+            return given
+        names = (urlsplit(self.base_url).hostname, "localhost", "127.0.0.1", "::1")
+        return tuple(dict.fromkeys(n for n in names if n))
+
+    @property
+    def trusted_proxy_list(self) -> tuple[str, ...]:
+        return _comma_list(self.trusted_proxies)
+
+    @property
     def effective_heartbeat_seconds(self) -> float:
         return self.heartbeat_seconds or max(1.0, self.lease_seconds / 3)
+
+
+def _comma_list(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -79,6 +79,8 @@ def settings(database_url: str, data_dir: Path) -> Settings:
         login_max_failures=5,
         # the suite's own HTTP servers listen on 127.0.0.1 (CRMFERRY_OUTBOUND_ALLOW)
         outbound_allow="127.0.0.1",
+        # Starlette's test client calls itself "testserver"; live servers use 127.0.0.1
+        allowed_hosts="testserver,127.0.0.1,localhost",
     )
 
 

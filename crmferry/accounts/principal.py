@@ -24,6 +24,9 @@ class Principal:
     name: str | None
     via: Literal["token", "session", "cli"]
     csrf_token: str | None = None
+    # SHA-256 of the token or session secret it came from: to re-check it later
+    # (an open event stream), or to prove it to the database (a password change)
+    credential: bytes | None = None
 
     @property
     def display_name(self) -> str:

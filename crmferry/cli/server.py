@@ -120,8 +120,9 @@ def serve(
     db = connect(settings, upgrade=True)
     app = create_app(settings, db)
     try:
+        # forwarded headers are trusted by the app itself, from CRMFERRY_TRUSTED_PROXIES only
         uvicorn.run(
-            app, host=host, port=port, log_level=settings.log_level.lower(), proxy_headers=True
+            app, host=host, port=port, log_level=settings.log_level.lower(), proxy_headers=False
         )
     finally:
         db.close()

@@ -1,30 +1,55 @@
-"""The FastAPI application: API under /api/v1, pages, static files, problem+json errors."""
+"""The FastAPI application: API under /api/v1, pages, static files, problem+json errors,
+and the web edge around all of it."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from crmferry.config import Settings
 from crmferry.db import Database
 from crmferry.web import problems
 from crmferry.web.api import api_routers, health, metrics
+from crmferry.web.edge.headers import SecurityHeaders
+from crmferry.web.edge.hosts import AllowedHosts
 from crmferry.web.pages import page_routers
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
+class CrmFerryApp(FastAPI):
+    """FastAPI with the edge outside its error handling, so that a refused host and
+    a 500 get the security headers too. From the outside in: forwarded headers (from
+    CRMFERRY_TRUSTED_PROXIES only), security headers, allowed hosts, then FastAPI's
+    own stack."""
+
+    settings: Settings
+
+    def build_middleware_stack(self) -> ASGIApp:
+        app: ASGIApp = super().build_middleware_stack()
+        app = AllowedHosts(app, self.settings.allowed_host_names)
+        app = SecurityHeaders(app)
+        if self.settings.trusted_proxy_list:
+            proxied = ProxyHeadersMiddleware(cast(Any, app), list(self.settings.trusted_proxy_list))
+            app = cast(ASGIApp, proxied)
+        return app
+
+
 def create_app(settings: Settings, db: Database) -> FastAPI:
     """A ready application bound to one database (migrations already applied)."""
-    app = FastAPI(
+    app = CrmFerryApp(
         title="CRM Ferry",
         version="0.1.0",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served by pages.api_docs, without inline script
         redoc_url=None,
     )
+    app.settings = settings
     app.state.settings = settings
     app.state.db = db
     problems.install(app)

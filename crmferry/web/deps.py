@@ -34,7 +34,16 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def _bearer(request: Request) -> str | None:
+def cookie_secure(request: Request, settings: Settings) -> bool:
+    """Whether cookies get the Secure flag: CRMFERRY_COOKIE_SECURE, or with `auto` when
+    the request came over HTTPS (as a trusted proxy forwarded it)."""
+    if settings.cookie_secure == "auto":
+        return request.url.scheme == "https"
+    return settings.cookie_secure == "true"
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, or None."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
@@ -43,7 +52,7 @@ def _bearer(request: Request) -> str | None:
 def optional_principal(request: Request) -> Principal | None:
     """The caller from a bearer token or the session cookie, or None when neither is sent."""
     db = get_db(request)
-    token = _bearer(request)
+    token = bearer_token(request)
     if token:
         return principal_from_token(db, token)
     cookie = request.cookies.get(SESSION_COOKIE)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
+from crmferry.accounts.secrets import hash_password, verify_password
 from crmferry.db import Database
 from tests.conftest import TEST_PASSWORD, Org
 from tests.e2e.conftest import MIN_LEAD_SECONDS, NewPage, screenshot
@@ -56,6 +57,11 @@ def test_every_page_renders_with_navigation(new_page: NewPage, org: Org, name: s
     page = new_page(org, org.admin)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # what the Content-Security-Policy blocks is reported on the console
+    page.on(
+        "console",
+        lambda message: "Content Security Policy" in message.text and errors.append(message.text),
+    )
     page.goto(path)
     expect(page.get_by_role("heading", level=1)).to_have_text(heading)
     nav = page.get_by_role("navigation", name="Main")
@@ -157,6 +163,29 @@ def test_member_form_shows_the_field_error_in_place(new_page: NewPage, org: Org)
     expect(error).to_be_visible()
     expect(error).to_contain_text("@-sign")
     expect(form.get_by_label("E-mail")).to_have_attribute("aria-invalid", "true")
+
+
+def test_a_user_changes_their_password_on_the_settings_page(
+    new_page: NewPage, org: Org, db: Database
+) -> None:
+    page = new_page(org, org.viewer)
+    page.goto("/settings")
+    form = page.locator("#password-form")
+    with db.owner_connect() as conn:
+        conn.execute(
+            "UPDATE users SET password_hash = %s WHERE id = %s",
+            [hash_password(TEST_PASSWORD), org.viewer.user_id],
+        )
+    form.get_by_label("Current password").fill(TEST_PASSWORD)
+    form.get_by_label("New password (at least 8 characters)").fill("viewer's new secret")
+    form.get_by_label("New password again").fill("viewer's new secret")
+    form.get_by_role("button", name="Change password").click()
+    expect(form.get_by_role("status")).to_contain_text("Password changed")
+    with db.owner_connect() as conn:
+        row = conn.execute(
+            "SELECT password_hash FROM users WHERE id = %s", [org.viewer.user_id]
+        ).fetchone()
+    assert row is not None and verify_password(row["password_hash"], "viewer's new secret")
 
 
 def test_admin_changes_a_members_role(new_page: NewPage, org: Org, db: Database) -> None:

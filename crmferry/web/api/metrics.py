@@ -1,12 +1,16 @@
-"""GET /metrics: Prometheus text. Unauthenticated like /healthz (operators scrape it);
-it shows counts and timings across organizations, never tenant data."""
+"""GET /metrics: Prometheus text: counts and timings across organizations, never
+tenant data. Open like /healthz, unless CRMFERRY_METRICS_TOKEN is set: then only
+with `Authorization: Bearer <that token>`."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import PlainTextResponse
+import hmac
 
-from crmferry.web.deps import DB
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from crmferry.web.deps import DB, AppSettings, bearer_token
+from crmferry.web.problems import problem
 
 router = APIRouter(tags=["operations"])
 
@@ -32,8 +36,18 @@ HELP = {
 }
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
-def metrics(db: DB) -> PlainTextResponse:
+@router.get("/metrics", response_class=PlainTextResponse, response_model=None)
+def metrics(request: Request, db: DB, settings: AppSettings) -> Response:
+    """Jobs by status, queue lag, run durations, rows per second."""
+    if not _token_accepted(request, settings.metrics_token):
+        # answered here: a scraper gets a 401, not the sign-in page an unauthenticated
+        # GET outside /api/ is sent to
+        return problem(
+            401,
+            "Authentication required",
+            "/metrics needs 'Authorization: Bearer <CRMFERRY_METRICS_TOKEN>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     with db.anonymous() as conn:
         rows = conn.execute(METRICS).fetchall()
     lines: list[str] = []
@@ -45,6 +59,13 @@ def metrics(db: DB) -> PlainTextResponse:
             elif key == "run_seconds" and row["name"] in ("run_seconds_sum", "run_seconds_count"):
                 lines.append(f"{name}_{row['name'].rsplit('_', 1)[1]} {row['value']:g}")
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+
+def _token_accepted(request: Request, expected: str | None) -> bool:
+    if expected is None:
+        return True
+    sent = bearer_token(request) or ""
+    return hmac.compare_digest(sent.encode(), expected.encode())
 
 
 def _sample(name: str, key: str, label: str | None, value: float) -> str:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from crmferry.web.pages import record_pages, session_pages, settings_pages, workspace_pages
+from crmferry.web.pages import (
+    api_docs,
+    record_pages,
+    session_pages,
+    settings_pages,
+    workspace_pages,
+)
 
 
 def page_routers() -> list[APIRouter]:
@@ -14,4 +20,5 @@ def page_routers() -> list[APIRouter]:
         workspace_pages.router,
         record_pages.router,
         settings_pages.router,
+        api_docs.router,
     ]

@@ -1,4 +1,4 @@
-/* Settings page: the user's time zone; members, roles and API tokens (admins). */
+/* Settings page: the user's time zone and password; members, roles and API tokens (admins). */
 "use strict";
 
 (function () {
@@ -16,6 +16,25 @@
       if (value) document.body.dataset.userTimezone = value; else delete document.body.dataset.userTimezone;
       tzForm.querySelector(".status").textContent = `Saved: times are shown in ${CF.timezone()}.`;
     } catch (problem) { CF.showProblem(tzForm, problem); }
+  });
+
+  const passwordForm = document.getElementById("password-form");
+  passwordForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    CF.clearProblems(passwordForm);
+    const data = Object.fromEntries(new FormData(passwordForm));
+    const status = passwordForm.querySelector(".status");
+    status.textContent = "";
+    if (data.new_password !== data.repeat_password) {
+      CF.showProblem(passwordForm, { detail: "The new passwords differ.", errors: [{ field: "repeat_password", message: "does not match the new password" }] });
+      return;
+    }
+    try {
+      const changed = await CF.api("POST", "/me/password", { current_password: data.current_password, new_password: data.new_password });
+      passwordForm.reset();
+      const others = changed.sessions_ended;
+      status.textContent = `Password changed${others ? `; ${others} other session${others === 1 ? "" : "s"} signed out` : ""}.`;
+    } catch (problem) { CF.showProblem(passwordForm, problem); }
   });
 
   const membersTable = document.getElementById("members");
