@@ -15,18 +15,23 @@ from crmferry.config import Settings
 from crmferry.db import Database
 from crmferry.web import problems
 from crmferry.web.api import api_routers, health, metrics
+from crmferry.web.deps import authenticate
+from crmferry.web.edge.bodies import RequestGate
 from crmferry.web.edge.headers import SecurityHeaders
 from crmferry.web.edge.hosts import AllowedHosts
 from crmferry.web.pages import page_routers
 
 STATIC_DIR = Path(__file__).parent / "static"
+# bodies that stream to the file store under CRMFERRY_MAX_UPLOAD_BYTES instead
+UPLOAD_PATHS = frozenset({"/api/v1/uploads"})
 
 
 class CrmFerryApp(FastAPI):
     """FastAPI with the edge outside its error handling, so that a refused host and
     a 500 get the security headers too. From the outside in: forwarded headers (from
     CRMFERRY_TRUSTED_PROXIES only), security headers, allowed hosts, then FastAPI's
-    own stack."""
+    own stack, whose first middleware inside the error handling is the request gate
+    (authentication before the body, body limits)."""
 
     settings: Settings
 
@@ -53,6 +58,12 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     problems.install(app)
+    app.add_middleware(
+        RequestGate,
+        max_body_bytes=settings.max_body_bytes,
+        authenticate=authenticate,
+        streamed_paths=UPLOAD_PATHS,
+    )
     app.include_router(health.router)
     app.include_router(metrics.router)
     for router in api_routers():

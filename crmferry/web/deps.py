@@ -16,6 +16,8 @@ from crmferry.errors import Forbidden, Unauthenticated
 SESSION_COOKIE = "crmferry_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# where the request gate (web/edge/bodies.py) leaves the principal it authenticated
+GATE_PRINCIPAL = "crmferry.principal"
 
 
 def get_settings(request: Request) -> Settings:
@@ -64,8 +66,9 @@ def optional_principal(request: Request) -> Principal | None:
     return None
 
 
-def current_principal(request: Request) -> Principal:
-    """The authenticated caller; cookie-authenticated writes must carry the CSRF token."""
+def authenticate(request: Request) -> Principal:
+    """The authenticated caller, from the headers alone; cookie-authenticated writes must
+    carry the CSRF token. Unauthenticated or Forbidden otherwise."""
     principal = optional_principal(request)
     if principal is None:
         raise Unauthenticated("Sign in, or send 'Authorization: Bearer <token>'.")
@@ -76,6 +79,13 @@ def current_principal(request: Request) -> Principal:
                 f"Missing or wrong {CSRF_HEADER} header for a cookie-authenticated write."
             )
     return principal
+
+
+def current_principal(request: Request) -> Principal:
+    """The authenticated caller: as the request gate found it before reading the body
+    (an API write), or looked up now."""
+    found = request.scope.get("state", {}).get(GATE_PRINCIPAL)
+    return found if isinstance(found, Principal) else authenticate(request)
 
 
 def member_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:

@@ -35,6 +35,7 @@ class _Parts:
     def __init__(self, writer: LimitedWriter) -> None:
         self.writer = writer
         self.file_name: str | None = None
+        self.complete = False  # the closing boundary was seen
         self.fields: dict[str, str] = {}
         self._header_field = b""
         self._header_value = b""
@@ -51,6 +52,7 @@ class _Parts:
             "on_headers_finished": self._headers_finished,
             "on_part_data": self._part_data,
             "on_part_end": self._part_end,
+            "on_end": self._end,
         }
 
     def _add(self, attr: str, data: bytes) -> None:
@@ -66,6 +68,11 @@ class _Parts:
     def _headers_finished(self) -> None:
         _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
         self._name = params.get(b"name", b"").decode("utf-8", "replace")
+        if self._name == "file" and self.file_name is not None:
+            raise ValidationFailed(
+                "Send one file per upload: the request has more than one 'file' part.",
+                [{"field": "file", "message": "more than one file part"}],
+            )
         if self._name == "file":
             raw = params.get(b"filename", b"upload").decode("utf-8", "replace")
             self.file_name = PurePath(raw.replace("\\", "/")).name[:255] or "upload"
@@ -79,6 +86,9 @@ class _Parts:
     def _part_end(self) -> None:
         if self._name and self._name != "file":
             self.fields[self._name] = self._value.decode("utf-8", "replace").strip()
+
+    def _end(self) -> None:
+        self.complete = True
 
 
 @router.post("/uploads", status_code=201)
@@ -110,33 +120,25 @@ async def create_upload(
             parser.write(chunk)
         parser.finalize()
         writer.close()
-        if parts.file_name is None:
-            raise ValidationFailed(
-                "No file was sent: use a multipart field named 'file'.",
-                [{"field": "file", "message": "is required"}],
-            )
-        data_type = parts.fields.get("data_type") or None
-        if data_type is not None and data_type not in DATA_TYPES:
-            raise ValidationFailed(
-                f"Unknown data_type '{data_type}'.",
-                [{"field": "data_type", "message": "must be one of " + ", ".join(DATA_TYPES)}],
-            )
+        file_name, data_type = _checked_parts(parts)
         info = await run_in_threadpool(sniff, path, ReadLimits.from_settings(settings))
-    except (CrmFerryError, ValueError) as exc:
+        values = upload_values(
+            upload_id, principal.user_id, file_name, writer, relative, info, data_type
+        )
+        with db.tenant(principal.organization_id) as conn:
+            record_upload(conn, values)
+    except BaseException as exc:
+        # whatever ends the upload early (a bad part, the client going away, a
+        # cancelled request) leaves nothing on disk
         writer.discard()
-        if isinstance(exc, CrmFerryError):
-            raise
-        raise ValidationFailed(f"The upload could not be read: {exc}.") from exc
+        if isinstance(exc, ValueError) and not isinstance(exc, CrmFerryError):
+            raise ValidationFailed(f"The upload could not be read: {exc}.") from exc
+        raise
     headers = list(info.headers)
     suggested_type, suggested = _suggestion(data_type, headers)
-    values = upload_values(
-        upload_id, principal.user_id, parts.file_name, writer, relative, info, data_type
-    )
-    with db.tenant(principal.organization_id) as conn:
-        record_upload(conn, values)
     return {
         "id": str(upload_id),
-        "file_name": parts.file_name,
+        "file_name": file_name,
         "size_bytes": writer.size,
         "sha256": values["sha256"],
         "format": info.format,
@@ -149,6 +151,28 @@ async def create_upload(
         "suggested_data_type": suggested_type,
         "suggested_mapping": suggested,
     }
+
+
+def _checked_parts(parts: _Parts) -> tuple[str, str | None]:
+    """The file's name and the data_type field, once the body is known to be whole and
+    to hold a file."""
+    if not parts.complete:
+        raise ValidationFailed(
+            "The upload is incomplete: the multipart body ended before its closing boundary.",
+            [{"field": "file", "message": "incomplete multipart body"}],
+        )
+    if parts.file_name is None:
+        raise ValidationFailed(
+            "No file was sent: use a multipart field named 'file'.",
+            [{"field": "file", "message": "is required"}],
+        )
+    data_type = parts.fields.get("data_type") or None
+    if data_type is not None and data_type not in DATA_TYPES:
+        raise ValidationFailed(
+            f"Unknown data_type '{data_type}'.",
+            [{"field": "data_type", "message": "must be one of " + ", ".join(DATA_TYPES)}],
+        )
+    return parts.file_name, data_type
 
 
 def _suggestion(data_type: str | None, headers: list[str]) -> tuple[str, dict[str, str | None]]:
