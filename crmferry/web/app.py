@@ -3,6 +3,8 @@ and the web edge around all of it."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -19,6 +21,7 @@ from crmferry.web.deps import authenticate
 from crmferry.web.edge.bodies import RequestGate
 from crmferry.web.edge.headers import SecurityHeaders
 from crmferry.web.edge.hosts import AllowedHosts
+from crmferry.web.event_hub import EventHub
 from crmferry.web.pages import page_routers
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -45,9 +48,16 @@ class CrmFerryApp(FastAPI):
         return app
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await app.state.event_hub.close()
+
+
 def create_app(settings: Settings, db: Database) -> FastAPI:
     """A ready application bound to one database (migrations already applied)."""
     app = CrmFerryApp(
+        lifespan=_lifespan,
         title="CRM Ferry",
         version="0.1.0",
         openapi_url="/api/v1/openapi.json",
@@ -57,6 +67,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     app.settings = settings
     app.state.settings = settings
     app.state.db = db
+    app.state.event_hub = EventHub(db, settings.sse_max_streams_per_user)
     problems.install(app)
     app.add_middleware(
         RequestGate,

@@ -108,7 +108,11 @@ def serve_app(db: Database) -> Iterator[Callable[[Settings], LiveApp]]:
             probe.bind(("127.0.0.1", 0))
             port = int(probe.getsockname()[1])
         config = uvicorn.Config(
-            create_app(settings, db), host="127.0.0.1", port=port, log_level="warning"
+            create_app(settings, db),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=2,  # streams a test left open do not hold it up
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, daemon=True)
