@@ -1,12 +1,14 @@
-"""What the signed-in layout shows of a member: the organization's name and time zone,
-and the member's own time zone."""
+"""A member's own profile: what the signed-in layout shows (the organization's name and
+time zone, the member's own time zone), their organization, and their time zone."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from crmferry.db import Conn
+from crmferry.errors import NotFound
 
 SIGNED_IN_PROFILE = """
 SELECT o.name AS organization_name, o.timezone AS organization_timezone,
@@ -14,6 +16,12 @@ SELECT o.name AS organization_name, o.timezone AS organization_timezone,
   FROM organizations AS o, users AS u
  WHERE o.id = %(org)s AND u.id = %(user)s
 """
+
+ORGANIZATION = "SELECT id, name, currency, timezone FROM organizations WHERE id = %(org)s"
+
+USER_TIMEZONE = "SELECT timezone FROM users WHERE id = %(user)s"
+
+SET_TIMEZONE = "UPDATE users SET timezone = %(tz)s WHERE id = %(user)s"
 
 
 @dataclass(frozen=True)
@@ -31,3 +39,23 @@ def load_profile(conn: Conn, organization_id: UUID, user_id: UUID) -> Profile | 
     if row is None:
         return None
     return Profile(row["organization_name"], row["organization_timezone"], row["user_timezone"])
+
+
+def organization_of(conn: Conn, organization_id: UUID) -> dict[str, Any]:
+    """The organization's id, name, currency and time zone; NotFound if it is gone."""
+    org = conn.execute(ORGANIZATION, {"org": organization_id}).fetchone()
+    if org is None:
+        raise NotFound("Your organization no longer exists.")
+    return org
+
+
+def user_timezone(conn: Conn, user_id: UUID) -> str | None:
+    """The time zone the user chose, or None (the organization's applies)."""
+    row = conn.execute(USER_TIMEZONE, {"user": user_id}).fetchone()
+    return row["timezone"] if row else None
+
+
+def set_user_timezone(conn: Conn, user_id: UUID, timezone: str | None) -> None:
+    """Set (an IANA name, already checked by `jobs.timing.zone_named`) or clear (None)
+    the user's time zone."""
+    conn.execute(SET_TIMEZONE, {"tz": timezone, "user": user_id})

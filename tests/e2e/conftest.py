@@ -90,6 +90,7 @@ def live_server(database_url: str, data_dir: Path, db: Database) -> Iterator[Liv
     port = _free_port()
     env = {
         **os.environ,
+        "CRMFERRY_BASE_URL": f"http://127.0.0.1:{port}",
         "DATABASE_URL": database_url,
         "CRMFERRY_SECRET_KEY": TEST_SECRET,
         "CRMFERRY_DATA_DIR": str(data_dir),

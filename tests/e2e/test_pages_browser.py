@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -109,7 +110,7 @@ def test_a_viewer_sees_no_write_buttons(new_page: NewPage, org: Org, path: str) 
         "Delete",
         "Retry",
         "Revert",
-        "Add member",
+        "Invite",
         "Create token",
     ]:
         expect(page.get_by_role("button", name=label, exact=True)).to_have_count(0)
@@ -158,11 +159,44 @@ def test_member_form_shows_the_field_error_in_place(new_page: NewPage, org: Org)
     page.goto("/settings")
     form = page.locator("#member-form")
     form.get_by_label("E-mail").fill("not-an-address")
-    form.get_by_role("button", name="Add member").click()
+    form.get_by_role("button", name="Invite").click()
     error = form.locator('[data-error-for="email"]')
     expect(error).to_be_visible()
     expect(error).to_contain_text("@-sign")
     expect(form.get_by_label("E-mail")).to_have_attribute("aria-invalid", "true")
+
+
+def test_an_invited_person_chooses_a_password_and_arrives_signed_in(
+    new_page: NewPage, org: Org
+) -> None:
+    admin = new_page(org, org.admin)
+    admin.goto("/settings")
+    email = f"invitee-{uuid.uuid4().hex[:8]}@example.com"
+    form = admin.locator("#member-form")
+    form.get_by_label("E-mail").fill(email)
+    form.get_by_label("Role").select_option("viewer")
+    form.get_by_role("button", name="Invite").click()
+    link = admin.get_by_test_id("invite-url")
+    expect(link).to_contain_text("/invite/cf_")
+    pending = admin.locator("#invitations tr", has_text=email)
+    expect(pending).to_have_count(1)
+    screenshot(admin, "settings-invitation")
+
+    invitee = new_page()
+    invitee.goto(link.inner_text())
+    expect(invitee.get_by_role("heading", level=1)).to_contain_text("Join Acme")
+    expect(invitee.get_by_test_id("invited-email")).to_have_text(email)
+    invitee.get_by_label("Your name").fill("Ivy Invitee")
+    invitee.get_by_label("Choose a password (at least 8 characters)").fill("ivy's own secret")
+    invitee.get_by_label("The password again").fill("ivy's own secret")
+    screenshot(invitee, "invitation")
+    invitee.get_by_role("button", name="Create my account and join").click()
+    expect(invitee.get_by_test_id("user")).to_contain_text("Ivy Invitee")
+    expect(invitee.get_by_test_id("organization")).to_contain_text("Acme")
+
+    admin.reload()
+    expect(admin.locator("#members tr", has_text=email)).to_have_count(1)
+    expect(admin.locator("#invitations tr", has_text=email)).to_have_count(0)
 
 
 def test_a_user_changes_their_password_on_the_settings_page(

@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from crmferry.accounts import profile
 from crmferry.accounts.auth import change_password
 from crmferry.accounts.login import LoginPolicy, verify_user_password
-from crmferry.errors import NotFound, Unauthenticated, ValidationFailed
+from crmferry.errors import Unauthenticated, ValidationFailed
 from crmferry.records import DATA_TYPES
 from crmferry.web.deps import DB, AppSettings, CurrentPrincipal, client_address
 
@@ -20,21 +21,14 @@ router = APIRouter(tags=["account"])
 def me(principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
     """The caller, their role and their organization."""
     with db.tenant(principal.organization_id) as conn:
-        org = conn.execute(
-            "SELECT id, name, currency, timezone FROM organizations WHERE id = %s",
-            [principal.organization_id],
-        ).fetchone()
-        user = conn.execute(
-            "SELECT timezone FROM users WHERE id = %s", [principal.user_id]
-        ).fetchone()
-    if org is None:
-        raise NotFound("Your organization no longer exists.")
+        org = profile.organization_of(conn, principal.organization_id)
+        timezone = profile.user_timezone(conn, principal.user_id)
     return {
         "id": str(principal.user_id),
         "email": principal.email,
         "name": principal.name,
         "role": principal.role,
-        "timezone": (user or {}).get("timezone") or org["timezone"],
+        "timezone": timezone or org["timezone"],
         "organization": {k: str(v) for k, v in org.items()},
     }
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from crmferry.web.pages import (
     api_docs,
+    invite_pages,
     record_pages,
     session_pages,
     settings_pages,
@@ -21,4 +22,5 @@ def page_routers() -> list[APIRouter]:
         record_pages.router,
         settings_pages.router,
         api_docs.router,
+        invite_pages.router,
     ]

@@ -1,4 +1,5 @@
-/* Settings page: the user's time zone and password; members, roles and API tokens (admins). */
+/* Settings page: the user's time zone and password; members, invitations, roles and API
+   tokens (admins). */
 "use strict";
 
 (function () {
@@ -79,14 +80,39 @@
     } catch (problem) { boxError("tokens-error", problem); }
   }
 
+  const invitationsTable = document.getElementById("invitations");
+  async function loadInvitations() {
+    try {
+      const pending = CF.items(await CF.api("GET", "/invitations"));
+      document.getElementById("no-invitations").hidden = pending.length > 0;
+      invitationsTable.tBodies[0].replaceChildren(...pending.map((i) => CF.el("tr", { dataset: { invitationId: i.id } },
+        CF.el("td", {}, i.email), CF.el("td", {}, i.role), CF.el("td", {}, i.invited_by || ""),
+        CF.el("td", {}, i.status === "expired" ? CF.el("span", { class: "badge cancelled" }, "Expired") : CF.formatWhen(i.expires_at, CF.timezone())),
+        CF.el("td", {}, CF.el("button", { type: "button", class: "danger", onclick: async () => {
+          if (!window.confirm(`Revoke the invitation of ${i.email}? Its link stops working.`)) return;
+          try { await CF.api("DELETE", `/invitations/${i.id}`); loadInvitations(); }
+          catch (problem) { boxError("invitations-error", problem); }
+        } }, "Revoke")))));
+      boxError("invitations-error", null);
+    } catch (problem) { boxError("invitations-error", problem); }
+  }
+
   const memberForm = document.getElementById("member-form");
   memberForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     CF.clearProblems(memberForm);
     const data = Object.fromEntries(new FormData(memberForm));
-    for (const key of ["name", "password"]) if (!data[key]) delete data[key];
-    try { await CF.api("POST", "/members", data); memberForm.reset(); loadMembers(); }
-    catch (problem) { CF.showProblem(memberForm, problem); }
+    try {
+      const invited = await CF.api("POST", "/members", data);
+      document.getElementById("new-invitation-email").textContent = invited.email;
+      document.getElementById("new-invitation-url").textContent = invited.invite_url;
+      document.getElementById("new-invitation").hidden = false;
+      memberForm.reset();
+      loadInvitations();
+    } catch (problem) { CF.showProblem(memberForm, problem); }
+  });
+  document.getElementById("copy-invitation").addEventListener("click", () => {
+    navigator.clipboard && navigator.clipboard.writeText(document.getElementById("new-invitation-url").textContent);
   });
 
   const tokenForm = document.getElementById("token-form");
@@ -108,5 +134,6 @@
   });
 
   loadMembers();
+  loadInvitations();
   loadTokens();
 })();
