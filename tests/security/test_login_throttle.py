@@ -13,11 +13,13 @@ from collections.abc import Callable
 import httpx
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
 from crmferry.accounts.login import LoginPolicy, login
 from crmferry.config import Settings
 from crmferry.db import Database
 from crmferry.errors import TooManyRequests, Unauthenticated
+from crmferry.web.app import create_app
 from tests.conftest import TEST_PASSWORD, Org
 from tests.security.conftest import LiveApp
 
@@ -100,21 +102,24 @@ def _policy(settings: Settings, **changes: object) -> LoginPolicy:
     return LoginPolicy(**{**policy.__dict__, **changes})  # type: ignore[arg-type]
 
 
-ATTACKER, OWNER = "203.0.113.9", "198.51.100.20"
+def _address(network: str) -> str:
+    """A fresh address in a documentation network, so tests do not share counts."""
+    return f"{network}.{uuid.uuid4().int % 254 + 1}"
 
 
 def test_a_locked_email_lets_its_owner_in_from_an_address_without_failures(
     settings: Settings, db: Database, org: Org
 ) -> None:
     policy = _policy(settings)
+    attacker, owner = _address("203.0.113"), _address("198.51.100")
     for i in range(policy.max_failures):
         with pytest.raises(Unauthenticated):
-            login(db, org.admin.email, f"guess-{i}", ATTACKER, policy)
+            login(db, org.admin.email, f"guess-{i}", attacker, policy)
     with pytest.raises(TooManyRequests):
-        login(db, org.admin.email, TEST_PASSWORD, ATTACKER, policy)  # locked for the attacker
-    assert login(db, org.admin.email, TEST_PASSWORD, OWNER, policy)  # not for the owner
+        login(db, org.admin.email, TEST_PASSWORD, attacker, policy)  # locked for the attacker
+    assert login(db, org.admin.email, TEST_PASSWORD, owner, policy)  # not for the owner
     with pytest.raises(TooManyRequests):  # the owner's success does not unlock the attacker
-        login(db, org.admin.email, "guess-again", ATTACKER, policy)
+        login(db, org.admin.email, "guess-again", attacker, policy)
     with db.owner_connect() as conn:  # after the window, the attacker may try again
         conn.execute(
             "UPDATE login_attempts SET started_at = started_at - interval '1 hour'"
@@ -122,34 +127,35 @@ def test_a_locked_email_lets_its_owner_in_from_an_address_without_failures(
             [org.admin.email],
         )
     with pytest.raises(Unauthenticated):
-        login(db, org.admin.email, "guess-after-the-window", ATTACKER, policy)
+        login(db, org.admin.email, "guess-after-the-window", attacker, policy)
 
 
 def test_the_owners_own_typing_errors_are_forgiven_when_they_get_it_right(
     settings: Settings, db: Database, org: Org
 ) -> None:
     policy = _policy(settings)
+    owner = _address("198.51.100")
     for _ in range(policy.max_failures - 1):
         with pytest.raises(Unauthenticated):
-            login(db, org.admin.email, "typo", OWNER, policy)
-    assert login(db, org.admin.email, TEST_PASSWORD, OWNER, policy)
+            login(db, org.admin.email, "typo", owner, policy)
+    assert login(db, org.admin.email, TEST_PASSWORD, owner, policy)
     for _ in range(policy.max_failures - 1):
         with pytest.raises(Unauthenticated):
-            login(db, org.admin.email, "typo", OWNER, policy)
-    assert login(db, org.admin.email, TEST_PASSWORD, OWNER, policy)
+            login(db, org.admin.email, "typo", owner, policy)
+    assert login(db, org.admin.email, TEST_PASSWORD, owner, policy)
 
 
 def test_an_address_that_fails_too_often_is_refused_for_every_email(
     settings: Settings, db: Database, org: Org
 ) -> None:
-    address = f"192.0.2.{uuid.uuid4().int % 250 + 1}"
+    address, elsewhere = _address("192.0.2"), _address("198.51.100")
     policy = _policy(settings, max_address_failures=3)
     for i in range(3):
         with pytest.raises(Unauthenticated):
             login(db, f"nobody-{uuid.uuid4().hex}@example.com", f"x{i}", address, policy)
     with pytest.raises(TooManyRequests):
         login(db, org.admin.email, TEST_PASSWORD, address, policy)
-    assert login(db, org.admin.email, TEST_PASSWORD, OWNER, policy)
+    assert login(db, org.admin.email, TEST_PASSWORD, elsewhere, policy)
     assert _attempts(db, org.admin.email) == ["succeeded"]  # the refused one never counted
 
 
@@ -178,7 +184,7 @@ def test_the_application_role_cannot_reset_or_add_to_failure_counts(db: Database
 def test_an_attempt_is_settled_once(settings: Settings, db: Database, org: Org) -> None:
     policy = _policy(settings)
     with pytest.raises(Unauthenticated):
-        login(db, org.admin.email, "wrong", OWNER, policy)
+        login(db, org.admin.email, "wrong", _address("198.51.100"), policy)
     with db.owner_connect() as conn:
         row = conn.execute(
             "SELECT id FROM login_attempts WHERE email_key = lower(%s)", [org.admin.email]
@@ -190,3 +196,27 @@ def test_an_attempt_is_settled_once(settings: Settings, db: Database, org: Org) 
         ).fetchone()
     assert settled == {"ok": False}
     assert _attempts(db, org.admin.email) == ["failed"]
+
+
+def test_through_a_trusted_proxy_the_owner_gets_in_from_their_own_address(
+    settings: Settings, db: Database, org: Org
+) -> None:
+    behind_proxy = settings.model_copy(update={"trusted_proxies": "testclient"})
+
+    def sign_in(address: str, password: str) -> int:
+        client = TestClient(create_app(behind_proxy, db), headers={"X-Forwarded-For": address})
+        page = client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token
+        answer = client.post(
+            "/login",
+            data={"email": org.admin.email, "password": password, "csrf_token": token[1]},
+            follow_redirects=False,
+        )
+        return answer.status_code
+
+    attacker, owner = _address("203.0.113"), _address("198.51.100")
+    for i in range(settings.login_max_failures):
+        assert sign_in(attacker, f"guess-{i}") == 401
+    assert sign_in(attacker, TEST_PASSWORD) == 429
+    assert sign_in(owner, TEST_PASSWORD) == 303
