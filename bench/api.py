@@ -174,10 +174,10 @@ def cases(owner_url: str, tenant: Tenant, sizes: Sizes) -> list[Case]:
     """Every endpoint with the values its requests rotate through."""
     from uuid import UUID
 
-    from crmferry.imports.records_query import _encode_cursor, list_records
+    from crmferry.cursors import encode_cursor
     from crmferry.jobs import operations
-    from crmferry.jobs.model import encode_cursor
     from crmferry.records import CONTACTS
+    from crmferry.records.listing import list_records
     from crmferry.web.api.metrics import METRICS
 
     org = tenant.org_id
@@ -198,7 +198,7 @@ def cases(owner_url: str, tenant: Tenant, sizes: Sizes) -> list[Case]:
         ]
         job_ids = [str(r["id"]) for r in conn.execute(RANDOM_JOB_IDS, {"org": org}).fetchall()]
     job_cursors = [encode_cursor(r["created_at"], r["id"]) for r in deep_jobs]
-    contact_cursors = [_encode_cursor(r) for r in deep_contacts]
+    contact_cursors = [encode_cursor(r["created_at"], r["id"]) for r in deep_contacts]
     words = ["müller", "acme", "globex", "hooli", "stark", "société"]
     emails = [r["email"] for r in deep_contacts]
 

@@ -235,7 +235,7 @@ def prepare(database_url: str, data_dir: Path, files: dict[str, Path]) -> Setup:
     from crmferry.accounts import admin
     from crmferry.accounts.principal import Principal
     from crmferry.db import connect
-    from crmferry.imports.submit import store_file
+    from crmferry.imports.uploads import store_file
 
     settings = settings_for(database_url, data_dir)
     db = connect(settings, upgrade=True)

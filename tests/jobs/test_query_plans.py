@@ -7,14 +7,15 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import pytest
 
 from crmferry.accounts import admin
+from crmferry.cursors import decode_cursor
 from crmferry.db import Database
-from crmferry.jobs.model import decode_cursor
 from crmferry.jobs.operations import GET_JOB, LIST_JOBS, list_jobs
 
 JOBS = 4000
@@ -80,7 +81,7 @@ def explain(
 
 def list_params(cursor: str | None = None) -> dict[str, Any]:
     """LIST_JOBS's parameters as `list_jobs` binds them for the default page."""
-    after_at, after_id = decode_cursor(cursor) if cursor else (None, None)
+    after_at, after_id = decode_cursor(cursor, datetime, UUID) if cursor else (None, None)
     return {
         "status": None,
         "job_type": None,
