@@ -68,11 +68,11 @@ def scratch_database(prefix: str) -> Iterator[Server]:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def settings_for(database_url: str, data_dir: Path) -> Any:
+def settings_for(database_url: str, data_dir: Path, **overrides: Any) -> Any:
     """The service's Settings for a benchmark's scratch database and data folder."""
     from crmferry.config import Settings
 
-    return Settings(database_url=database_url, data_dir=data_dir, secret_key=SECRET)
+    return Settings(database_url=database_url, data_dir=data_dir, secret_key=SECRET, **overrides)
 
 
 def peak_rss_mb() -> float:
