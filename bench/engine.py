@@ -144,7 +144,11 @@ class Bench:
             )
             for _ in range(count)
         ]
-        self.wait_for_listeners(count)
+        try:
+            self.wait_for_listeners(count)
+        except BaseException:  # workers that start too late must not outlive the benchmark
+            stop(workers)
+            raise
         return workers
 
     def wait_for_listeners(self, count: int) -> None:
@@ -186,7 +190,11 @@ def stop(workers: list[subprocess.Popen[bytes]]) -> None:
     for worker in workers:
         worker.terminate()
     for worker in workers:
-        worker.wait(30)
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
 
 
 def start_lag(bench: Bench, samples: int) -> list[float]:
