@@ -22,22 +22,18 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import secrets
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from figures import Figure, conditions, load_average, publish
-from harness import Server
-from psycopg import sql
+from harness import scratch_database
 
 from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob, register
 
@@ -67,34 +63,6 @@ def _prepare(*_: Any) -> NewJob:
 
 if __name__ != "__main__":
     register(JobKind("export", _prepare, _noop), replace=True)
-
-
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    given = os.environ.get("DATABASE_URL")
-    folder = None
-    if given:
-        server = given
-    else:
-        from crmferry.db.embedded import start_embedded
-
-        folder = Path(tempfile.mkdtemp(prefix="crmferry-bench-engine-"))
-        server = start_embedded(folder)
-    name = f"crmferry_bench_engine_{secrets.token_hex(3)}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    from crmferry.db.urls import with_database
-
-    try:
-        yield with_database(server, name)
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-        if folder is not None:
-            from crmferry.db.embedded import stop_embedded
-
-            stop_embedded(folder)
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 class Bench:
@@ -269,13 +237,10 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="crmferry-bench-data-"))
     load = load_average()
     try:
-        with scratch_database() as url:
-            bench = Bench(url, data_dir)
+        with scratch_database("engine") as server:
+            bench = Bench(server.url, data_dir)
             figures = measure(bench, args)
-            with bench.owner() as conn:
-                version = conn.execute("SHOW server_version").fetchone()["server_version"]  # type: ignore[index]
             bench.db.close()
-        server = Server(url, not os.environ.get("DATABASE_URL"), version)
         notes = [conditions(server, load, jobs=args.jobs, lag_samples=args.lag_samples)]
         publish(f"Engine, {args.jobs:,} trivial jobs", figures, notes, args.json)
     finally:
