@@ -73,18 +73,17 @@ class SourceUnavailable(CrmFerryError):
     title = "Source unavailable"
 
 
-class JobCancelled(CrmFerryError):
+class JobSignal(Exception):
+    """Base of the signals that stop a running job from inside: not an error of a request,
+    so it carries no HTTP status and never reaches a client."""
+
+
+class JobCancelled(JobSignal):
     """Raised inside a running job when its cancel request is seen at a batch boundary."""
 
-    status = 409
-    title = "Job cancelled"
 
-
-class LeaseLost(CrmFerryError):
+class LeaseLost(JobSignal):
     """The worker no longer holds the job (lease expired, claimed elsewhere)."""
-
-    status = 409
-    title = "Lease lost"
 
 
 class AlreadyRegistered(CrmFerryError):

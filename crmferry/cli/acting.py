@@ -103,15 +103,13 @@ class LocalClient:
         return {"items": [job_json(r) for r in rows], "next_cursor": cursor}
 
     def cancel_job(self, job_id: str) -> dict[str, Any]:
-        self.principal.require("member")
         with self._tenant() as conn:
-            row, _ = operations.cancel_job(conn, job_id)
+            row, _ = operations.cancel_job(conn, self.principal, job_id)
         return job_json(row)
 
     def delete_job(self, job_id: str) -> None:
-        self.principal.require("member")
         with self._tenant() as conn:
-            operations.delete_job(conn, self.settings, job_id)
+            operations.delete_job(conn, self.principal, self.settings, job_id)
 
     def retry_job(self, job_id: str) -> dict[str, Any]:
         with self._tenant() as conn:
@@ -126,7 +124,6 @@ class LocalClient:
 
     def upload(self, path: Path, data_type: str | None = None) -> dict[str, Any]:
         """Store a file as an upload (the imports package's `store_file`)."""
-        self.principal.require("member")
         uploads = importlib.import_module("crmferry.imports.uploads")
         with self._tenant() as conn:
             stored: dict[str, Any] = uploads.store_file(

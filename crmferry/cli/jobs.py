@@ -157,7 +157,6 @@ def revert_job(
 def _revert_locally(client: LocalClient, job_id: str, force: bool) -> dict[str, Any]:
     from crmferry.imports.revert import check_revertible, create_revert_job
 
-    client.principal.require("member")
     with client.db.tenant(client.principal.organization_id) as conn:
         target = check_revertible(conn, job_id, force)
         return create_revert_job(conn, client.principal, target, force, client.settings)

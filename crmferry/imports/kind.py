@@ -21,7 +21,7 @@ from crmferry.db import Conn
 from crmferry.errors import CrmFerryError, JobCancelled, LeaseLost, ValidationFailed
 from crmferry.imports import merge, staging, validate
 from crmferry.imports.mapping import suggest_mapping, validate_mapping_for_mode
-from crmferry.imports.options import ImportOptions, parse_import_options
+from crmferry.imports.options import ImportOptions, parse_import_options, refuse_unknown_options
 from crmferry.imports.reading import ReadLimits, iter_rows, sniff
 from crmferry.imports.report import write_report
 from crmferry.imports.uploads import get_upload, upload_path
@@ -96,6 +96,8 @@ def check_import_schedule(
     (known fields, each once, the required ones mapped); its headers are checked against
     each downloaded file. Kept as given, not with defaults filled in, so that a template
     the schedule names still supplies what it leaves out."""
+    if isinstance(saved.options, dict):
+        refuse_unknown_options(saved.options, also=("source",))  # "source": stored by 0.2
     parsed = parse_import_options(saved.options)
     mapping = saved.mapping
     if mapping is not None:

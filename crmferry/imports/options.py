@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, cast
 
 from crmferry.errors import ValidationFailed
@@ -30,6 +30,21 @@ class ImportOptions:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+OPTION_KEYS = tuple(f.name for f in fields(ImportOptions))
+
+
+def refuse_unknown_options(raw: dict[str, Any], also: tuple[str, ...] = ()) -> None:
+    """422 naming each key of `raw` that is no import option (nor one of `also`): what a
+    schedule stores must have been checked."""
+    unknown = sorted(set(raw) - set(OPTION_KEYS) - set(also))
+    if unknown:
+        message = f"unknown option; use {', '.join(OPTION_KEYS)}"
+        errors: list[dict[str, object]] = [
+            {"field": f"options.{key}", "message": message} for key in unknown
+        ]
+        raise ValidationFailed(f"options.{unknown[0]}: {message}.", errors)
 
 
 def _choice(raw: dict[str, Any], name: str, allowed: tuple[str, ...], errors: list[Any]) -> Any:

@@ -110,7 +110,8 @@ def create_revert_job(
     settings: Settings,
 ) -> dict[str, Any]:
     """A pending revert job, due now, for an import job `check_revertible` accepted
-    (its attempt limit from `settings`)."""
+    (its attempt limit from `settings`); 403 for a viewer."""
+    principal.require("member")
     new = NewJob(
         options={"force": force},
         file_name=import_job["file_name"],
@@ -184,9 +185,14 @@ def _parse_cursor(cursor: str | None) -> tuple[int, int]:
     if not cursor:
         return 0, 0
     row, dot, item = cursor.partition(".")
-    if row.isdigit() and (item.isdigit() or not dot):
+    # ASCII digits only: '²' is a digit to str.isdigit, and int() refuses it
+    if _digits(row) and (_digits(item) or not dot):
         return int(row), int(item or 2**31 - 1)
     return decode_cursor(cursor, int, int)
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def _ids(alias: str) -> sql.Composable:

@@ -40,7 +40,9 @@ def store_file(
     conn: Conn, settings: Settings, principal: Principal, source: Path, data_type: str | None
 ) -> dict[str, Any]:
     """Copy `source` into the file store (size-limited, hashed, in chunks), sniff it and
-    record it; the upload row. The stored copy is removed when it cannot be used."""
+    record it; the upload row. The stored copy is removed when it cannot be used.
+    403 for a viewer."""
+    principal.require("member")
     with source.open("rb") as file:
         return store_upload(
             conn,

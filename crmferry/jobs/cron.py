@@ -15,13 +15,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from croniter import CroniterBadCronError, CroniterError, croniter
+from croniter import CroniterBadCronError, CroniterBadDateError, CroniterError, croniter
 
 from crmferry.errors import ValidationFailed
 
 
 def check_cron(expression: object) -> str:
-    """The expression, stripped; 422 (field `cron`) when croniter cannot read it."""
+    """The expression, stripped; 422 (field `cron`) when croniter cannot read it or
+    when no date ever matches it."""
     text = expression.strip() if isinstance(expression, str) else ""
     error = None
     if not text:
@@ -33,7 +34,10 @@ def check_cron(expression: object) -> str:
         )
     else:
         try:
-            croniter(text)
+            # one occurrence must exist: '0 0 31 2 *' reads well and never fires
+            croniter(text, datetime(2000, 1, 1)).get_next(datetime)
+        except CroniterBadDateError:
+            error = f"'{text}' never fires: no date matches it (e.g. February 31st)."
         except (CroniterBadCronError, CroniterError, ValueError, KeyError) as exc:
             error = f"'{text}' is not a valid cron expression: {exc}."
     if error:
@@ -42,17 +46,22 @@ def check_cron(expression: object) -> str:
 
 
 def next_fire(expression: str, zone: ZoneInfo, after: datetime) -> datetime:
-    """The first fire instant (UTC) strictly after `after`, by the rules above."""
+    """The first fire instant (UTC) strictly after `after`, by the rules above; 422
+    (field `cron`) when there is none."""
     after = after.astimezone(UTC)
     wall = after.astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
     # start two wall-clock hours back so a repeated hour's first pass is not missed
     candidates = croniter(expression, wall - timedelta(hours=2))
-    for _ in range(100_000):
-        naive: datetime = candidates.get_next(datetime)
-        instant = _instant(naive, zone)
-        if instant > after:
-            return instant
-    raise ValidationFailed(f"'{expression}' never fires.", [{"field": "cron", "message": "never"}])
+    try:
+        for _ in range(100_000):
+            naive: datetime = candidates.get_next(datetime)
+            instant = _instant(naive, zone)
+            if instant > after:
+                return instant
+    except (CroniterBadDateError, OverflowError):
+        pass  # no further date matches (or none before the calendar's end)
+    message = f"'{expression}' never fires again."
+    raise ValidationFailed(message, [{"field": "cron", "message": message}])
 
 
 def _instant(naive: datetime, zone: ZoneInfo) -> datetime:

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
 from crmferry.accounts.principal import Principal
@@ -20,6 +21,7 @@ from crmferry.errors import Conflict, NotFound, ValidationFailed
 from crmferry.jobs.files import delete_job_files
 from crmferry.jobs.kinds import NewJob, SavedInput, kind_for, registered_job_types
 from crmferry.jobs.model import FINISHED, STATUSES, parse_job_id
+from crmferry.jobs.notify_request import parse_notify
 from crmferry.jobs.templates import apply_template
 from crmferry.jobs.timing import parse_scheduled_time
 from crmferry.records import DATA_TYPES, get_data_type
@@ -73,6 +75,12 @@ DELETE FROM scheduled_jobs WHERE id = %s AND status = ANY(%s)
 RETURNING id, organization_id, result_path, error_report_path
 """
 
+OPEN_RETRY = """
+SELECT id, status FROM scheduled_jobs
+ WHERE retry_of = %s AND status IN ('pending', 'processing')
+ LIMIT 1
+"""
+
 DB_NOW = "SELECT now() AS now"
 
 
@@ -114,7 +122,7 @@ def create_job(
         scheduled_time=when,
         timezone=timezone,
         priority=_priority(body.get("priority")),
-        notify=_notify(body.get("notify")),
+        notify=parse_notify(body.get("notify")),
         template_id=UUID(str(template_id)) if template_id else None,
     )
 
@@ -205,12 +213,13 @@ def list_jobs(
     return rows, next_cursor
 
 
-def cancel_job(conn: Conn, job_id: object) -> tuple[dict[str, Any], bool]:
+def cancel_job(conn: Conn, principal: Principal, job_id: object) -> tuple[dict[str, Any], bool]:
     """Cancel a pending job at once (it never starts), or ask a running one to stop.
 
     Returns (row, stopped_now): True when it is cancelled, False when a stop was
-    requested of a running job. 409 for a finished job.
+    requested of a running job. 409 for a finished job, 403 for a viewer.
     """
+    principal.require("member")
     parsed = parse_job_id(job_id)
     row = conn.execute(CANCEL_PENDING, [parsed]).fetchone()
     if row is not None:
@@ -224,8 +233,10 @@ def cancel_job(conn: Conn, job_id: object) -> tuple[dict[str, Any], bool]:
     )
 
 
-def delete_job(conn: Conn, settings: Settings, job_id: object) -> None:
-    """Delete a finished job and its files; 409 while it is pending or running."""
+def delete_job(conn: Conn, principal: Principal, settings: Settings, job_id: object) -> None:
+    """Delete a finished job and its files; 409 while it is pending or running, 403 for
+    a viewer."""
+    principal.require("member")
     parsed = parse_job_id(job_id)
     row = conn.execute(DELETE_FINISHED, [parsed, list(FINISHED)]).fetchone()
     if row is None:
@@ -242,13 +253,15 @@ def delete_job(conn: Conn, settings: Settings, job_id: object) -> None:
 def retry_job(
     conn: Conn, principal: Principal, settings: Settings, job_id: object
 ) -> dict[str, Any]:
-    """A new pending job, due now, with the same input as a failed or cancelled one."""
+    """A new pending job, due now, with the same input as a failed or cancelled one;
+    409 while an earlier retry of it is still pending or running."""
     principal.require("member")
     old = get_job(conn, job_id)
     if old["status"] not in ("failed", "cancelled"):
         raise Conflict(
             f"Only a failed or cancelled job can be retried; this one is {old['status']}."
         )
+    _no_open_retry(conn, old["id"])
     new = NewJob(
         options=old["options"] or {},
         mapping=old["mapping"],
@@ -257,6 +270,16 @@ def retry_job(
         progress_total=old["progress_total"],
         reverts_job_id=old["reverts_job_id"],
     )
+    try:
+        return _insert_retry(conn, principal, settings, old, new)
+    except pg_errors.UniqueViolation:
+        # a concurrent retry of the same job committed first (scheduled_jobs_one_open_retry)
+        raise _open_retry_conflict(None) from None
+
+
+def _insert_retry(
+    conn: Conn, principal: Principal, settings: Settings, old: dict[str, Any], new: NewJob
+) -> dict[str, Any]:
     return insert_job(
         conn,
         settings,
@@ -271,6 +294,20 @@ def retry_job(
         notify=old["notify"],
         template_id=old["template_id"],
         retry_of=old["id"],
+    )
+
+
+def _no_open_retry(conn: Conn, job_id: UUID) -> None:
+    row = conn.execute(OPEN_RETRY, [job_id]).fetchone()
+    if row is not None:
+        raise _open_retry_conflict(row)
+
+
+def _open_retry_conflict(row: dict[str, Any] | None) -> Conflict:
+    which = f" ({row['id']}, {row['status']})" if row else ""
+    return Conflict(
+        f"A retry of this job{which} is already pending or running; "
+        "wait for it to finish, or cancel it, before retrying again."
     )
 
 
@@ -293,18 +330,6 @@ def _priority(value: object) -> int:
         message = "priority must be a whole number from -1000 to 1000 (higher runs first)."
         raise ValidationFailed(message, [{"field": "priority", "message": message}])
     return value
-
-
-def _notify(value: object) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        value = {}
-    emails = value.get("emails")
-    if not isinstance(emails, list) or not all(isinstance(e, str) and "@" in e for e in emails):
-        message = 'notify must be {"emails": ["someone@example.com", ...]}.'
-        raise ValidationFailed(message, [{"field": "notify", "message": message}])
-    return {**value, "emails": emails}
 
 
 def _check_choice(field: str, value: str | None, choices: tuple[str, ...]) -> None:

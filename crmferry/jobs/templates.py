@@ -16,6 +16,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
+from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import Conflict, NotFound, ValidationFailed
@@ -41,9 +42,11 @@ DELETE = "DELETE FROM templates WHERE id = %s RETURNING id"
 
 
 def create_template(
-    conn: Conn, user_id: UUID, body: dict[str, Any], settings: Settings
+    conn: Conn, principal: Principal, body: dict[str, Any], settings: Settings
 ) -> dict[str, Any]:
-    """Validate and save a template; 422 names each bad part, 409 for a name already used."""
+    """Validate and save a template; 422 names each bad part, 409 for a name already used,
+    403 for a viewer."""
+    principal.require("member")
     name, job_type, data_type = _identity(body)
     check = kind_for(job_type).check_template
     assert check is not None  # _identity accepts only kinds that have templates
@@ -54,7 +57,7 @@ def create_template(
     row = conn.execute(
         INSERT,
         [
-            user_id,
+            principal.user_id,
             name,
             job_type,
             data_type.name,
@@ -80,8 +83,10 @@ def get_template(conn: Conn, template_id: object) -> dict[str, Any]:
     return public(row)
 
 
-def delete_template(conn: Conn, template_id: object) -> None:
-    """Delete a template (jobs and schedules naming it keep their own input); 404 as `get`."""
+def delete_template(conn: Conn, principal: Principal, template_id: object) -> None:
+    """Delete a template (jobs and schedules naming it keep their own input); 404 as `get`,
+    403 for a viewer."""
+    principal.require("member")
     if conn.execute(DELETE, [_uuid(template_id)]).fetchone() is None:
         raise NotFound(f"No template {template_id}.")
 

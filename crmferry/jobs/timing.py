@@ -59,9 +59,11 @@ def parse_scheduled_time(
     """The UTC instant a job should run. None means `now` (the database's clock).
 
     422 for text that is not a time, a naive time without `timezone`, an unknown
-    zone, a DST gap or overlap, or a time earlier than now + the minimum lead
-    (the message names the earliest allowed time).
+    zone (also when no time is given), a DST gap or overlap, a time outside the
+    calendar once moved to UTC, or a time earlier than now + the minimum lead (the
+    message names the earliest allowed time).
     """
+    zone = zone_named(timezone) if timezone else None
     if value is None or value == "":
         return now
     if not isinstance(value, str):
@@ -72,16 +74,16 @@ def parse_scheduled_time(
         raise _time_error(
             f"'{value}' is not a date and time; use RFC 3339, e.g. 2026-03-01T09:30:00+01:00."
         ) from None
-    if when.tzinfo is None:
-        if not timezone:
-            raise _time_error(
-                f"'{value}' has no UTC offset: add one, or send the IANA 'timezone' it is in."
-            )
-        when = local_to_utc(when, zone_named(timezone))
-    else:
-        if timezone:
-            zone_named(timezone)
-        when = when.astimezone(UTC)
+    if when.tzinfo is None and zone is None:
+        raise _time_error(
+            f"'{value}' has no UTC offset: add one, or send the IANA 'timezone' it is in."
+        )
+    try:
+        when = local_to_utc(when, zone) if zone and when.tzinfo is None else when.astimezone(UTC)
+    except OverflowError:
+        raise _time_error(
+            f"'{value}' is outside the years 0001 to 9999 once moved to UTC."
+        ) from None
     earliest = now + timedelta(seconds=min_lead_seconds)
     # a second of slack: the client's "now + lead" was computed a moment ago
     if when < earliest - timedelta(seconds=1):

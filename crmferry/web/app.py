@@ -15,7 +15,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from crmferry.config import Settings
 from crmferry.db import Database
-from crmferry.web import problems
+from crmferry.web import openapi, problems
 from crmferry.web.api import api_routers, health, metrics
 from crmferry.web.deps import authenticate
 from crmferry.web.edge.bodies import RequestGate
@@ -63,6 +63,7 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         docs_url=None,  # served by pages.api_docs, without inline script
         redoc_url=None,
+        generate_unique_id_function=openapi.operation_id,
     )
     app.settings = settings
     app.state.settings = settings
@@ -82,4 +83,6 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     for router in page_routers():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    openapi.install(app)
+    problems.install_outer(app)  # last: outside every other middleware
     return app

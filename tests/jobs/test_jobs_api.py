@@ -63,8 +63,8 @@ def test_viewer_may_not_create_jobs(app_client: TestClient, org: Org) -> None:
     [
         ({"job_type": "launch"}, "job_type", "job_type must be one of"),
         ({"data_type": "planets"}, "data_type", "data_type must be one of"),
-        ({"priority": "high"}, "priority", "whole number"),
-        ({"notify": {"emails": "x"}}, "notify", "notify must be"),
+        ({"priority": "high"}, "priority", "valid integer"),
+        ({"notify": {"emails": "x"}}, "notify.emails", "valid list"),
         ({"scheduled_time": "tomorrow"}, "scheduled_time", "is not a date and time"),
         ({"scheduled_time": "2030-01-01T09:00"}, "scheduled_time", "has no UTC offset"),
         (
@@ -199,7 +199,7 @@ def test_delete_only_finished_jobs_and_their_files(
 
 
 def test_retry_only_failed_or_cancelled(app_client: TestClient, org: Org, db: Database) -> None:
-    job = post_job(app_client, org, options={"sleep": 0.1}, priority=3).json()
+    job = post_job(app_client, org, options={"format": "jsonl"}, priority=3).json()
     url = f"/api/v1/jobs/{job['id']}/retry"
     assert app_client.post(url, headers=org.member.headers).status_code == 409
     set_status(db, job["id"], "failed")

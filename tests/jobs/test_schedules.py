@@ -22,11 +22,12 @@ URL_SOURCE = {"type": "url", "url": "https://feeds.example/contacts.csv"}
 
 
 def schedule_body(**more: Any) -> dict[str, Any]:
+    export = more.get("job_type", "export") == "export"
     return {
         "name": "Nightly contacts",
         "job_type": "export",
         "data_type": "contacts",
-        "options": {"format": "csv"},
+        "options": {"format": "csv"} if export else {},
         "cron": "0 8 * * 1",
         "timezone": "Europe/Paris",
         **more,

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from crmferry.web.api.models.problems import problem_responses
 from crmferry.web.deps import CurrentPrincipal
 from crmferry.web.event_hub import EventHub, Stream
 
@@ -36,7 +37,19 @@ class EventStreamResponse(StreamingResponse):
             self.hub.close_stream(self.stream)
 
 
-@router.get("/events", response_class=StreamingResponse)
+@router.get(
+    "/events",
+    name="events_stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "`event: job`, `data:` the job object, on every status or progress "
+            "change; a comment line every 15 s.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(429),
+    },
+)
 async def events(request: Request, principal: CurrentPrincipal) -> StreamingResponse:
     """`event: job` with the job object on every status or progress change. 429 past
     CRMFERRY_SSE_MAX_STREAMS_PER_USER open streams of the caller."""

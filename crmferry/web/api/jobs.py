@@ -4,89 +4,197 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 
 from crmferry.config import Settings
 from crmferry.errors import NotFound
 from crmferry.exports import naming
-from crmferry.jobs import operations
+from crmferry.jobs import idempotency, operations
 from crmferry.jobs.files import resolve_path
 from crmferry.jobs.model import job_json
-from crmferry.web.deps import DB, AppSettings, CurrentPrincipal, MemberPrincipal
+from crmferry.web.api.models.base import BlankIsNone, Cursor, Text
+from crmferry.web.api.models.jobs import (
+    DataTypeName,
+    Job,
+    JobBody,
+    JobPage,
+    JobTypeName,
+    StatusName,
+)
+from crmferry.web.api.models.problems import problem_responses
+from crmferry.web.deps import DB, AppSettings, CurrentPrincipal
 
 router = APIRouter(tags=["jobs"])
 
+IdempotencyKey = Annotated[
+    Text | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Send the same key again (within 24 hours) to get the same job back "
+        "instead of a second one.",
+    ),
+]
+JobId = Annotated[str, PathParam(description="A job's id (uuid).")]
 
-@router.post("/jobs", status_code=201)
+REPLAYED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": Job,
+        "description": "A repeat with an Idempotency-Key already used: the job it made.",
+    }
+}
+FILE_ERRORS = problem_responses(404)
+
+
+@router.post(
+    "/jobs",
+    status_code=201,
+    name="jobs_create",
+    response_model=Job,
+    responses={**REPLAYED, **problem_responses(403, 404, 409, 422)},
+)
 def create_job(
-    principal: MemberPrincipal, db: DB, settings: AppSettings, body: dict[str, Any] = Body()
+    body: Annotated[JobBody, Body()],
+    response: Response,
+    principal: CurrentPrincipal,
+    db: DB,
+    settings: AppSettings,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    """Schedule an import or export (API.md's body); 201 with the job, 422 for a bad request."""
+    """Schedule an import or export now or later; 201 with the job, 422 for a bad request
+    (every field named), 403 for a viewer."""
+    request = body.plain()
     with db.tenant(principal.organization_id) as conn:
-        row = operations.create_job(conn, principal, body, settings)
+        row, replayed = idempotency.once(
+            conn,
+            principal,
+            idempotency_key,
+            "jobs_create",
+            request,
+            lambda: operations.create_job(conn, principal, request, settings),
+        )
+    if replayed:
+        response.status_code = 200
     return job_json(row)
 
 
-@router.get("/jobs")
+@router.get("/jobs", name="jobs_list", response_model=JobPage, responses=problem_responses(422))
 def list_jobs(
     principal: CurrentPrincipal,
     db: DB,
-    status: str | None = None,
-    job_type: str | None = None,
-    data_type: str | None = None,
+    status: Annotated[StatusName | None, BlankIsNone] = None,
+    job_type: Annotated[JobTypeName | None, BlankIsNone] = None,
+    data_type: Annotated[DataTypeName | None, BlankIsNone] = None,
     limit: int = Query(default=50, ge=1, le=operations.MAX_PAGE),
-    cursor: str | None = None,
+    cursor: Annotated[Cursor | None, BlankIsNone] = None,
 ) -> dict[str, Any]:
     """`{"items": [job...], "next_cursor"}`, newest first."""
     with db.tenant(principal.organization_id) as conn:
         rows, next_cursor = operations.list_jobs(
             conn,
-            status=status or None,
-            job_type=job_type or None,
-            data_type=data_type or None,
+            status=status,
+            job_type=job_type,
+            data_type=data_type,
             limit=limit,
-            cursor=cursor or None,
+            cursor=cursor,
         )
     return {"items": [job_json(r) for r in rows], "next_cursor": next_cursor}
 
 
-@router.get("/jobs/{job_id}")
-def get_job(job_id: str, principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
+@router.get("/jobs/{job_id}", name="jobs_get", response_model=Job, responses=problem_responses(404))
+def get_job(job_id: JobId, principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
+    """One job of the caller's organization."""
     with db.tenant(principal.organization_id) as conn:
         return job_json(operations.get_job(conn, job_id))
 
 
-@router.post("/jobs/{job_id}/cancel", response_model=None)
-def cancel_job(job_id: str, principal: MemberPrincipal, db: DB) -> JSONResponse:
+@router.post(
+    "/jobs/{job_id}/cancel",
+    name="jobs_cancel",
+    response_model=Job,
+    responses={
+        202: {"model": Job, "description": "Running: it stops at its next batch."},
+        **problem_responses(403, 404, 409),
+    },
+)
+def cancel_job(job_id: JobId, principal: CurrentPrincipal, db: DB) -> JSONResponse:
     """200 cancelled (was pending), 202 cancel_requested (running), 409 finished."""
     with db.tenant(principal.organization_id) as conn:
-        row, stopped = operations.cancel_job(conn, job_id)
+        row, stopped = operations.cancel_job(conn, principal, job_id)
     return JSONResponse(job_json(row), status_code=200 if stopped else 202)
 
 
-@router.delete("/jobs/{job_id}", status_code=204)
-def delete_job(job_id: str, principal: MemberPrincipal, db: DB, settings: AppSettings) -> Response:
+@router.delete(
+    "/jobs/{job_id}",
+    status_code=204,
+    name="jobs_delete",
+    response_class=Response,
+    responses=problem_responses(403, 404, 409),
+)
+def delete_job(
+    job_id: JobId, principal: CurrentPrincipal, db: DB, settings: AppSettings
+) -> Response:
     """204 for a finished job (its files go too); 409 while pending or running."""
     with db.tenant(principal.organization_id) as conn:
-        operations.delete_job(conn, settings, job_id)
+        operations.delete_job(conn, principal, settings, job_id)
     return Response(status_code=204)
 
 
-@router.post("/jobs/{job_id}/retry", status_code=201)
+@router.post(
+    "/jobs/{job_id}/retry",
+    status_code=201,
+    name="jobs_retry",
+    response_model=Job,
+    responses={**REPLAYED, **problem_responses(403, 404, 409, 422)},
+)
 def retry_job(
-    job_id: str, principal: MemberPrincipal, db: DB, settings: AppSettings
+    job_id: JobId,
+    response: Response,
+    principal: CurrentPrincipal,
+    db: DB,
+    settings: AppSettings,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    """201 with a new job, same input, `retry_of` set; 409 unless failed or cancelled."""
+    """201 with a new job, same input, `retry_of` set; 409 unless failed or cancelled, and
+    while an earlier retry of it is still pending or running."""
     with db.tenant(principal.organization_id) as conn:
-        return job_json(operations.retry_job(conn, principal, settings, job_id))
+        row, replayed = idempotency.once(
+            conn,
+            principal,
+            idempotency_key,
+            "jobs_retry",
+            {"job_id": job_id},
+            lambda: operations.retry_job(conn, principal, settings, job_id),
+        )
+    if replayed:
+        response.status_code = 200
+    return job_json(row)
 
 
-@router.get("/jobs/{job_id}/result", response_class=FileResponse)
+@router.get(
+    "/jobs/{job_id}/result",
+    name="jobs_result",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "The export's file, named `<data_type>-<YYYYMMDD-HHMMSS>.<ext>`.",
+            "content": {
+                "text/csv": {"schema": {"type": "string", "format": "binary"}},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                    "schema": {"type": "string", "format": "binary"}
+                },
+                "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
+        **FILE_ERRORS,
+    },
+)
 def job_result(
-    job_id: str, principal: CurrentPrincipal, db: DB, settings: AppSettings
+    job_id: JobId, principal: CurrentPrincipal, db: DB, settings: AppSettings
 ) -> FileResponse:
     """The export file; 404 when the job has none."""
     with db.tenant(principal.organization_id) as conn:
@@ -95,9 +203,20 @@ def job_result(
     return FileResponse(path, filename=_download_name(row, path))
 
 
-@router.get("/jobs/{job_id}/errors", response_class=FileResponse)
+@router.get(
+    "/jobs/{job_id}/errors",
+    name="jobs_errors",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "row_number, column, value, message, then the row's own columns.",
+            "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **FILE_ERRORS,
+    },
+)
 def job_errors(
-    job_id: str, principal: CurrentPrincipal, db: DB, settings: AppSettings
+    job_id: JobId, principal: CurrentPrincipal, db: DB, settings: AppSettings
 ) -> FileResponse:
     """The error report (CSV); 404 when the job has none."""
     with db.tenant(principal.organization_id) as conn:

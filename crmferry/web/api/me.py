@@ -12,12 +12,13 @@ from crmferry.accounts.auth import change_password
 from crmferry.accounts.login import LoginPolicy, verify_user_password
 from crmferry.errors import Unauthenticated, ValidationFailed
 from crmferry.records import DATA_TYPES
+from crmferry.web.api.models.records import DataTypeInfo, Me
 from crmferry.web.deps import DB, AppSettings, CurrentPrincipal, client_address
 
 router = APIRouter(tags=["account"])
 
 
-@router.get("/me")
+@router.get("/me", name="me_get", response_model=Me)
 def me(principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
     """The caller, their role and their organization."""
     with db.tenant(principal.organization_id) as conn:
@@ -33,7 +34,7 @@ def me(principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
     }
 
 
-@router.get("/data-types")
+@router.get("/data-types", name="data_types_list", response_model=list[DataTypeInfo])
 def data_types(principal: CurrentPrincipal) -> list[dict[str, object]]:
     """The importable/exportable types with their fields, types, keys and choices."""
     return [t.as_public() for t in DATA_TYPES.values()]

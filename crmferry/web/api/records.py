@@ -3,24 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from crmferry.records import DATA_TYPES, DataType
 from crmferry.records.listing import get_record, list_records, public_record
+from crmferry.web.api.models.base import BlankIsNone, Cursor, Text
+from crmferry.web.api.models.problems import problem_responses
+from crmferry.web.api.models.records import RECORD_MODELS, record_page_model
 from crmferry.web.deps import DB, CurrentPrincipal
 
 router = APIRouter(tags=["records"])
+
+Search = Annotated[
+    Text | None,
+    Query(max_length=200, description="Case-insensitive substring of the main text fields."),
+    BlankIsNone,
+]
 
 
 def _lister(data_type: DataType) -> Callable[..., dict[str, Any]]:
     def list_of_type(
         principal: CurrentPrincipal,
         db: DB,
-        q: str | None = Query(default=None, max_length=200),
+        q: Search = None,
         limit: int = Query(default=50, ge=1, le=500),
-        cursor: str | None = None,
+        cursor: Annotated[Cursor | None, BlankIsNone] = None,
     ) -> dict[str, Any]:
         with db.tenant(principal.organization_id) as conn:
             page = list_records(conn, data_type, q, limit, cursor)
@@ -36,7 +45,11 @@ def _lister(data_type: DataType) -> Callable[..., dict[str, Any]]:
 
 
 def _getter(data_type: DataType) -> Callable[..., dict[str, Any]]:
-    def get_of_type(record_id: str, principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
+    def get_of_type(
+        record_id: Annotated[str, Path(description="A record's id (uuid).")],
+        principal: CurrentPrincipal,
+        db: DB,
+    ) -> dict[str, Any]:
         with db.tenant(principal.organization_id) as conn:
             return get_record(conn, data_type, record_id)
 
@@ -45,7 +58,20 @@ def _getter(data_type: DataType) -> Callable[..., dict[str, Any]]:
 
 
 for _name, _type in DATA_TYPES.items():
-    router.add_api_route(f"/{_name}", _lister(_type), methods=["GET"], name=f"list_{_name}")
+    _record = RECORD_MODELS[_name]
     router.add_api_route(
-        f"/{_name}/{{record_id}}", _getter(_type), methods=["GET"], name=f"get_{_name}"
+        f"/{_name}",
+        _lister(_type),
+        methods=["GET"],
+        name=f"{_name}_list",
+        response_model=record_page_model(_type, _record),
+        responses=problem_responses(422),
+    )
+    router.add_api_route(
+        f"/{_name}/{{record_id}}",
+        _getter(_type),
+        methods=["GET"],
+        name=f"{_name}_get",
+        response_model=_record,
+        responses=problem_responses(404),
     )

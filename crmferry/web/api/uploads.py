@@ -20,6 +20,8 @@ from crmferry.imports.uploads import (
     upload_values,
 )
 from crmferry.records import DATA_TYPES
+from crmferry.web.api.models.problems import problem_responses
+from crmferry.web.api.models.records import UPLOAD_FORM, Upload
 from crmferry.web.deps import DB, AppSettings, MemberPrincipal
 
 router = APIRouter(tags=["imports"])
@@ -91,7 +93,15 @@ class _Parts:
         self.complete = True
 
 
-@router.post("/uploads", status_code=201)
+@router.post(
+    "/uploads",
+    status_code=201,
+    name="uploads_create",
+    tags=["uploads"],
+    response_model=Upload,
+    openapi_extra={"requestBody": UPLOAD_FORM},
+    responses=problem_responses(403, 413, 415, 422),
+)
 async def create_upload(
     request: Request, principal: MemberPrincipal, db: DB, settings: AppSettings
 ) -> dict[str, Any]:

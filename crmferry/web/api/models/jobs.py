@@ -1,0 +1,165 @@
+"""POST /jobs bodies (one model per job type, told apart by `job_type`) and the job object.
+
+Adding a job type's body is one class below and one member of `JobBody`'s union.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, Field, WithJsonSchema
+
+from crmferry.accounts.admin import normalise_email
+from crmferry.jobs.kinds import registered_job_types
+from crmferry.jobs.model import STATUSES
+from crmferry.jobs.notify_request import MAX_EMAILS, Outcome
+from crmferry.jobs.timing import zone_named
+from crmferry.records import DATA_TYPES
+from crmferry.web.api.models.base import (
+    Answer,
+    Choice,
+    Instant,
+    Page,
+    RequestBody,
+    Text,
+    Uuid,
+    domain_rule,
+    tag_union,
+)
+from crmferry.web.api.models.options import ExportOptions, ImportOptions, Mapping
+
+DataTypeName = Annotated[Text, Choice(lambda: DATA_TYPES)]
+JobTypeName = Annotated[Text, Choice(registered_job_types)]
+StatusName = Annotated[Text, Choice(lambda: STATUSES)]
+TimeZoneName = Annotated[
+    Text,
+    Field(max_length=100, description="An IANA time zone, e.g. Europe/Paris."),
+    AfterValidator(domain_rule(lambda name: zone_named(name).key)),
+]
+ScheduledTime = Annotated[
+    Text,
+    Field(max_length=100),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "description": "RFC 3339 with an offset, or a local time without one plus "
+            "`timezone`. Null: now.",
+        }
+    ),
+]
+Email = Annotated[Text, Field(max_length=320), AfterValidator(domain_rule(normalise_email))]
+
+
+class Notify(RequestBody):
+    """Who is told when the job ends (e-mail addresses are checked; sending comes later)."""
+
+    emails: list[Email] = Field(max_length=MAX_EMAILS)
+    on: list[Outcome] | None = Field(
+        default=None, description="The outcomes to tell about; default completed and failed."
+    )
+    attach: bool | None = Field(default=None, description="Attach the export's file.")
+
+
+class JobRequest(RequestBody):
+    """What every job request may say, whatever its type."""
+
+    data_type: DataTypeName
+    scheduled_time: ScheduledTime | None = None
+    timezone: TimeZoneName | None = None
+    priority: int = Field(default=0, ge=-1000, le=1000, description="Higher runs first.")
+    notify: Notify | None = None
+    template_id: UUID | None = Field(
+        default=None, description="A template whose mapping and options fill what this leaves out."
+    )
+
+
+class ImportJobRequest(JobRequest):
+    job_type: Literal["import"]
+    upload_id: UUID = Field(description="From POST /uploads.")
+    mapping: Mapping | None = None
+    options: ImportOptions | None = None
+
+
+class ExportJobRequest(JobRequest):
+    job_type: Literal["export"]
+    options: ExportOptions | None = None
+
+
+JobBody = Annotated[ImportJobRequest | ExportJobRequest, Field(discriminator="job_type")]
+
+tag_union(ImportJobRequest, ExportJobRequest)
+
+
+class Progress(Answer):
+    done: int
+    total: int | None
+
+
+class Counts(Answer):
+    inserted: int
+    updated: int
+    unchanged: int
+    skipped: int
+    failed: int
+
+
+class Job(Answer):
+    """A job as every endpoint, the events stream and the CLI show it."""
+
+    id: Uuid
+    organization_id: Uuid
+    created_by: Uuid | None
+    creator_name: str | None
+    job_type: JobTypeName
+    data_type: DataTypeName
+    status: StatusName
+    scheduled_time: Instant
+    created_at: Instant
+    started_at: Instant | None
+    completed_at: Instant | None
+    updated_at: Instant | None
+    error_message: str | None
+    record_count: int | None
+    file_name: str | None
+    priority: int
+    attempts: int
+    max_attempts: int
+    cancel_requested: bool
+    progress: Progress
+    counts: Counts
+    options: dict[str, Any]
+    mapping: dict[str, str | None] | None
+    timezone: str | None
+    notify: dict[str, Any] | None
+    upload_id: Uuid | None
+    template_id: Uuid | None
+    schedule_id: Uuid | None
+    occurrence_at: Instant | None
+    retry_of: Uuid | None
+    reverts_job_id: Uuid | None
+    result_url: str | None = Field(description="GET it for the export's file.")
+    error_report_url: str | None = Field(description="GET it for the CSV of bad rows.")
+
+
+class JobPage(Page):
+    items: list[Job]
+
+
+class Change(Answer):
+    id: int
+    record_id: Uuid
+    action: Literal["insert", "update"]
+    previous: dict[str, Any] | None = Field(description="The record before an update.")
+    created_at: Instant
+
+
+class ChangePage(Page):
+    items: list[Change]
+
+
+class RevertRequest(RequestBody):
+    force: bool = Field(
+        default=False, description="Revert even when a later import changed the same records."
+    )

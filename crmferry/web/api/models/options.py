@@ -1,0 +1,83 @@
+"""The options objects of import and export requests (jobs, schedules, templates).
+
+Their keys and choices come from the domain (`imports.options`, `exports.options`).
+The models check the shape (the keys, the JSON types); the choices are documented and
+left to the domain parsers, which report every problem of the options in one 422
+(a format, a field and a filter's value against its field's type together).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from crmferry.exports.filters import MAX_IN_VALUES, OPS
+from crmferry.exports.options import DELIMITERS, FORMATS
+from crmferry.imports.options import DATE_FORMATS, DECIMAL_MARKS, MODES, ON_ERROR
+from crmferry.web.api.models.base import Choice, RequestBody, Text
+
+MAX_MAPPED_COLUMNS = 1000
+MAX_EXPORT_FIELDS = 500
+MAX_FILTERS = 100
+
+
+class ImportOptions(RequestBody):
+    """How an import matches and writes rows (defaults: upsert, skip, no dry run)."""
+
+    mode: Annotated[Text, Choice(lambda: MODES, enforce=False)] | None = Field(
+        default=None, description="Default `upsert`."
+    )
+    on_error: Annotated[Text, Choice(lambda: ON_ERROR, enforce=False)] | None = Field(
+        default=None, description="`skip` bad rows (default) or `abort` the whole import."
+    )
+    dry_run: bool | None = Field(
+        default=None, description="Count what would change; write nothing."
+    )
+    date_format: Annotated[Text, Choice(lambda: DATE_FORMATS, enforce=False)] | None = None
+    decimal: Annotated[Text, Choice(lambda: DECIMAL_MARKS, enforce=False)] | None = None
+
+
+Mapping = Annotated[
+    dict[Text, Text | None],
+    Field(
+        max_length=MAX_MAPPED_COLUMNS,
+        description="Column header → field name, or null to leave a column out.",
+    ),
+]
+
+FilterScalar = Text | int | float | bool
+FilterValue = FilterScalar | Annotated[list[FilterScalar], Field(max_length=MAX_IN_VALUES)]
+
+
+class ExportFilter(RequestBody):
+    field: Text
+    op: Annotated[Text, Choice(lambda: OPS, enforce=False)]
+    value: FilterValue | None = Field(
+        default=None,
+        description="Checked against the field's type; a list for `in`; true/false for `is_null`.",
+    )
+
+
+class ExportOptions(RequestBody):
+    """What an export writes, and how (see the README's Exports section)."""
+
+    format: Annotated[Text, Choice(lambda: FORMATS, enforce=False)] | None = Field(
+        default=None, description="Default `csv`."
+    )
+    fields: list[Text] | None = Field(
+        default=None,
+        max_length=MAX_EXPORT_FIELDS,
+        description="The columns in this order; default every field of the data type.",
+    )
+    filters: list[ExportFilter] | None = Field(default=None, max_length=MAX_FILTERS)
+    sort: Text | list[Text] | None = Field(
+        default=None,
+        description="A field (`-` first: descending), a list of them, or a comma-separated string.",
+    )
+    delimiter: Annotated[Text, Choice(lambda: DELIMITERS, enforce=False)] | None = Field(
+        default=None, description="CSV only; default `,`."
+    )
+    bom: bool | None = Field(
+        default=None, description="CSV only: a UTF-8 byte-order mark (default true)."
+    )

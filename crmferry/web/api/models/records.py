@@ -1,0 +1,154 @@
+"""Records, data types, uploads and the caller: response models read from `records/`.
+
+A record's model is made from its data type's description, so a field added there
+appears in the OpenAPI document without a line here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, create_model
+
+from crmferry.accounts.principal import Role
+from crmferry.records import DATA_TYPES, DataType
+from crmferry.records.fields import FieldType
+from crmferry.web.api.models.base import Answer, Instant, Page, Uuid
+from crmferry.web.api.models.jobs import DataTypeName
+
+# how each field type is written in a record answer (decimals as exact strings)
+_JSON_SCHEMA: dict[FieldType, dict[str, Any]] = {
+    "text": {"type": "string"},
+    "email": {"type": "string"},
+    "phone": {"type": "string"},
+    "integer": {"type": "integer"},
+    "decimal": {"type": "string", "format": "decimal"},
+    "date": {"type": "string", "format": "date"},
+    "datetime": {"type": "string", "format": "date-time"},
+    "boolean": {"type": "boolean"},
+    "enum": {"type": "string"},
+    "currency": {"type": "string", "description": "An ISO 4217 code."},
+}
+_PYTHON: dict[FieldType, Any] = {"integer": int, "boolean": bool}
+
+
+def record_model(data_type: DataType) -> type[Answer]:
+    """The record object of `data_type`: its fields (each may be null) and the metadata."""
+    fields: dict[str, Any] = {
+        "id": (Uuid, ...),
+        "organization_id": (Uuid, ...),
+        "created_at": (Instant, ...),
+        "updated_at": (Instant, ...),
+        "import_job_id": (Uuid | None, None),
+    }
+    for field in data_type.fields:
+        extra = dict(_JSON_SCHEMA.get(field.type, {"type": "string"}))
+        if field.choices:
+            extra["description"] = "One of " + ", ".join(field.choices) + "."
+        fields[field.name] = (
+            _PYTHON.get(field.type, str) | None,
+            Field(default=None, title=field.label, json_schema_extra=extra),
+        )
+    name = data_type.name.title().replace("_", "") + "Record"
+    model: type[Answer] = create_model(name, __base__=Answer, **fields)
+    return model
+
+
+def record_page_model(data_type: DataType, record: type[Answer]) -> type[Page]:
+    name = data_type.name.title().replace("_", "") + "Page"
+    model: type[Page] = create_model(name, __base__=Page, items=(list[record], ...))  # type: ignore[valid-type]
+    return model
+
+
+RECORD_MODELS = {name: record_model(t) for name, t in DATA_TYPES.items()}
+
+
+class FieldInfo(Answer):
+    name: str
+    label: str
+    type: FieldType
+    required: bool
+    key: bool
+    choices: list[str]
+    composed_from: list[str] = Field(
+        default_factory=list, description="Fields that make this one when it is not mapped."
+    )
+    computed: bool = Field(default=False, description="Computed by the database; never mapped.")
+
+
+class LinkInfo(Answer):
+    name: str
+    fields: list[str]
+    target: DataTypeName
+    key: list[str]
+    id_column: str | None
+
+
+class DataTypeInfo(Answer):
+    name: DataTypeName
+    label: str
+    key: str = Field(description="The natural key update and upsert match on (comma-separated).")
+    key_fields: list[str] = Field(default_factory=list)
+    key_case_insensitive: bool = False
+    fields: list[FieldInfo]
+    links: list[LinkInfo] = Field(default_factory=list)
+    search_fields: list[str] = Field(default_factory=list)
+
+
+class Organization(Answer):
+    id: Uuid
+    name: str
+    currency: str
+    timezone: str
+
+
+class Me(Answer):
+    id: Uuid
+    email: str
+    name: str | None
+    role: Role
+    timezone: str
+    organization: Organization
+
+
+class Upload(Answer):
+    """A stored upload: what was detected and the mapping suggested for it."""
+
+    id: Uuid
+    file_name: str
+    size_bytes: int
+    sha256: str
+    format: str
+    encoding: str | None
+    delimiter: str | None
+    headers: list[str]
+    preview: list[list[Any]] = Field(description="At most 20 rows.")
+    row_estimate: int | None
+    data_type: str | None
+    suggested_data_type: str | None
+    suggested_mapping: dict[str, str | None]
+
+
+UPLOAD_FORM = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "CSV, TSV, TXT or XLSX; one file part.",
+                    },
+                    "data_type": {
+                        "type": "string",
+                        "enum": list(DATA_TYPES),
+                        "description": "Suggest the mapping for this type (default: the best fit).",
+                    },
+                },
+            }
+        }
+    },
+}

@@ -1,0 +1,139 @@
+"""Schedule and template requests and objects."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import Field, WithJsonSchema
+
+from crmferry.web.api.models.base import Answer, Instant, Name, RequestBody, Text, Uuid, tag_union
+from crmferry.web.api.models.jobs import DataTypeName, JobTypeName, TimeZoneName
+from crmferry.web.api.models.options import ExportOptions, ImportOptions, Mapping
+
+Cron = Annotated[Text, Field(max_length=200, description="Five fields, e.g. `0 8 * * 1`.")]
+
+
+Source = Annotated[
+    dict[Text, Any],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "required": ["type"],
+            "properties": {"type": {"type": "string"}, "url": {"type": "string"}},
+            "description": 'Where each run fetches its file, e.g. {"type": "url", "url": '
+            '"https://…/contacts.csv"}; checked by its registered source type.',
+        }
+    ),
+]
+
+
+class ScheduleRequest(RequestBody):
+    """What every schedule says. Whether its kind takes a source and a mapping is the
+    kind's rule (an import needs a source; an export has neither)."""
+
+    name: Name
+    data_type: DataTypeName
+    cron: Cron
+    timezone: TimeZoneName
+    enabled: bool = True
+    template_id: UUID | None = None
+    source: Source | None = None
+    mapping: Mapping | None = Field(
+        default=None, description="An import's; default: the mapping suggested for each file."
+    )
+
+
+class ImportScheduleRequest(ScheduleRequest):
+    """An import fetches its file from `source` at each run."""
+
+    job_type: Literal["import"]
+    options: ImportOptions | None = None
+
+
+class ExportScheduleRequest(ScheduleRequest):
+    job_type: Literal["export"]
+    options: ExportOptions | None = None
+
+
+ScheduleBody = Annotated[
+    ImportScheduleRequest | ExportScheduleRequest, Field(discriminator="job_type")
+]
+
+tag_union(ImportScheduleRequest, ExportScheduleRequest)
+
+
+class ScheduleChanges(RequestBody):
+    """What PATCH may change (the job and data type stay); only the keys sent change."""
+
+    name: Name | None = None
+    cron: Cron | None = None
+    timezone: TimeZoneName | None = None
+    enabled: bool | None = None
+    template_id: UUID | None = None
+    source: Source | None = None
+    mapping: Mapping | None = None
+    options: ImportOptions | ExportOptions | None = None
+
+
+class Schedule(Answer):
+    id: Uuid
+    organization_id: Uuid
+    created_by: Uuid | None
+    name: str
+    job_type: JobTypeName
+    data_type: DataTypeName
+    options: dict[str, Any]
+    mapping: dict[str, str | None] | None
+    source: dict[str, Any] | None
+    template_id: Uuid | None
+    cron: str
+    timezone: str
+    enabled: bool
+    next_run_at: Instant | None = Field(description="Null while the schedule is disabled.")
+    last_run_at: Instant | None
+    last_job_id: Uuid | None
+    created_at: Instant
+    updated_at: Instant
+
+
+class ScheduleList(Answer):
+    items: list[Schedule]
+
+
+class TemplateRequest(RequestBody):
+    name: Name
+    data_type: DataTypeName
+
+
+class ImportTemplateRequest(TemplateRequest):
+    job_type: Literal["import"]
+    mapping: Mapping
+    options: ImportOptions | None = None
+
+
+class ExportTemplateRequest(TemplateRequest):
+    job_type: Literal["export"]
+    options: ExportOptions | None = None
+
+
+TemplateBody = Annotated[
+    ImportTemplateRequest | ExportTemplateRequest, Field(discriminator="job_type")
+]
+
+tag_union(ImportTemplateRequest, ExportTemplateRequest)
+
+
+class Template(Answer):
+    id: Uuid
+    name: str
+    job_type: JobTypeName
+    data_type: DataTypeName
+    mapping: dict[str, str | None] | None
+    options: dict[str, Any] | None
+    created_by: Uuid | None
+    created_at: Instant
+
+
+class TemplateList(Answer):
+    items: list[Template]
