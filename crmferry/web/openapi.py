@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 
 from crmferry.web.api.models.problems import Problem, problem_responses
 from crmferry.web.deps import admin_principal, member_principal
-from crmferry.web.problems import PROBLEM_MEDIA_TYPE
+from crmferry.web.problems import PROBLEM_MEDIA_TYPE, route_views
 
 API_PREFIX = "/api/v1"
 WRITES = ("post", "put", "patch", "delete")
@@ -73,7 +73,8 @@ def _role_checked(app: FastAPI) -> set[str]:
     def checked(dependant: Any) -> bool:
         return dependant.call in checks or any(checked(d) for d in dependant.dependencies)
 
-    return {r.name for r in app.routes if isinstance(r, APIRoute) and checked(r.dependant)}
+    views = route_views(app)
+    return {v.name for v in views if getattr(v, "dependant", None) and checked(v.dependant)}
 
 
 def complete(document: dict[str, Any], role_checked: set[str]) -> dict[str, Any]:

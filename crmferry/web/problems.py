@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crmferry.errors import CrmFerryError, Unauthenticated
@@ -125,6 +125,9 @@ def _validation_error(error: Any) -> dict[str, str]:
     """One pydantic error as `{"field", "message"}`; a discriminated union's missing or
     unknown tag is reported on the tag's own field."""
     loc, message = tuple(error["loc"]), str(error["msg"])
+    if "[key]" in loc:  # a dict key that failed: name the dict, not the bad key itself
+        loc = loc[: loc.index("[key]") - 1]
+        message = "each key " + message
     if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
         context = error.get("ctx") or {}
         loc = (*loc, str(context.get("discriminator", "")).strip("'"))
@@ -155,18 +158,28 @@ async def http_error(request: Request, exc: Exception) -> Response:
     title = TITLES.get(exc.status_code, "Error")
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
-        headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
+        headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
     return problem(exc.status_code, title, str(exc.detail), headers=headers or None)
 
 
-def allowed_methods(app: Any, scope: Scope) -> list[str]:
+def route_views(app: Any) -> list[Any]:
+    """Every route of the app with its full path, name, methods and dependencies, also
+    those of included routers (FastAPI 0.160 and later keep those nested)."""
+    try:
+        from fastapi.routing import iter_route_contexts  # type: ignore[attr-defined]
+    except ImportError:  # earlier releases copy included routes into app.routes
+        return list(app.router.routes)
+    return list(iter_route_contexts(app.router.routes))
+
+
+def allowed_methods(app: Any, path: str) -> list[str]:
     """Every method some route answers at this path (Starlette names only the first
     route's), HEAD wherever GET is."""
     methods: set[str] = set()
-    for route in app.router.routes:
-        match, _ = route.matches(scope)
-        if match != Match.NONE and getattr(route, "methods", None):
-            methods |= set(route.methods)
+    for route in route_views(app):
+        route_path, route_methods = getattr(route, "path", None), getattr(route, "methods", None)
+        if route_path and route_methods and compile_path(route_path)[0].match(path):
+            methods |= set(route_methods)
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)

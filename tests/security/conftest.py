@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from crmferry.config import Settings
 from crmferry.db import Database
@@ -129,3 +130,32 @@ def serve_app(db: Database) -> Iterator[Callable[[Settings], LiveApp]]:
         server.should_exit = True
     for _, thread in servers:
         thread.join(15)
+
+
+@dataclass
+class Served:
+    url: str
+    app: FastAPI
+
+
+@pytest.fixture
+def served(settings: Settings, db: Database) -> Iterator[Served]:
+    """A fresh app on a free port, with the application object itself (a test may add a
+    route to it); stopped after the test."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    app = create_app(settings, db)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    yield Served(f"http://127.0.0.1:{port}", app)
+    server.should_exit = True
+    thread.join(15)

@@ -19,6 +19,7 @@ from crmferry.accounts.principal import Role
 from crmferry.errors import NotFound, ValidationFailed
 from crmferry.jobs.timing import zone_named
 from crmferry.web.api.me import me
+from crmferry.web.api.models.base import Text
 from crmferry.web.deps import DB, AdminPrincipal, AppSettings, CurrentPrincipal
 
 router = APIRouter(tags=["settings"])
@@ -55,7 +56,7 @@ class InvitationIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(min_length=3, max_length=320)
+    email: Text = Field(min_length=3, max_length=320)
     role: Role = "member"
 
 
@@ -101,8 +102,8 @@ class RoleIn(BaseModel):
 
 
 class TokenIn(BaseModel):
-    name: str = Field(default="", max_length=100)
-    email: str | None = Field(default=None, description="A member's e-mail; default the caller")
+    name: Text = Field(default="", max_length=100)
+    email: Text | None = Field(default=None, description="A member's e-mail; default the caller")
 
 
 class TokenOut(BaseModel):
@@ -136,7 +137,7 @@ class TokensOut(BaseModel):
 
 
 class MeIn(BaseModel):
-    timezone: str | None = Field(default=None, description="IANA name; null: the organization's")
+    timezone: Text | None = Field(default=None, description="IANA name; null: the organization's")
 
 
 @router.get("/members")

@@ -8,6 +8,7 @@ naming the field, in a body or in a query parameter alike.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any, get_args
 
@@ -37,6 +38,41 @@ def text_problem(value: str) -> str | None:
     except UnicodeEncodeError:
         return "must be valid Unicode text (it holds a lone surrogate such as \\ud800)"
     return None
+
+
+MAX_JSON_DEPTH = 32
+
+
+def json_problem(value: object, depth: int = 0) -> str | None:
+    """Why a free-form JSON value cannot be stored: unstorable text (in a key or a
+    value), a number that is not finite, or nesting deeper than MAX_JSON_DEPTH."""
+    if depth > MAX_JSON_DEPTH:
+        return f"is nested deeper than {MAX_JSON_DEPTH} levels"
+    if isinstance(value, str):
+        return text_problem(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number"
+    items: list[object] = []
+    if isinstance(value, dict):
+        items = [*value.keys(), *value.values()]
+    elif isinstance(value, list):
+        items = value
+    for item in items:
+        problem = json_problem(item, depth + 1)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _checked_json(value: Any) -> Any:
+    problem = json_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("json_unstorable", problem)
+    return value
+
+
+JsonValue = Annotated[Any, AfterValidator(_checked_json)]
+"""Free-form JSON for a domain parser to read: only checked to be storable."""
 
 
 def _checked_text(value: str) -> str:

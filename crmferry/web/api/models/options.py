@@ -8,14 +8,15 @@ left to the domain parsers, which report every problem of the options in one 422
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from crmferry.exports.filters import MAX_IN_VALUES, OPS
 from crmferry.exports.options import DELIMITERS, FORMATS
 from crmferry.imports.options import DATE_FORMATS, DECIMAL_MARKS, MODES, ON_ERROR
-from crmferry.web.api.models.base import Choice, RequestBody, Text
+from crmferry.web.api.models.base import Choice, JsonValue, RequestBody, Text
 
 MAX_MAPPED_COLUMNS = 1000
 MAX_EXPORT_FIELDS = 500
@@ -46,8 +47,35 @@ Mapping = Annotated[
     ),
 ]
 
-FilterScalar = Text | int | float | bool
-FilterValue = FilterScalar | Annotated[list[FilterScalar], Field(max_length=MAX_IN_VALUES)]
+_SCALAR = {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
+
+
+def _filter_value(value: Any) -> Any:
+    """A scalar, or a list of scalars for `in` (the domain checks it against the field)."""
+    values = value if isinstance(value, list) else [value]
+    if isinstance(value, list) and len(value) > MAX_IN_VALUES:
+        raise PydanticCustomError("filter_value", f"at most {MAX_IN_VALUES} values")
+    if not all(v is None or isinstance(v, str | int | float) for v in values):
+        raise PydanticCustomError("filter_value", "must be text, a number, true/false or a list")
+    return value
+
+
+def _sort_value(value: Any) -> Any:
+    if isinstance(value, str) or (isinstance(value, list) and len(value) <= MAX_EXPORT_FIELDS):
+        return value
+    raise PydanticCustomError("sort", "must be a field name or a list of them")
+
+
+FilterValue = Annotated[
+    JsonValue,
+    AfterValidator(_filter_value),
+    WithJsonSchema({"anyOf": [_SCALAR, {"type": "array", "items": _SCALAR}]}),
+]
+Sort = Annotated[
+    JsonValue,
+    AfterValidator(_sort_value),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+]
 
 
 class ExportFilter(RequestBody):
@@ -71,7 +99,7 @@ class ExportOptions(RequestBody):
         description="The columns in this order; default every field of the data type.",
     )
     filters: list[ExportFilter] | None = Field(default=None, max_length=MAX_FILTERS)
-    sort: Text | list[Text] | None = Field(
+    sort: Sort | None = Field(
         default=None,
         description="A field (`-` first: descending), a list of them, or a comma-separated string.",
     )

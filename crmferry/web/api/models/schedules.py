@@ -7,7 +7,16 @@ from uuid import UUID
 
 from pydantic import Field, WithJsonSchema
 
-from crmferry.web.api.models.base import Answer, Instant, Name, RequestBody, Text, Uuid, tag_union
+from crmferry.web.api.models.base import (
+    Answer,
+    Instant,
+    JsonValue,
+    Name,
+    RequestBody,
+    Text,
+    Uuid,
+    tag_union,
+)
 from crmferry.web.api.models.jobs import DataTypeName, JobTypeName, TimeZoneName
 from crmferry.web.api.models.options import ExportOptions, ImportOptions, Mapping
 
@@ -63,6 +72,20 @@ ScheduleBody = Annotated[
 tag_union(ImportScheduleRequest, ExportScheduleRequest)
 
 
+ChangedOptions = Annotated[
+    dict[Text, JsonValue],
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"$ref": "#/components/schemas/ImportOptions"},
+                {"$ref": "#/components/schemas/ExportOptions"},
+            ]
+        }
+    ),
+]
+"""A schedule's new options, checked by its own kind's rules (its job type is stored)."""
+
+
 class ScheduleChanges(RequestBody):
     """What PATCH may change (the job and data type stay); only the keys sent change."""
 
@@ -73,7 +96,7 @@ class ScheduleChanges(RequestBody):
     template_id: UUID | None = None
     source: Source | None = None
     mapping: Mapping | None = None
-    options: ImportOptions | ExportOptions | None = None
+    options: ChangedOptions | None = None
 
 
 class Schedule(Answer):
