@@ -74,9 +74,7 @@ def test_a_generated_client_uploads_imports_waits_and_reads_a_422(
     client_package: ModuleType, served: Served, org: Org, db: Database, settings: Settings
 ) -> None:
     types, models = module("types"), module("models")
-    client = client_package.AuthenticatedClient(
-        base_url=served.url, token=org.member.token
-    )
+    client = client_package.AuthenticatedClient(base_url=served.url, token=org.member.token)
 
     upload = module("api.imports.uploads_create").sync_detailed(
         client=client,
