@@ -3,7 +3,8 @@
 FastAPI writes the operations from the routes and their models; this adds what it
 cannot know: how callers authenticate, that every error is problem+json (with the
 statuses any API call can meet: 401 without credentials, 403 for a cookie write
-without its CSRF token, 413 past the body limit, 422 for a bad parameter or body),
+without its CSRF token or a role that may not, 400 for a body that cannot be
+decoded, 413 past the body limit, 422 for a bad parameter or body),
 and readable operation ids (the routes' names: `jobs_create`, `jobs_cancel`, …).
 """
 
@@ -106,7 +107,7 @@ def _secure(method: str, operation: dict[str, Any], role_checked: bool) -> None:
     if operation.get("parameters") or operation.get("requestBody"):
         codes.append(422)
     if operation.get("requestBody"):
-        codes.append(413)
+        codes += [400, 413]  # a body that is not UTF-8 JSON; one past the body limit
     responses = operation.setdefault("responses", {})
     for code, response in problem_responses(*codes).items():
         responses.setdefault(str(code), response)
