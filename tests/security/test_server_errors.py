@@ -202,20 +202,46 @@ def test_nul_in_the_time_zone_of_me_is_422(app_client: TestClient, org: Org) -> 
 
 
 @pytest.mark.parametrize(
-    ("raw", "field"),
+    ("path", "raw", "field"),
     [
-        ('{"job_type": "export", "data_type": "contacts", "priority": NaN}', "priority"),
+        # stored unchecked before, then refused by PostgreSQL's jsonb
         (
+            "/jobs",
+            '{"job_type": "export", "data_type": "contacts", "notify": {"emails": [], "x": NaN}}',
+            "notify.x",
+        ),
+        (
+            "/schedules",
+            '{"name": "N", "job_type": "export", "data_type": "contacts", "cron": "0 8 * * 1",'
+            ' "timezone": "UTC", "mapping": {"A": NaN}}',
+            "mapping",
+        ),
+        (
+            "/schedules",
+            '{"name": "N", "job_type": "import", "data_type": "contacts", "cron": "0 8 * * 1",'
+            ' "timezone": "UTC", "source": {"type": "url", "url": "https://x.example/a.csv"},'
+            ' "options": {"x": NaN}}',
+            "options.x",
+        ),
+        ("/jobs", '{"job_type": "export", "data_type": "contacts", "priority": NaN}', "priority"),
+        (
+            "/jobs",
             '{"job_type": "export", "data_type": "contacts", "options": {"filters":'
             ' [{"field": "name", "op": "eq", "value": NaN}]}}',
             "options.filters[0].value",
         ),
-        ('{"job_type": "export", "data_type": "contacts", "priority": Infinity}', "priority"),
+        (
+            "/jobs",
+            '{"job_type": "export", "data_type": "contacts", "priority": Infinity}',
+            "priority",
+        ),
     ],
 )
-def test_nan_and_infinity_are_422(app_client: TestClient, org: Org, raw: str, field: str) -> None:
+def test_nan_and_infinity_are_422(
+    app_client: TestClient, org: Org, path: str, raw: str, field: str
+) -> None:
     response = app_client.post(
-        "/api/v1/jobs",
+        f"/api/v1{path}",
         content=raw,
         headers={**org.member.headers, "Content-Type": "application/json"},
     )
