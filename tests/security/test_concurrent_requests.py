@@ -148,3 +148,14 @@ def test_an_unexpected_error_is_problem_json_logged_once_and_keeps_the_connectio
     assert second.startswith(b"HTTP/1.1 200") and b'"ok"' in second
     logged = [r for r in caplog.records if r.exc_info and "a bug" in str(r.exc_info[1])]
     assert len(logged) == 1
+
+
+def test_keys_are_another_organizations_own(app_client: Any, make_org: Any, db: Database) -> None:
+    mine, theirs = make_org("Mine"), make_org("Theirs")
+    headers = {**theirs.member.headers, "Idempotency-Key": "shared-name"}
+    assert app_client.post("/api/v1/jobs", json=EXPORT, headers=headers).status_code == 201
+    with db.tenant(mine.id) as conn:
+        seen = conn.execute("SELECT count(*) AS n FROM idempotency_keys").fetchone()
+    assert seen == {"n": 0}
+    with db.tenant(theirs.id) as conn:
+        assert conn.execute("SELECT count(*) AS n FROM idempotency_keys").fetchone() == {"n": 1}
