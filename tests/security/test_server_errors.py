@@ -110,7 +110,7 @@ def test_unknown_import_options_of_a_schedule_are_refused_on_change_too(
         headers=org.member.headers,
     )
     assert_422(changed, "mapping")
-    assert "only an import schedule has a mapping" in changed.json()["detail"]
+    assert "an export has no mapping" in changed.json()["detail"]
 
 
 NUL = "a\u0000b"

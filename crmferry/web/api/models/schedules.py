@@ -24,7 +24,7 @@ Cron = Annotated[Text, Field(max_length=200, description="Five fields, e.g. `0 8
 
 
 Source = Annotated[
-    dict[Text, Any],
+    dict[Text, JsonValue],
     WithJsonSchema(
         {
             "type": "object",
