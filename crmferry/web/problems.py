@@ -131,7 +131,8 @@ def _validation_error(error: Any) -> dict[str, str]:
     if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
         context = error.get("ctx") or {}
         loc = (*loc, str(context.get("discriminator", "")).strip("'"))
-        expected = str(context.get("expected_tags", "")).replace("'", "")
+        tags = str(context.get("expected_tags", "")).replace("'", "").split(", ")
+        expected = ", ".join(sorted(t for t in tags if t))
         message = f"must be one of {expected}" if expected else "is required"
     elif error["type"] == "extra_forbidden":
         tag = loc[1] if len(loc) > 2 and loc[0] == "body" and loc[1] in UNION_TAGS else None

@@ -75,7 +75,7 @@ def assert_jobs_still_list(client: TestClient, org: Org) -> None:
             },
             "options.later",
         ),
-        ("/schedules", export_schedule(mapping=deep()), "mapping"),
+        ("/schedules", export_schedule(mapping=deep()), "mapping.next"),
         ("/schedules", import_schedule(options={"deep": deep()}), "options.deep"),
         (
             "/jobs",
@@ -214,7 +214,7 @@ def test_nul_in_the_time_zone_of_me_is_422(app_client: TestClient, org: Org) -> 
             "/schedules",
             '{"name": "N", "job_type": "export", "data_type": "contacts", "cron": "0 8 * * 1",'
             ' "timezone": "UTC", "mapping": {"A": NaN}}',
-            "mapping",
+            "mapping.A",
         ),
         (
             "/schedules",
@@ -296,7 +296,7 @@ def test_a_schedules_template_must_be_a_template_of_the_organization(
 ) -> None:
     assert_422(post(app_client, org, "/schedules", export_schedule(template_id="x")), "template_id")
     missing = post(app_client, org, "/schedules", export_schedule(template_id=str(uuid.uuid4())))
-    assert "names no template" in assert_422(missing, "template_id")["detail"]
+    assert "No template" in assert_422(missing, "template_id")["detail"]
 
 
 def test_a_cron_that_never_fires_is_422(app_client: TestClient, org: Org) -> None:

@@ -32,6 +32,11 @@ from crmferry.web.api.models.options import ExportOptions, ImportOptions, Mappin
 DataTypeName = Annotated[Text, Choice(lambda: DATA_TYPES)]
 JobTypeName = Annotated[Text, Choice(registered_job_types)]
 StatusName = Annotated[Text, Choice(lambda: STATUSES)]
+# in answers the choices are documented, never enforced: a value the server wrote is
+# sent as it is (a kind or a data type may be registered in one process only)
+KnownDataType = Annotated[str, Choice(lambda: DATA_TYPES, enforce=False)]
+KnownJobType = Annotated[str, Choice(registered_job_types, enforce=False)]
+KnownStatus = Annotated[str, Choice(lambda: STATUSES, enforce=False)]
 TimeZoneName = Annotated[
     Text,
     Field(max_length=100, description="An IANA time zone, e.g. Europe/Paris."),
@@ -112,9 +117,9 @@ class Job(Answer):
     organization_id: Uuid
     created_by: Uuid | None
     creator_name: str | None
-    job_type: JobTypeName
-    data_type: DataTypeName
-    status: StatusName
+    job_type: KnownJobType
+    data_type: KnownDataType
+    status: KnownStatus
     scheduled_time: Instant
     created_at: Instant
     started_at: Instant | None

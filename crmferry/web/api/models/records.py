@@ -14,7 +14,7 @@ from crmferry.accounts.principal import Role
 from crmferry.records import DATA_TYPES, DataType
 from crmferry.records.fields import FieldType
 from crmferry.web.api.models.base import Answer, Instant, Page, Uuid
-from crmferry.web.api.models.jobs import DataTypeName
+from crmferry.web.api.models.jobs import KnownDataType
 
 # how each field type is written in a record answer (decimals as exact strings)
 _JSON_SCHEMA: dict[FieldType, dict[str, Any]] = {
@@ -79,13 +79,13 @@ class FieldInfo(Answer):
 class LinkInfo(Answer):
     name: str
     fields: list[str]
-    target: DataTypeName
+    target: str = Field(description="A data type, or `members` (the organization's).")
     key: list[str]
     id_column: str | None
 
 
 class DataTypeInfo(Answer):
-    name: DataTypeName
+    name: KnownDataType
     label: str
     key: str = Field(description="The natural key update and upsert match on (comma-separated).")
     key_fields: list[str] = Field(default_factory=list)

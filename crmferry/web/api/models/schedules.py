@@ -17,7 +17,12 @@ from crmferry.web.api.models.base import (
     Uuid,
     tag_union,
 )
-from crmferry.web.api.models.jobs import DataTypeName, JobTypeName, TimeZoneName
+from crmferry.web.api.models.jobs import (
+    DataTypeName,
+    KnownDataType,
+    KnownJobType,
+    TimeZoneName,
+)
 from crmferry.web.api.models.options import ExportOptions, ImportOptions, Mapping
 
 Cron = Annotated[Text, Field(max_length=200, description="Five fields, e.g. `0 8 * * 1`.")]
@@ -104,8 +109,8 @@ class Schedule(Answer):
     organization_id: Uuid
     created_by: Uuid | None
     name: str
-    job_type: JobTypeName
-    data_type: DataTypeName
+    job_type: KnownJobType
+    data_type: KnownDataType
     options: dict[str, Any]
     mapping: dict[str, str | None] | None
     source: dict[str, Any] | None
@@ -150,8 +155,8 @@ tag_union(ImportTemplateRequest, ExportTemplateRequest)
 class Template(Answer):
     id: Uuid
     name: str
-    job_type: JobTypeName
-    data_type: DataTypeName
+    job_type: KnownJobType
+    data_type: KnownDataType
     mapping: dict[str, str | None] | None
     options: dict[str, Any] | None
     created_by: Uuid | None
