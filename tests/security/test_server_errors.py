@@ -365,3 +365,13 @@ def test_retries_while_one_is_open_are_409(app_client: TestClient, org: Org, db:
     assert first.json()["id"] in second.json()["detail"]
     app_client.post(f"/api/v1/jobs/{first.json()['id']}/cancel", headers=org.member.headers)
     assert app_client.post(url, headers=org.member.headers).status_code == 201
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256])
+def test_an_empty_or_overlong_idempotency_key_is_422(
+    app_client: TestClient, org: Org, key: str
+) -> None:
+    response = app_client.post(
+        "/api/v1/jobs", json=export_job(), headers={**org.member.headers, "Idempotency-Key": key}
+    )
+    assert_422(response, "Idempotency-Key")

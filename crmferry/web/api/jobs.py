@@ -34,6 +34,7 @@ IdempotencyKey = Annotated[
     Text | None,
     Header(
         alias="Idempotency-Key",
+        min_length=1,
         max_length=255,
         description="Send the same key again (within 24 hours) to get the same job back "
         "instead of a second one.",

@@ -21,6 +21,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     WithJsonSchema,
+    model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
@@ -150,11 +151,43 @@ class Choice:
         return value
 
 
-def tag_union(*models: type[BaseModel], tag: str = "job_type") -> None:
-    """Make the tags of a discriminated union known to the error paths (`options.format`,
-    not `export.options.format`)."""
-    for model in models:
-        UNION_TAGS.update(get_args(model.model_fields[tag].annotation))
+OTHER_KIND = "other"
+
+
+def by_job_type(*models: type[BaseModel]) -> Callable[[Any], str]:
+    """The discriminator of an open union: a body whose `job_type` one of `models` fixes
+    is read by that model; any other (a kind a plugin registers) by the union's
+    `OTHER_KIND` member, whose own `job_type` check lists every kind that may be used.
+    The tags are made known to the error paths (`options.format`, not
+    `export.options.format`)."""
+    tags = {get_args(m.model_fields["job_type"].annotation)[0] for m in models}
+    UNION_TAGS.update(tags | {OTHER_KIND})
+
+    def pick(value: Any) -> str:
+        job_type = value.get("job_type") if isinstance(value, dict) else None
+        if job_type is None:
+            job_type = getattr(value, "job_type", None)
+        # missing, not text or not fixed by a model: the other member says what is wrong
+        return job_type if isinstance(job_type, str) and job_type in tags else OTHER_KIND
+
+    return pick
+
+
+OTHER_KIND_CONFIG = ConfigDict(extra="allow", allow_inf_nan=False)
+
+
+class StorableExtras(BaseModel):
+    """Mixin for the body of a kind without a model of its own (its model sets
+    OTHER_KIND_CONFIG): its keys are the kind's to check, and every value, known or
+    not, must be storable JSON."""
+
+    @model_validator(mode="after")
+    def _storable_extras(self) -> StorableExtras:
+        for key, value in (self.model_extra or {}).items():
+            problem = json_problem(value) or text_problem(key)
+            if problem is not None:
+                raise PydanticCustomError("json_unstorable", f"{key}: {problem}")
+        return self
 
 
 class RequestBody(BaseModel):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, Field, WithJsonSchema
+from pydantic import AfterValidator, Discriminator, Field, Tag, WithJsonSchema
 
 from crmferry.accounts.admin import normalise_email
 from crmferry.jobs.kinds import registered_job_types
@@ -17,15 +17,19 @@ from crmferry.jobs.notify_request import MAX_EMAILS, Outcome
 from crmferry.jobs.timing import zone_named
 from crmferry.records import DATA_TYPES
 from crmferry.web.api.models.base import (
+    OTHER_KIND,
+    OTHER_KIND_CONFIG,
     Answer,
     Choice,
     Instant,
+    JsonValue,
     Page,
     RequestBody,
+    StorableExtras,
     Text,
     Uuid,
+    by_job_type,
     domain_rule,
-    tag_union,
 )
 from crmferry.web.api.models.options import ExportOptions, ImportOptions, Mapping
 
@@ -92,9 +96,22 @@ class ExportJobRequest(JobRequest):
     options: ExportOptions | None = None
 
 
-JobBody = Annotated[ImportJobRequest | ExportJobRequest, Field(discriminator="job_type")]
+class OtherJobRequest(JobRequest, StorableExtras):
+    """A job of a kind a plugin registers: its kind's `prepare` checks the rest."""
 
-tag_union(ImportJobRequest, ExportJobRequest)
+    model_config = OTHER_KIND_CONFIG
+
+    job_type: JobTypeName
+    options: dict[Text, JsonValue] | None = None
+    mapping: Mapping | None = None
+
+
+JobBody = Annotated[
+    Annotated[ImportJobRequest, Tag("import")]
+    | Annotated[ExportJobRequest, Tag("export")]
+    | Annotated[OtherJobRequest, Tag(OTHER_KIND)],
+    Discriminator(by_job_type(ImportJobRequest, ExportJobRequest)),
+]
 
 
 class Progress(Answer):

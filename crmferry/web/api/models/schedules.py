@@ -5,17 +5,22 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import Field, WithJsonSchema
+from pydantic import Discriminator, Field, Tag, WithJsonSchema
 
+from crmferry.jobs.kinds import job_types_with
 from crmferry.web.api.models.base import (
+    OTHER_KIND,
+    OTHER_KIND_CONFIG,
     Answer,
+    Choice,
     Instant,
     JsonValue,
     Name,
     RequestBody,
+    StorableExtras,
     Text,
     Uuid,
-    tag_union,
+    by_job_type,
 )
 from crmferry.web.api.models.jobs import (
     DataTypeName,
@@ -70,11 +75,21 @@ class ExportScheduleRequest(ScheduleRequest):
     options: ExportOptions | None = None
 
 
-ScheduleBody = Annotated[
-    ImportScheduleRequest | ExportScheduleRequest, Field(discriminator="job_type")
-]
+class OtherScheduleRequest(ScheduleRequest, StorableExtras):
+    """A schedule of a kind a plugin registers: its kind's `check_schedule` checks it."""
 
-tag_union(ImportScheduleRequest, ExportScheduleRequest)
+    model_config = OTHER_KIND_CONFIG
+
+    job_type: Annotated[Text, Choice(lambda: job_types_with("check_schedule"))]
+    options: dict[Text, JsonValue] | None = None
+
+
+ScheduleBody = Annotated[
+    Annotated[ImportScheduleRequest, Tag("import")]
+    | Annotated[ExportScheduleRequest, Tag("export")]
+    | Annotated[OtherScheduleRequest, Tag(OTHER_KIND)],
+    Discriminator(by_job_type(ImportScheduleRequest, ExportScheduleRequest)),
+]
 
 
 ChangedOptions = Annotated[
@@ -145,11 +160,22 @@ class ExportTemplateRequest(TemplateRequest):
     options: ExportOptions | None = None
 
 
-TemplateBody = Annotated[
-    ImportTemplateRequest | ExportTemplateRequest, Field(discriminator="job_type")
-]
+class OtherTemplateRequest(TemplateRequest, StorableExtras):
+    """A template of a kind a plugin registers: its kind's `check_template` checks it."""
 
-tag_union(ImportTemplateRequest, ExportTemplateRequest)
+    model_config = OTHER_KIND_CONFIG
+
+    job_type: Annotated[Text, Choice(lambda: job_types_with("check_template"))]
+    mapping: Mapping | None = None
+    options: dict[Text, JsonValue] | None = None
+
+
+TemplateBody = Annotated[
+    Annotated[ImportTemplateRequest, Tag("import")]
+    | Annotated[ExportTemplateRequest, Tag("export")]
+    | Annotated[OtherTemplateRequest, Tag(OTHER_KIND)],
+    Discriminator(by_job_type(ImportTemplateRequest, ExportTemplateRequest)),
+]
 
 
 class Template(Answer):
