@@ -12,6 +12,7 @@ from crmferry.accounts.auth import change_password
 from crmferry.accounts.login import LoginPolicy, verify_user_password
 from crmferry.errors import Unauthenticated, ValidationFailed
 from crmferry.records import DATA_TYPES
+from crmferry.web.api.models.problems import problem_responses
 from crmferry.web.api.models.records import DataTypeInfo, Me
 from crmferry.web.deps import DB, AppSettings, CurrentPrincipal, client_address
 
@@ -49,7 +50,11 @@ class PasswordChanged(BaseModel):
     sessions_ended: int = Field(description="The caller's other web sessions, now ended")
 
 
-@router.post("/me/password")
+@router.post(
+    "/me/password",
+    name="me_change_password",
+    responses=problem_responses(422, 429),
+)
 def change_my_password(
     body: PasswordChange,
     request: Request,
