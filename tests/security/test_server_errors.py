@@ -376,3 +376,13 @@ def test_an_empty_or_overlong_idempotency_key_is_422(
         "/api/v1/jobs", json=export_job(), headers={**org.member.headers, "Idempotency-Key": key}
     )
     assert_422(response, "Idempotency-Key")
+
+
+def test_a_nul_in_a_csv_header_is_not_a_server_error(app_client: TestClient, org: Org) -> None:
+    response = app_client.post(
+        "/api/v1/uploads",
+        headers=org.member.headers,
+        files={"file": ("a.csv", b"Na\x00me,Email\nAda,ada@example.com\n")},
+    )
+    assert response.status_code in (201, 422), response.text
+    assert_jobs_still_list(app_client, org)
