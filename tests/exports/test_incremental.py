@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from crmferry.config import Settings
 from crmferry.db import Database
+from crmferry.jobs.retention import prune_finished_jobs
 from tests.conftest import Org
 from tests.jobrun import run_job
 
@@ -269,3 +270,21 @@ def test_tombstones_are_the_organizations_own_and_only_the_database_writes_them(
     with db.tenant(other.id) as conn:
         seen = conn.execute("SELECT record ->> 'email' AS email FROM record_tombstones").fetchall()
     assert seen == [{"email": "theirs@example.com"}]
+
+
+def test_retention_prunes_tombstones_past_the_window(
+    db: Database, worker_db: Database, settings: Settings, org: Org
+) -> None:
+    _add(db, org, "old@example.com", "recent@example.com")
+    with db.tenant(org.id) as conn:
+        conn.execute("DELETE FROM contacts")
+    with db.owner_connect() as conn:
+        conn.execute(
+            "UPDATE record_tombstones SET deleted_at = now() - %s::interval"
+            " WHERE organization_id = %s AND record ->> 'email' = 'old@example.com'",
+            [f"{settings.retention_days + 1} days", org.id],
+        )
+    prune_finished_jobs(worker_db, settings)
+    with db.tenant(org.id) as conn:
+        left = conn.execute("SELECT record ->> 'email' AS email FROM record_tombstones").fetchall()
+    assert left == [{"email": "recent@example.com"}]
