@@ -17,6 +17,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from crmferry.accounts.principal import Principal
+from crmferry.audit.log import record
 from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import NotFound, ValidationFailed
@@ -90,6 +91,7 @@ def create_schedule(
     values["next_run_at"] = _next_run(values, db_now(conn))
     row = conn.execute(INSERT, {**_db_values(values), "created_by": principal.user_id}).fetchone()
     assert row is not None
+    record(conn, principal, "schedule.created", "schedule", row["id"], _audited(row))
     return row
 
 
@@ -105,6 +107,8 @@ def update_schedule(
     values["next_run_at"] = _next_run(values, db_now(conn))
     row = conn.execute(UPDATE, {**_db_values(values), "id": current["id"]}).fetchone()
     assert row is not None
+    details = {**_audited(row), "changed": sorted(changes)}
+    record(conn, principal, "schedule.changed", "schedule", row["id"], details)
     return row
 
 
@@ -124,8 +128,14 @@ def list_schedules(conn: Conn) -> list[dict[str, Any]]:
 def delete_schedule(conn: Conn, principal: Principal, schedule_id: object) -> None:
     """Delete a schedule; the jobs it made stay."""
     principal.require("member")
-    get_schedule(conn, schedule_id)
+    row = get_schedule(conn, schedule_id)
     conn.execute(DELETE, [UUID(str(schedule_id))])
+    record(conn, principal, "schedule.deleted", "schedule", row["id"], _audited(row))
+
+
+def _audited(row: dict[str, Any]) -> dict[str, Any]:
+    keys = ("name", "job_type", "data_type", "cron", "timezone", "enabled")
+    return {k: row[k] for k in keys}
 
 
 def _prepared(conn: Conn, settings: Settings, values: dict[str, Any]) -> dict[str, Any]:

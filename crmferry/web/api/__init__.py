@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from crmferry.web.api import (
+    audit,
     events,
     import_jobs,
     jobs,
@@ -29,4 +30,5 @@ def api_routers() -> list[APIRouter]:
         jobs.router,
         schedules.router,
         events.router,
+        audit.router,
     ]

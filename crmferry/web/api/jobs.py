@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Header, Query, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 
+from crmferry import audit
 from crmferry.config import Settings
 from crmferry.errors import NotFound
 from crmferry.exports import naming
@@ -200,7 +201,8 @@ def job_result(
     """The export file; 404 when the job has none."""
     with db.tenant(principal.organization_id) as conn:
         row = operations.get_job(conn, job_id)
-    path = _existing(settings, row["result_path"], "This job has no result file.")
+        path = _existing(settings, row["result_path"], "This job has no result file.")
+        audit.record_download(conn, principal, row, "api" if principal.via == "token" else "web")
     return FileResponse(path, filename=_download_name(row, path))
 
 

@@ -14,6 +14,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from crmferry import audit
 from crmferry.accounts import invitations, members, profile, tokens
 from crmferry.accounts.principal import Role
 from crmferry.errors import NotFound, ValidationFailed
@@ -159,7 +160,9 @@ def invite_member(
     and the others are 409s)."""
     with db.tenant(principal.organization_id) as conn:
         made = invitations.create_invitation(conn, principal, body.email, body.role)
-    invitation = made.invitation
+        invitation = made.invitation
+        details = {"email": invitation.email, "role": invitation.role}
+        audit.record(conn, principal, "member.invited", "invitation", invitation.id, details)
     return InvitationOut(
         id=invitation.id,
         email=invitation.email,
@@ -183,6 +186,7 @@ def revoke_invitation(invitation_id: UUID, principal: AdminPrincipal, db: DB) ->
     """Revoke an invitation: its link stops working (idempotent; 409 once accepted)."""
     with db.tenant(principal.organization_id) as conn:
         invitations.revoke_invitation(conn, principal.organization_id, invitation_id)
+        audit.record(conn, principal, "invitation.revoked", "invitation", invitation_id)
     return Response(status_code=204)
 
 
@@ -190,7 +194,10 @@ def revoke_invitation(invitation_id: UUID, principal: AdminPrincipal, db: DB) ->
 def change_role(user_id: UUID, body: RoleIn, principal: AdminPrincipal, db: DB) -> MemberOut:
     """Change a member's role; the last admin cannot be demoted (409)."""
     with db.tenant(principal.organization_id) as conn:
+        before = members.get_member(conn, principal.organization_id, user_id)
         member = members.change_role(conn, principal.organization_id, user_id, body.role)
+        details = {"email": member.email, "from": before.role, "to": member.role}
+        audit.record(conn, principal, "member.role_changed", "member", user_id, details)
     return MemberOut.of(member)
 
 
@@ -199,7 +206,10 @@ def remove_member(user_id: UUID, principal: AdminPrincipal, db: DB) -> Response:
     """Remove a member: their tokens are revoked and sessions closed in this
     organization (their open event streams too); the last admin cannot be removed (409)."""
     with db.tenant(principal.organization_id) as conn:
+        gone = members.get_member(conn, principal.organization_id, user_id)
         members.remove_member(conn, principal.organization_id, user_id)
+        details = {"email": gone.email, "role": gone.role}
+        audit.record(conn, principal, "member.removed", "member", user_id, details)
     return Response(status_code=204)
 
 
@@ -217,6 +227,9 @@ def create_token(body: TokenIn, principal: AdminPrincipal, db: DB) -> NewTokenOu
     email = body.email or principal.email
     with db.tenant(principal.organization_id) as conn:
         created = tokens.create_token(conn, principal.organization_id, email, body.name)
+        if created is not None:
+            details = {"name": body.name, "for": email}
+            audit.record(conn, principal, "token.created", "token", created.row["id"], details)
     if created is None:
         raise ValidationFailed(
             f"{email} is not a member of this organization.",
@@ -230,6 +243,8 @@ def revoke_token(token_id: UUID, principal: AdminPrincipal, db: DB) -> Response:
     """Revoke a token at once (idempotent); it stays listed as revoked."""
     with db.tenant(principal.organization_id) as conn:
         revoked = tokens.revoke_token(conn, principal.organization_id, token_id)
+        if revoked:
+            audit.record(conn, principal, "token.revoked", "token", token_id)
     if not revoked:
         raise NotFound("No such token.")
     return Response(status_code=204)
