@@ -15,6 +15,7 @@ from crmferry.web.api import (
     settings,
     templates,
     uploads,
+    webhooks,
 )
 
 
@@ -31,4 +32,5 @@ def api_routers() -> list[APIRouter]:
         schedules.router,
         events.router,
         audit.router,
+        webhooks.router,
     ]
