@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     outbound_allow: str = ""
     smtp_url: str | None = None
     smtp_from: str = "crmferry@localhost"
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    mail_attach_max_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
+    schedule_max_failures: int = Field(default=5, ge=1)
     lease_seconds: int = Field(default=30, ge=2)
     heartbeat_seconds: float | None = None
     max_attempts: int = Field(default=3, ge=1)
