@@ -1,26 +1,18 @@
-"""Telling people that an endpoint was disabled: a `webhook.disabled` event to the
-organization's other endpoints that take it (and, with notifications, its admins)."""
+"""Telling people that an endpoint was disabled: a `webhook.disabled` event in the
+outbox (to the organization's other endpoints that take it, and to whatever else the
+notifications tell of it)."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.webhooks.endpoints import webhook_json
-from crmferry.webhooks.events import deliver_event
+from crmferry.webhooks.events import DISABLED_EVENT, write_and_deliver
 
 
 def endpoint_disabled(conn: Conn, settings: Settings, hook: dict[str, Any]) -> None:
-    """Announce, in the transaction that disabled it, that `hook` is disabled."""
-    deliver_event(
-        conn,
-        settings,
-        event_id=uuid.uuid4(),
-        event_type="webhook.disabled",
-        occurred_at=datetime.now(UTC),
-        data=webhook_json(hook),
-        exclude=hook["id"],
-    )
+    """Announce, in the transaction that disabled it, that `hook` is disabled (it is
+    not told itself: it takes no more deliveries)."""
+    write_and_deliver(conn, settings, DISABLED_EVENT, webhook_json(hook))

@@ -4,7 +4,7 @@ delivered event, or a `webhook.test` event."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -14,11 +14,9 @@ from crmferry.cursors import decode_cursor, encode_cursor
 from crmferry.db import Conn
 from crmferry.errors import Conflict, NotFound
 from crmferry.ids import id_or_not_found
-from crmferry.jobs.kinds import NewJob
 from crmferry.jobs.model import rfc3339
-from crmferry.jobs.operations import db_now, insert_job
-from crmferry.webhooks.endpoints import TEST_EVENT, get_webhook, webhook_json
-from crmferry.webhooks.events import DELIVERY_DATA_TYPE, DELIVERY_JOB_TYPE, deliver_event
+from crmferry.webhooks.endpoints import get_webhook, webhook_json
+from crmferry.webhooks.events import TEST_EVENT, Planned, insert_deliveries, write_and_deliver
 
 MAX_PAGE = 200
 
@@ -81,28 +79,28 @@ def replay_delivery(
     row = conn.execute(GET, [parsed, hook["id"]]).fetchone()
     if row is None:
         raise NotFound(f"No delivery {delivery_id} of this webhook.")
-    if not hook["enabled"]:
+    if not hook["enabled"] and row["event_type"] != TEST_EVENT:
         raise Conflict("This webhook is disabled: enable it before replaying a delivery.")
+    series = f"{hook['id']}:replay:{uuid.uuid4()}"
     options = {
-        "webhook_id": str(hook["id"]),
         "event_id": str(row["event_id"]),
+        "webhook_id": str(hook["id"]),
         "event_type": row["event_type"],
         "payload": row["payload"],
         "attempt": 1,
         "replay": True,
         "test": row["event_type"] == TEST_EVENT,
+        "series": series,
     }
-    job = insert_job(
-        conn,
-        settings,
-        created_by=principal.user_id,
-        creator_name=principal.display_name,
-        job_type=DELIVERY_JOB_TYPE,
-        data_type=DELIVERY_DATA_TYPE,
-        new=NewJob(options=options, file_name=f"{row['event_type']} to {hook['url']}"),
-        scheduled_time=db_now(conn),
+    planned = Planned(
+        row["event_id"],
+        f"{series}:1",
+        options,
+        principal.user_id,
+        f"{row['event_type']} to {hook['url']}",
     )
-    return {"event_id": str(row["event_id"]), "job_id": str(job["id"])}
+    [job_id] = insert_deliveries(conn, settings, [planned])
+    return {"event_id": str(row["event_id"]), "job_id": str(job_id)}
 
 
 def send_test(
@@ -111,19 +109,12 @@ def send_test(
     """Queue a `webhook.test` event for this endpoint alone (enabled or not; one attempt,
     no retries, the endpoint's state untouched)."""
     hook = get_webhook(conn, principal, webhook_id)
-    event_id = uuid.uuid4()
     data = {
         "webhook": webhook_json(hook),
         "message": "A test event sent from CRM Ferry's settings.",
         "sent_by": principal.email,
     }
-    jobs = deliver_event(
-        conn,
-        settings,
-        event_id=event_id,
-        event_type=TEST_EVENT,
-        occurred_at=datetime.now(UTC),
-        data=data,
-        only=hook["id"],
+    event, jobs = write_and_deliver(
+        conn, settings, TEST_EVENT, data, context={"webhook_id": str(hook["id"])}
     )
-    return {"event_id": str(event_id), "job_id": str(jobs[0])}
+    return {"event_id": str(event["id"]), "job_id": str(jobs[0])}

@@ -28,12 +28,11 @@ from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import ValidationFailed
 from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob, register
-from crmferry.jobs.operations import insert_job
 from crmferry.outbound import OutboundPolicy
 from crmferry.records import DataType
 from crmferry.webhooks import alerts
 from crmferry.webhooks.endpoints import signing_secrets
-from crmferry.webhooks.events import DELIVERY_DATA_TYPE, DELIVERY_JOB_TYPE
+from crmferry.webhooks.events import DELIVERY_JOB_TYPE, Planned, insert_deliveries
 from crmferry.webhooks.sending import Answer, post
 from crmferry.webhooks.signature import sign
 from crmferry.webhooks.signing_secrets import SecretUnreadable
@@ -165,20 +164,18 @@ def _next_delay(settings: Settings, attempt: int, answer: Answer) -> float | Non
 
 
 def _queue_next(ctx: JobContext, options: dict[str, Any], when: datetime) -> None:
-    job = ctx.job
-    insert_job(
-        ctx.conn,
-        ctx.settings,
-        created_by=job["created_by"],
-        creator_name=job["creator_name"],
-        job_type=DELIVERY_JOB_TYPE,
-        data_type=DELIVERY_DATA_TYPE,
-        new=NewJob(
-            options={**options, "attempt": int(options["attempt"]) + 1},
-            file_name=job["file_name"],
-        ),
-        scheduled_time=when,
+    """The next attempt: a delivery job of the same event and series, due `when`."""
+    attempt = int(options["attempt"]) + 1
+    series = options.get("series") or options["webhook_id"]
+    planned = Planned(
+        UUID(str(options["event_id"])),
+        f"{series}:{attempt}",
+        {**options, "attempt": attempt},
+        ctx.job["created_by"],
+        ctx.job["file_name"] or options["event_type"],
+        due=when,
     )
+    insert_deliveries(ctx.conn, ctx.settings, [planned])
 
 
 def _disable(ctx: JobContext, hook: dict[str, Any], reason: str) -> None:

@@ -29,7 +29,6 @@ EVENT_TYPES = (
     "export.large",
     "webhook.disabled",
 )
-TEST_EVENT = "webhook.test"
 MAX_DESCRIPTION = 500
 
 INSERT = """

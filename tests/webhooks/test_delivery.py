@@ -44,22 +44,19 @@ def pending_deliveries(db: Database, org: Org) -> list[dict[str, Any]]:
 
 
 def queue_event(db: Database, settings: Settings, org: Org, event_type: str) -> str:
-    """An event as the outbox hands it over: deliveries for every subscribed endpoint."""
-    import uuid
-
+    """An event written to the outbox, and its deliveries queued (as the dispatch does)."""
+    from crmferry.notify.events import write_event
     from crmferry.webhooks.events import deliver_event
 
-    event_id = uuid.uuid4()
     with db.tenant(org.id) as conn:
-        deliver_event(
-            conn,
-            settings,
-            event_id=event_id,
-            event_type=event_type,
-            occurred_at=datetime.fromisoformat("2026-01-02T03:04:05+00:00"),
-            data={"id": "job-1", "status": "completed"},
+        event = write_event(conn, event_type, {"id": "job-1", "status": "completed"})
+        conn.execute(
+            "UPDATE events SET created_at = '2026-01-02T03:04:05+00:00' WHERE id = %s",
+            [event["id"]],
         )
-    return str(event_id)
+        event["created_at"] = datetime.fromisoformat("2026-01-02T03:04:05+00:00")
+        deliver_event(conn, settings, event)
+    return str(event["id"])
 
 
 def run_pending(db: Database, settings: Settings, org: Org) -> None:
@@ -73,8 +70,11 @@ def test_a_delivery_is_signed_as_the_standard_says(
     hook = create_hook(app_client, org, hook_receiver.url, ["job.completed"])
     event_id = queue_event(db, settings, org, "job.completed")
     queue_event(db, settings, org, "job.failed")  # not subscribed: nothing queued
-    assert len(pending_deliveries(db, org)) == 1
+    [job] = pending_deliveries(db, org)
     run_pending(db, settings, org)
+    with db.owner_connect() as conn:  # a delivery tells nobody of itself (no event loop)
+        told = conn.execute("SELECT count(*) AS n FROM events WHERE job_id = %s", [job["id"]])
+        assert told.fetchone() == {"n": 0}
 
     [got] = hook_receiver.received
     assert got.headers["content-type"] == "application/json"
