@@ -22,6 +22,7 @@ from crmferry.exports.snapshot import snapshot_transaction
 from crmferry.exports.writers import write_export
 from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob, SavedInput, register
 from crmferry.records import DataType, get_data_type
+from crmferry.webhooks import alerts
 
 COUNT_ROWS = "SELECT count(*) AS n FROM {table}"
 
@@ -95,6 +96,7 @@ def run_export(ctx: JobContext) -> JobOutcome:
             expected_rows=total,
         )
     ctx.progress(result.record_count, result.record_count)
+    alerts.export_was_large(ctx.conn, ctx.settings, ctx.job, result.record_count, name)
     return JobOutcome(
         record_count=result.record_count,
         result_path=out_path,

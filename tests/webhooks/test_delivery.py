@@ -268,3 +268,29 @@ def test_an_unreachable_endpoint_is_a_failed_attempt(
     [attempt] = deliveries(app_client, org, hook)
     assert attempt["status"] == "failed" and attempt["response_status"] is None
     assert "could not be reached" in attempt["error"]
+
+
+def test_a_large_export_tells_the_endpoints(
+    app_client: TestClient, db: Database, settings: Settings, org: Org, hook_receiver: Receiver
+) -> None:
+    small = settings.model_copy(update={"export_alert_rows": 2})
+    hook = create_hook(app_client, org, hook_receiver.url, ["export.large"])
+    with db.owner_connect() as conn:
+        for n in range(3):
+            conn.execute(
+                "INSERT INTO contacts (organization_id, name, email) VALUES (%s, %s, %s)",
+                [org.id, f"C {n}", f"c{n}@example.com"],
+            )
+    body = {"job_type": "export", "data_type": "contacts", "options": {"format": "csv"}}
+    under = app_client.post("/api/v1/jobs", json=body, headers=org.member.headers).json()
+    run_job(db, settings, org.id, under["id"])  # 3 rows, the default threshold: no event
+    assert pending_deliveries(db, org) == []
+    job = app_client.post("/api/v1/jobs", json=body, headers=org.member.headers).json()
+    assert run_job(db, small, org.id, job["id"])["status"] == "completed"
+    run_pending(db, settings, org)
+    [got] = hook_receiver.received
+    event = Verifier(hook["secret"]).verify(got.body, got.headers)
+    assert event["type"] == "export.large"
+    assert event["data"]["job_id"] == job["id"] and event["data"]["record_count"] == 3
+    assert event["data"]["threshold"] == 2
+    assert event["data"]["created_by"] == str(org.member.user_id)
