@@ -9,6 +9,7 @@ from crmferry.web.api import (
     import_jobs,
     jobs,
     me,
+    notifications,
     records,
     schedules,
     settings,
@@ -29,4 +30,5 @@ def api_routers() -> list[APIRouter]:
         jobs.router,
         schedules.router,
         events.router,
+        notifications.router,
     ]
