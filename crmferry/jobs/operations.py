@@ -44,11 +44,13 @@ RETURNING *
 
 GET_JOB = "SELECT * FROM scheduled_jobs WHERE id = %s"
 
-# Newest first, keyset-paged on (created_at, id): served by scheduled_jobs_org_list_idx,
+# Newest first, keyset-paged (the outbox's delivery jobs, event_id set, are not listed:
+# a job's page shows its own), on (created_at, id): served by scheduled_jobs_org_list_idx,
 # whose leading column is the tenant policy's (organization_id::uuid).
 LIST_JOBS = """
 SELECT * FROM scheduled_jobs
- WHERE (%(status)s::text IS NULL OR status = %(status)s)
+ WHERE event_id IS NULL
+   AND (%(status)s::text IS NULL OR status = %(status)s)
    AND (%(job_type)s::text IS NULL OR job_type = %(job_type)s)
    AND (%(data_type)s::text IS NULL OR data_type = %(data_type)s)
    AND (%(after_at)s::timestamptz IS NULL OR (created_at, id) < (%(after_at)s, %(after_id)s))

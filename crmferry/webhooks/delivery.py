@@ -27,12 +27,18 @@ from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import ValidationFailed
-from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob, register
+from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob
+from crmferry.notify.channels import Channel, Delivery, Event, register_channel
 from crmferry.outbound import OutboundPolicy
 from crmferry.records import DataType
 from crmferry.webhooks import alerts
 from crmferry.webhooks.endpoints import signing_secrets
-from crmferry.webhooks.events import DELIVERY_JOB_TYPE, Planned, insert_deliveries
+from crmferry.webhooks.events import (
+    DELIVERY_JOB_TYPE,
+    Planned,
+    insert_deliveries,
+    plan_deliveries,
+)
 from crmferry.webhooks.sending import Answer, post
 from crmferry.webhooks.signature import sign
 from crmferry.webhooks.signing_secrets import SecretUnreadable
@@ -226,4 +232,20 @@ def _now(conn: Conn) -> datetime:
     return value
 
 
-KIND = register(JobKind(DELIVERY_JOB_TYPE, prepare=prepare_delivery, run=run_delivery))
+def plan_channel(conn: Conn, settings: Settings, events: list[Event]) -> list[Delivery]:
+    """The outbox dispatch's question: which endpoints take each of these events."""
+    rows = [
+        {
+            "id": e.id,
+            "type": e.type,
+            "payload": e.payload,
+            "context": e.context,
+            "created_at": e.created_at,
+        }
+        for e in events
+    ]
+    return [Delivery(p.event_id, p.key, p.options) for p in plan_deliveries(conn, rows)]
+
+
+KIND = JobKind(DELIVERY_JOB_TYPE, prepare=prepare_delivery, run=run_delivery, internal=True)
+CHANNEL = register_channel(Channel("webhooks", KIND, plan_channel, max_attempts=5))

@@ -14,7 +14,7 @@ CREATE TABLE audit_log (
     actor_id        uuid,
     actor_email     text,
     actor_name      text,
-    action          text NOT NULL CHECK (action ~ '^[a-z_]+\.[a-z_]+$'),
+    action          text NOT NULL CHECK (action ~ '^[a-z_-]+\.[a-z_-]+$'),
     target_type     text,
     target_id       text,
     details         jsonb NOT NULL DEFAULT '{}'

@@ -10,6 +10,7 @@ from crmferry.web.api import (
     import_jobs,
     jobs,
     me,
+    notifications,
     records,
     schedules,
     settings,
@@ -31,6 +32,7 @@ def api_routers() -> list[APIRouter]:
         jobs.router,
         schedules.router,
         events.router,
+        notifications.router,
         audit.router,
         webhooks.router,
     ]

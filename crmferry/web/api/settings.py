@@ -138,7 +138,14 @@ class TokensOut(BaseModel):
 
 
 class MeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     timezone: Text | None = Field(default=None, description="IANA name; null: the organization's")
+    notify: Literal["none", "failed", "all"] | None = Field(
+        default=None,
+        description="Which outcomes of the jobs you created (and the schedules you own) you "
+        "are told of, in the app and by e-mail: none, failed (the default) or all.",
+    )
 
 
 @router.get("/members")
@@ -252,8 +259,15 @@ def revoke_token(token_id: UUID, principal: AdminPrincipal, db: DB) -> Response:
 
 @router.patch("/me")
 def update_me(body: MeIn, principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
-    """Set the caller's time zone (null falls back to the organization's)."""
+    """Set the caller's time zone (null falls back to the organization's) and/or their
+    notification preference; a key left out stays as it was."""
+    given = body.model_fields_set
     tz = zone_named(body.timezone).key if body.timezone else None  # the one rule for zones
     with db.tenant(principal.organization_id) as conn:
-        profile.set_user_timezone(conn, principal.user_id, tz)
+        if "timezone" in given:
+            profile.set_user_timezone(conn, principal.user_id, tz)
+        if "notify" in given and body.notify is not None:
+            profile.set_notify_preference(
+                conn, principal.organization_id, principal.user_id, body.notify
+            )
     return me(principal, db)
