@@ -202,7 +202,7 @@ def audit(
         when = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
     except ValueError:
         message = "must be an RFC 3339 time such as 2026-01-01T00:00:00Z"
-        problem = [{"field": "since", "message": message}]
+        problem: list[dict[str, object]] = [{"field": "since", "message": message}]
         raise ValidationFailed(f"--since {message}.", problem) from None
     if when is not None and when.tzinfo is None:
         message = "must say its offset (Z or +02:00)"
