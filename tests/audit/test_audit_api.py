@@ -158,3 +158,19 @@ def test_the_application_role_cannot_rewrite_the_log(db: Database, org: Org) -> 
         except psycopg.errors.InsufficientPrivilege:
             continue
         raise AssertionError(f"{statement} was allowed")
+
+
+def test_an_import_run_and_its_revert_are_recorded(
+    importer: Any, app_client: TestClient, org: Org
+) -> None:
+    job = importer.import_csv(org, "contacts", "Name,Email\nAnn,ann@example.com\n")
+    response = app_client.post(
+        f"/api/v1/jobs/{job['id']}/revert", json={}, headers=org.member.headers
+    )
+    assert response.status_code == 201, response.text
+    got = {e["action"]: e for e in entries(app_client, org)}
+    assert {"import.created", "import.completed", "job.reverted"} <= set(got)
+    assert got["import.completed"]["details"]["counts"]["inserted"] == 1
+    assert got["import.completed"]["actor"]["id"] == got["import.created"]["actor"]["id"]
+    assert got["job.reverted"]["target_id"] == str(job["id"])
+    assert got["job.reverted"]["details"]["revert_job_id"] == response.json()["id"]

@@ -125,3 +125,27 @@ def test_a_worker_killed_mid_delivery_loses_no_event(
         assert Verifier(hook["secret"]).verify(got.body, got.headers)["data"]["id"] == job["id"]
     [attempt] = deliveries(app_client, org, hook)
     assert attempt["status"] == "succeeded" and attempt["event_id"] == a.headers["webhook-id"]
+
+
+def test_a_large_export_tells_the_admins_in_the_app(
+    app_client: TestClient, db: Database, settings: Settings, org: Org
+) -> None:
+    small = settings.model_copy(update={"export_alert_rows": 1})
+    with db.owner_connect() as conn:
+        for n in range(2):
+            conn.execute(
+                "INSERT INTO contacts (organization_id, name, email) VALUES (%s, %s, %s)",
+                [org.id, f"C {n}", f"big{n}@example.com"],
+            )
+    job = app_client.post("/api/v1/jobs", json=EXPORT, headers=org.member.headers).json()
+    run_job(db, small, org.id, job["id"])
+    dispatch_events(worker_database(settings), settings)
+    with db.tenant(org.id) as conn:
+        [told] = conn.execute(
+            "SELECT * FROM scheduled_jobs WHERE job_type = 'notify_admins'"
+        ).fetchall()
+    run_job(db, settings, org.id, told["id"])
+    notes = app_client.get("/api/v1/notifications", headers=org.admin.headers).json()["items"]
+    large = [n for n in notes if n["type"] == "export.large"]
+    assert len(large) == 1 and large[0]["job_id"] == job["id"]
+    assert "2 contacts" in large[0]["title"]
