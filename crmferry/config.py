@@ -72,6 +72,15 @@ class Settings(BaseSettings):
         OutboundPolicy.parse(value)
         return value
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url_parses(cls, value: str | None) -> str | None:
+        from crmferry.notify.mail.smtp import SmtpServer  # the one parser of the URL
+
+        if value:
+            SmtpServer.parse(value)
+        return value or None
+
     @cached_property
     def files_dir(self) -> Path:
         """Where uploads, results and error reports live (never in the database)."""
