@@ -89,6 +89,15 @@ class Settings(BaseSettings):
         """CRMFERRY_WEBHOOK_RETRY_SECONDS: the wait after each failed attempt, in order."""
         return _seconds_list(self.webhook_retry_seconds)
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url_parses(cls, value: str | None) -> str | None:
+        from crmferry.notify.mail.smtp import SmtpServer  # the one parser of the URL
+
+        if value:
+            SmtpServer.parse(value)
+        return value or None
+
     @cached_property
     def files_dir(self) -> Path:
         """Where uploads, results and error reports live (never in the database)."""

@@ -119,7 +119,7 @@ UPDATE scheduled_jobs
        worker_id = NULL, lease_expires_at = NULL, updated_at = clock_timestamp(),
        attempt_history = attempt_history || jsonb_build_array(jsonb_build_object(
            'attempt', attempts, 'worker', worker_id, 'started_at', started_at,
-           'ended_at', clock_timestamp(), 'outcome', 'retry later', 'error', %(error)s))
+           'ended_at', clock_timestamp(), 'outcome', 'retry later', 'error', %(error)s::text))
  WHERE id = %(id)s AND status = 'processing' AND worker_id = %(worker)s
    AND attempts = %(attempts)s
 RETURNING status

@@ -152,6 +152,7 @@ BUILTIN_MODULES = (
     "crmferry.imports.revert_kind",
     "crmferry.imports.url_source",
     "crmferry.notify.in_app",
+    "crmferry.notify.mail.kind",
     "crmferry.webhooks.delivery",
     "crmferry.webhooks.admins_told",
 )

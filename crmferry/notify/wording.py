@@ -49,7 +49,9 @@ def job_summary(payload: dict[str, Any]) -> str:
     """The counts that say something ("40 inserted, 1 failed"; an export's rows)."""
     if payload.get("job_type") == "export":
         rows = payload.get("record_count")
-        return f"{rows:,} rows" if isinstance(rows, int) else ""
+        if not isinstance(rows, int):
+            return ""
+        return f"{rows:,} row" if rows == 1 else f"{rows:,} rows"
     counts = payload.get("counts") or {}
     parts = [f"{counts[c]:,} {c}" for c in COUNTED if counts.get(c)]
     return ", ".join(parts)

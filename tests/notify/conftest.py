@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from crmferry.db import Database
-from tests.jobs.conftest import quiet_queue, test_kind
+from tests.imports.conftest import importer
+from tests.jobs.conftest import quiet_queue, spawn_worker, test_kind
 
-__all__ = ["events_of", "quiet_queue", "test_kind"]
+__all__ = ["events_of", "importer", "quiet_queue", "spawn_worker", "test_kind"]
 
 
 def events_of(db: Database, job_id: Any) -> list[dict[str, Any]]:

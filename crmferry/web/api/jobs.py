@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -231,13 +230,7 @@ def job_errors(
 
 
 def _download_name(row: dict[str, Any], path: Path) -> str:
-    """options["result_file_name"] when the kind chose one, else
-    `<data_type>-<YYYYMMDD-HHMMSS>.<ext>` from when the job finished (UTC)."""
-    chosen = (row["options"] or {}).get("result_file_name")
-    if isinstance(chosen, str) and chosen:
-        return chosen
-    when: datetime = row["completed_at"] or row["created_at"]
-    return naming.result_file_name(row["data_type"], when, "UTC", path.suffix)
+    return naming.download_name(row, path)
 
 
 def _existing(settings: Settings, stored: str | None, message: str) -> Path:

@@ -1,4 +1,5 @@
-"""The caller's in-app notifications: list, mark one read, mark all read."""
+"""The caller's in-app notifications (list, mark one read, mark all read), and who was
+told of a job."""
 
 from __future__ import annotations
 
@@ -6,9 +7,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from crmferry.jobs.operations import get_job
 from crmferry.notify import in_app
+from crmferry.notify.deliveries import job_deliveries
 from crmferry.web.api.models.base import Cursor
-from crmferry.web.api.models.notifications import MarkedRead, Notification, NotificationPage
+from crmferry.web.api.models.notifications import (
+    JobDeliveryList,
+    MarkedRead,
+    Notification,
+    NotificationPage,
+)
 from crmferry.web.api.models.problems import problem_responses
 from crmferry.web.deps import DB, CurrentPrincipal
 
@@ -59,3 +67,22 @@ def read_one(
     """Mark one notification read (again is harmless); 404 for anyone else's."""
     with db.tenant(principal.organization_id) as conn:
         return in_app.notification_json(in_app.mark_read(conn, principal, notification_id))
+
+
+@router.get(
+    "/jobs/{job_id}/deliveries",
+    name="jobs_deliveries",
+    response_model=JobDeliveryList,
+    responses=problem_responses(404),
+)
+def deliveries(
+    job_id: Annotated[str, Path(description="A job's id (uuid).")],
+    principal: CurrentPrincipal,
+    db: DB,
+) -> dict[str, Any]:
+    """Who was notified of the job's outcome: each e-mail address, each member told in
+    the app (and each endpoint, for channels that deliver to endpoints), with the
+    delivery's status."""
+    with db.tenant(principal.organization_id) as conn:
+        job = get_job(conn, job_id)
+        return {"items": job_deliveries(conn, job["id"])}

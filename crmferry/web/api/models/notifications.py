@@ -28,3 +28,22 @@ class NotificationPage(Page):
 class MarkedRead(Answer):
     marked: int = Field(description="How many notifications were unread and are read now")
     unread_count: int
+
+
+class JobDelivery(Answer):
+    """One recipient told (or being told) of one of a job's events."""
+
+    channel: str = Field(description="email, in_app, or a channel a plugin registers")
+    recipient: str = Field(description="The address, the member's name, the endpoint")
+    event_type: str
+    status: str = Field(
+        description="pending (also while it is retried), processing, "
+        "completed (delivered), failed, cancelled"
+    )
+    attempts: int
+    delivered_at: Instant | None
+    error_message: str | None
+
+
+class JobDeliveryList(Answer):
+    items: list[JobDelivery]
