@@ -28,6 +28,7 @@ SELECT * FROM webhook_deliveries
  LIMIT %(limit)s
 """
 GET = "SELECT * FROM webhook_deliveries WHERE id = %s AND webhook_id = %s"
+EVENT_KEPT = "SELECT 1 FROM events WHERE id = %s"
 
 
 def delivery_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +82,8 @@ def replay_delivery(
         raise NotFound(f"No delivery {delivery_id} of this webhook.")
     if not hook["enabled"] and row["event_type"] != TEST_EVENT:
         raise Conflict("This webhook is disabled: enable it before replaying a delivery.")
+    if conn.execute(EVENT_KEPT, [row["event_id"]]).fetchone() is None:
+        raise Conflict("This delivery's event is no longer kept; it cannot be sent again.")
     series = f"{hook['id']}:replay:{uuid.uuid4()}"
     options = {
         "event_id": str(row["event_id"]),

@@ -35,6 +35,7 @@ from crmferry.webhooks import alerts
 from crmferry.webhooks.endpoints import signing_secrets
 from crmferry.webhooks.events import (
     DELIVERY_JOB_TYPE,
+    ENGINE_ATTEMPTS,
     Planned,
     insert_deliveries,
     plan_deliveries,
@@ -248,4 +249,4 @@ def plan_channel(conn: Conn, settings: Settings, events: list[Event]) -> list[De
 
 
 KIND = JobKind(DELIVERY_JOB_TYPE, prepare=prepare_delivery, run=run_delivery, internal=True)
-CHANNEL = register_channel(Channel("webhooks", KIND, plan_channel, max_attempts=5))
+CHANNEL = register_channel(Channel("webhooks", KIND, plan_channel, max_attempts=ENGINE_ATTEMPTS))

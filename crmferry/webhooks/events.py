@@ -30,6 +30,10 @@ DELIVERY_DATA_TYPE = "webhooks"
 TEST_EVENT = "webhook.test"
 DISABLED_EVENT = "webhook.disabled"
 LARGE_EXPORT_EVENT = "export.large"
+# Like every outbox delivery: ahead of the tenant's own long jobs, and a few tries for a
+# worker that dies (the webhook retry schedule is apart: each attempt is a job).
+PRIORITY = 100
+ENGINE_ATTEMPTS = 5
 
 for _name in (TEST_EVENT, DISABLED_EVENT, LARGE_EXPORT_EVENT):
     register_event_type(_name)
@@ -49,10 +53,11 @@ SELECT e.event_id, w.id AS webhook_id, w.url, w.created_by
 # is left alone.
 INSERT_DELIVERIES = """
 INSERT INTO scheduled_jobs (organization_id, created_by, creator_name, job_type, data_type,
-                            scheduled_time, max_attempts, file_name, options, event_id,
-                            delivery_key)
+                            scheduled_time, priority, max_attempts, file_name, options,
+                            event_id, delivery_key)
 SELECT current_setting('app.current_organization_id', true), d.created_by, 'Webhooks',
-       %(job_type)s, %(data_type)s, coalesce(d.due, now()), %(max_attempts)s, d.file_name,
+       %(job_type)s, %(data_type)s, coalesce(d.due, now()), %(priority)s, %(max_attempts)s,
+       d.file_name,
        d.options, d.event_id, d.key
   FROM unnest(%(events)s::uuid[], %(keys)s::text[], %(options)s::jsonb[], %(creators)s::uuid[],
               %(names)s::text[], %(due)s::timestamptz[])
@@ -132,7 +137,8 @@ def insert_deliveries(conn: Conn, settings: Settings, planned: list[Planned]) ->
         {
             "job_type": DELIVERY_JOB_TYPE,
             "data_type": DELIVERY_DATA_TYPE,
-            "max_attempts": settings.max_attempts,
+            "priority": PRIORITY,
+            "max_attempts": ENGINE_ATTEMPTS,
             "events": [p.event_id for p in planned],
             "keys": [p.key for p in planned],
             "options": [Jsonb(p.options) for p in planned],

@@ -294,3 +294,16 @@ def test_a_large_export_tells_the_endpoints(
     assert event["data"]["job_id"] == job["id"] and event["data"]["record_count"] == 3
     assert event["data"]["threshold"] == 2
     assert event["data"]["created_by"] == str(org.member.user_id)
+
+
+def test_the_guard_is_applied_again_at_each_attempt(
+    app_client: TestClient, db: Database, settings: Settings, org: Org
+) -> None:
+    hook = create_hook(app_client, org, "https://example.com/hook")
+    with db.owner_connect() as conn:  # as if its name now resolved to an internal address
+        conn.execute("UPDATE webhooks SET url = 'http://10.1.2.3/x' WHERE id = %s", [hook["id"]])
+    send_test(app_client, org, hook)
+    run_pending(db, settings, org)
+    [attempt] = deliveries(app_client, org, hook)
+    assert attempt["status"] == "failed" and attempt["response_status"] is None
+    assert "refused" in attempt["error"] and "10.1.2.3" in attempt["error"]

@@ -29,7 +29,7 @@
 
   function row(e) {
     const who = e.actor.email ? `${e.actor.name || e.actor.email} <${e.actor.email}>` : (e.actor.name || "CRM Ferry");
-    const target = e.target_type === "job" ? CF.el("a", { href: `/jobs#${e.target_id}` }, `job ${e.target_id}`)
+    const target = e.target_type === "job" ? CF.el("a", { href: `/jobs?job=${encodeURIComponent(e.target_id)}` }, `job ${e.target_id}`)
       : `${e.target_type || ""} ${e.target_id || ""}`;
     return CF.el("tr", { dataset: { action: e.action } },
       CF.el("td", {}, CF.formatWhen(e.at, CF.timezone())), CF.el("td", {}, who),
