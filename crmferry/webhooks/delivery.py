@@ -56,6 +56,16 @@ VALUES (crmferry_current_org(), %(webhook_id)s, %(job_id)s, %(event_id)s, %(even
         %(duration_ms)s, %(next_attempt_at)s, %(replay)s)
 """
 
+# An endpoint's log keeps CRMFERRY_RETENTION_DAYS, like the jobs; pruned a batch at a time
+# by its own deliveries (served by webhook_deliveries_hook_idx).
+PRUNE = """
+DELETE FROM webhook_deliveries
+ WHERE id IN (SELECT id FROM webhook_deliveries
+               WHERE webhook_id = %(id)s
+                 AND created_at < now() - make_interval(days => %(days)s)
+               LIMIT 1000)
+"""
+
 SUCCEEDED = "UPDATE webhooks SET failing_since = NULL WHERE id = %s AND failing_since IS NOT NULL"
 
 # The failing window starts with the first failure after a success.
@@ -200,6 +210,7 @@ def _record(
     error: str | None = None,
     next_attempt_at: datetime | None = None,
 ) -> None:
+    ctx.conn.execute(PRUNE, {"id": options["webhook_id"], "days": ctx.settings.retention_days})
     ctx.conn.execute(
         RECORD_ATTEMPT,
         {

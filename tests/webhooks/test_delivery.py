@@ -307,3 +307,20 @@ def test_the_guard_is_applied_again_at_each_attempt(
     [attempt] = deliveries(app_client, org, hook)
     assert attempt["status"] == "failed" and attempt["response_status"] is None
     assert "refused" in attempt["error"] and "10.1.2.3" in attempt["error"]
+
+
+def test_the_delivery_log_keeps_the_retention_period(
+    app_client: TestClient, db: Database, settings: Settings, org: Org, hook_receiver: Receiver
+) -> None:
+    hook = create_hook(app_client, org, hook_receiver.url)
+    send_test(app_client, org, hook)
+    run_pending(db, settings, org)
+    with db.owner_connect() as conn:
+        conn.execute(
+            "UPDATE webhook_deliveries SET created_at = now() - make_interval(days => %s)"
+            " WHERE webhook_id = %s",
+            [settings.retention_days + 1, hook["id"]],
+        )
+    send_test(app_client, org, hook)
+    run_pending(db, settings, org)
+    assert len(deliveries(app_client, org, hook)) == 1  # the old attempt is gone

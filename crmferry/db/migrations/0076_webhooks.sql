@@ -54,7 +54,8 @@ CREATE INDEX webhook_deliveries_hook_idx
 CREATE INDEX webhook_deliveries_event_idx ON webhook_deliveries (webhook_id, event_id);
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON webhooks TO crmferry_app;
-GRANT SELECT, INSERT ON webhook_deliveries TO crmferry_app;
+-- DELETE: each endpoint's attempts older than the retention are pruned as it is called
+GRANT SELECT, INSERT, DELETE ON webhook_deliveries TO crmferry_app;
 DO $$
 DECLARE
     t text;
