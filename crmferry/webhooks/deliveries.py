@@ -102,7 +102,7 @@ def replay_delivery(
         principal.user_id,
         f"{row['event_type']} to {hook['url']}",
     )
-    [job_id] = insert_deliveries(conn, settings, [planned])
+    [job_id] = insert_deliveries(conn, [planned])
     return {"event_id": str(row["event_id"]), "job_id": str(job_id)}
 
 

@@ -192,7 +192,7 @@ def _queue_next(ctx: JobContext, options: dict[str, Any], when: datetime) -> Non
         ctx.job["file_name"] or options["event_type"],
         due=when,
     )
-    insert_deliveries(ctx.conn, ctx.settings, [planned])
+    insert_deliveries(ctx.conn, [planned])
 
 
 def _disable(ctx: JobContext, hook: dict[str, Any], reason: str) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from crmferry import audit
 from crmferry.accounts.principal import Principal
@@ -209,7 +208,3 @@ def _invalid(field: str, message: str) -> ValidationFailed:
 
 def _audited(row: dict[str, Any]) -> dict[str, Any]:
     return {"url": row["url"], "events": list(row["events"]), "enabled": row["enabled"]}
-
-
-def webhook_uuid(row: dict[str, Any]) -> UUID:
-    return UUID(str(row["id"]))

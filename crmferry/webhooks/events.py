@@ -128,7 +128,7 @@ def plan_deliveries(conn: Conn, events: Iterable[dict[str, Any]]) -> list[Planne
     ]
 
 
-def insert_deliveries(conn: Conn, settings: Settings, planned: list[Planned]) -> list[UUID]:
+def insert_deliveries(conn: Conn, planned: list[Planned]) -> list[UUID]:
     """Make the planned delivery jobs (those not made already); their ids."""
     if not planned:
         return []
@@ -152,7 +152,7 @@ def insert_deliveries(conn: Conn, settings: Settings, planned: list[Planned]) ->
 
 def deliver_event(conn: Conn, settings: Settings, event: dict[str, Any]) -> list[UUID]:
     """Queue an outbox event for its endpoints now (see the module's docstring)."""
-    return insert_deliveries(conn, settings, plan_deliveries(conn, [event]))
+    return insert_deliveries(conn, plan_deliveries(conn, [event]))
 
 
 def write_and_deliver(
