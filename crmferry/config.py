@@ -92,10 +92,14 @@ class Settings(BaseSettings):
     @field_validator("smtp_url")
     @classmethod
     def _smtp_url_parses(cls, value: str | None) -> str | None:
+        from crmferry.errors import ValidationFailed
         from crmferry.notify.mail.smtp import SmtpServer  # the one parser of the URL
 
         if value:
-            SmtpServer.parse(value)
+            try:
+                SmtpServer.parse(value)
+            except ValidationFailed as exc:
+                raise ValueError(exc.detail) from None
         return value or None
 
     @cached_property

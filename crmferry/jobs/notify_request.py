@@ -53,7 +53,8 @@ SCHEDULE_KEYS = ("emails", "on", "attach")
 
 def parse_schedule_notify(value: object) -> dict[str, Any] | None:
     """A schedule's notify object: `{"emails": [...], "on": [...], "attach": false}` where
-    `on` lists `changed` (a first failure, and the recovery after failures: the default),
+    `on` lists `changed` (the first run, a first failure, and the recovery after
+    failures: the default),
     `failed` (every failed run) and `completed` (every completed run)."""
     if value is None:
         return None

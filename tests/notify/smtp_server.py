@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,11 +53,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_server(login: tuple[str, str] | None = None) -> Iterator[tuple[Inbox, str]]:
-    """(the inbox, its smtp:// URL); with `login`, the server requires that user."""
+def smtp_server(
+    login: tuple[str, str] | None = None,
+    tls: ssl.SSLContext | None = None,
+    implicit_tls: bool = False,
+) -> Iterator[tuple[Inbox, str]]:
+    """(the inbox, its smtp:// or smtps:// URL); with `login`, the server requires that
+    user; with `tls`, it offers STARTTLS and requires it (or, `implicit_tls`, speaks TLS
+    from the first byte)."""
     inbox = Inbox()
     port = free_port()
     extra: dict[str, Any] = {}
+    if tls is not None and implicit_tls:
+        extra["ssl_context"] = tls
+    elif tls is not None:
+        extra.update(tls_context=tls, require_starttls=True)
     if login is not None:
 
         def authenticate(
@@ -74,11 +85,11 @@ def smtp_server(login: tuple[str, str] | None = None) -> Iterator[tuple[Inbox, s
                 inbox.logins.append(login)
             return AuthResult(success=ok)
 
-        extra = {"authenticator": authenticate, "auth_require_tls": False, "auth_required": True}
+        extra.update(authenticator=authenticate, auth_require_tls=False, auth_required=True)
     controller = Controller(inbox, hostname="127.0.0.1", port=port, **extra)
     controller.start()
     try:
-        yield inbox, f"smtp://127.0.0.1:{port}"
+        yield inbox, f"{'smtps' if implicit_tls else 'smtp'}://127.0.0.1:{port}"
     finally:
         inbox.hold.clear()
         controller.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -20,6 +21,7 @@ from tests.imports.conftest import Importer
 from tests.jobrun import run_job, worker_database
 from tests.jobs.conftest import add_jobs
 from tests.notify.smtp_server import Inbox, smtp_server
+from tests.notify.tls import make_certificates
 
 
 @pytest.fixture
@@ -193,3 +195,45 @@ def test_without_an_smtp_url_no_mail_is_planned(
             [job_id],
         ).fetchall()
     assert [k["job_type"] for k in kinds] == ["notify_in_app"]
+
+
+@pytest.mark.usefixtures("test_kind")
+@pytest.mark.parametrize("implicit", [False, True], ids=["starttls", "smtps"])
+def test_mail_goes_over_tls_starttls_or_smtps(
+    db: Database,
+    settings: Settings,
+    org: Org,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    implicit: bool,
+) -> None:
+    ca_file, server_tls = make_certificates(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))  # the client trusts the test CA
+    with smtp_server(tls=server_tls, implicit_tls=implicit) as (inbox, url):
+        query = "" if implicit else "?starttls=require"
+        mail_settings = settings.model_copy(update={"smtp_url": url + query})
+        [job_id] = add_jobs(db, org, options={"fail": "no"})
+        run_job(db, mail_settings, org.id, job_id)
+        [done] = deliver(db, mail_settings, org)
+        assert done["status"] == "completed", done["error_message"]
+        assert len(inbox.to(org.member.email)) == 1
+
+
+@pytest.mark.usefixtures("test_kind")
+def test_starttls_required_but_not_offered_sends_nothing(
+    db: Database, settings: Settings, org: Org
+) -> None:
+    with smtp_server() as (inbox, url):
+        mail_settings = settings.model_copy(update={"smtp_url": url + "?starttls=require"})
+        [job_id] = add_jobs(db, org, options={"fail": "no"})
+        run_job(db, mail_settings, org.id, job_id)
+        [done] = deliver(db, mail_settings, org)
+        assert done["status"] == "pending"
+        assert "does not offer STARTTLS" in done["error_message"]
+        assert inbox.messages == []
+
+
+def test_a_bad_smtp_url_is_refused_at_start() -> None:
+    for bad in ["http://mail.example", "smtp://", "smtp://h?starttls=maybe", "smtp://h:99999"]:
+        with pytest.raises(ValueError, match="CRMFERRY_SMTP_URL"):
+            Settings(smtp_url=bad)

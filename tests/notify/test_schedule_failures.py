@@ -75,7 +75,7 @@ def test_failures_in_a_row_pause_the_schedule_and_changes_are_mailed(
     assert subjects.count("[CRM Ferry] Export of contacts failed: the feed was empty") == 2
     assert subjects.count("[CRM Ferry] Export of contacts completed: 1 row") == 1
     assert "[CRM Ferry] Schedule “Nightly contacts” paused" in subjects
-    assert len(subjects) == 4  # not every failure: a first one, the recovery, the next, the pause
+    assert len(subjects) == 4  # not every failure: the first, the recovery, the next, the pause
     deliver(db, mail, org, job_type="notify_in_app")
     for who in (org.admin, org.member):
         bell = app_client.get("/api/v1/notifications", headers=who.headers).json()
@@ -94,3 +94,25 @@ def test_failures_in_a_row_pause_the_schedule_and_changes_are_mailed(
         None,
         True,
     )
+
+
+def test_a_scheduled_export_that_succeeds_mails_its_recipients_one_that_fails_tells_in_app(
+    app_client: TestClient, db: Database, settings: Settings, org: Org
+) -> None:
+    body = schedule_body(cron="0 * * * *", timezone="UTC", notify={"emails": ["ops@example.com"]})
+    schedule = app_client.post("/api/v1/schedules", json=body, headers=org.member.headers).json()
+    with smtp_server() as (inbox, url):
+        mail = settings.model_copy(update={"smtp_url": url})
+        run_once(db, mail, org, schedule["id"], 1, fail=False)
+        deliver(db, mail, org)
+        [done] = inbox.to("ops@example.com")
+        assert done["Subject"] == "[CRM Ferry] Export of contacts completed: 1 row"
+        run_once(db, mail, org, schedule["id"], 2, fail=False)  # the same again: no mail
+        run_once(db, mail, org, schedule["id"], 3, fail=True)
+        deliver(db, mail, org)
+        deliver(db, mail, org, job_type="notify_in_app")
+        subjects = [m["Subject"] for m in inbox.to("ops@example.com")]
+        assert subjects[1:] == ["[CRM Ferry] Export of contacts failed: the feed was empty"]
+        assert len(inbox.to(org.member.email)) == 1  # the owner, by the default preference
+    bell = app_client.get("/api/v1/notifications", headers=org.member.headers).json()
+    assert [n["title"] for n in bell["items"]] == ["Export of contacts failed: the feed was empty"]

@@ -3,9 +3,9 @@
 * The addresses in a job's `notify.emails`, for the outcomes in its `notify.on`
   (completed, failed, cancelled; default completed and failed).
 * For a scheduled job, the addresses in its schedule's `notify.emails`, by the
-  schedule's `notify.on`: `changed` (the default: a first failure, and the first
-  success after failures), `failed` (every failed run), `completed` (every completed
-  run). They also get the schedule's schedule.paused.
+  schedule's `notify.on`: `changed` (the default: the first run, a first failure, and
+  the first success after failures), `failed` (every failed run), `completed` (every
+  completed run). They also get the schedule's schedule.paused.
 * The members told in the app as well (crmferry/notify/recipients.py): a job's creator
   by their own preference, and for schedule.paused its owner and the admins.
 
@@ -59,8 +59,9 @@ def schedule_wants(on: list[str] | tuple[str, ...], outcome: str, previous: str 
         return True
     if "changed" not in on or outcome not in ("completed", "failed"):
         return False
-    # a first failure, or a recovery; a first run that simply works is no change
-    return previous != outcome and not (previous is None and outcome == "completed")
+    # a first failure, a recovery, and the very first run (from "never ran": its
+    # recipients learn that the schedule works)
+    return previous != outcome
 
 
 def _schedule_rules(conn: Conn, ids: list[UUID]) -> dict[UUID, dict[str, Any]]:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from crmferry import audit
 from crmferry.accounts import invitations, members, profile, tokens
@@ -146,6 +146,13 @@ class MeIn(BaseModel):
         description="Which outcomes of the jobs you created (and the schedules you own) you "
         "are told of, in the app and by e-mail: none, failed (the default) or all.",
     )
+
+    @field_validator("notify")
+    @classmethod
+    def _notify_given(cls, value: str | None) -> str | None:
+        if value is None:  # only the default may be None: a key sent names a choice
+            raise ValueError("must be none, failed or all")
+        return value
 
 
 @router.get("/members")

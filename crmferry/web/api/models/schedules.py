@@ -55,7 +55,8 @@ class ScheduleNotify(RequestBody):
     emails: list[Email] = Field(max_length=MAX_EMAILS)
     on: list[ScheduleOutcome] | None = Field(
         default=None,
-        description="changed (a first failure, and the recovery after failures), failed "
+        description="changed (the first run, a first failure, and the recovery after "
+        "failures), failed "
         "(every failed run), completed (every completed run); default: changed.",
     )
     attach: bool | None = Field(default=None, description="Attach an export's file.")

@@ -40,11 +40,15 @@
     if (CF.setUnread) CF.setUnread(data.unread_count);
   }
 
+  let generation = 0; // a reload started later wins over one still loading
   async function load(reset) {
-    if (reset) { cursor = null; list.replaceChildren(); }
+    if (reset) { cursor = null; generation += 1; }
+    const mine = generation;
     try {
       const q = `/notifications?limit=50${unreadOnly.checked ? "&unread=true" : ""}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
       const data = await CF.api("GET", q);
+      if (mine !== generation) return;
+      if (reset) list.replaceChildren();
       list.append(...CF.items(data).map(item));
       cursor = data.next_cursor;
       more.hidden = !cursor;
