@@ -42,6 +42,7 @@ from crmferry.exports.snapshot import snapshot_transaction
 from crmferry.exports.writers import write_export
 from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob, SavedInput, register
 from crmferry.records import DataType, get_data_type
+from crmferry.webhooks import alerts
 
 COUNT_ROWS = "SELECT count(*) AS n FROM {table}"
 
@@ -129,6 +130,7 @@ def run_export(ctx: JobContext) -> JobOutcome:
         move_watermark(ctx.conn, mark, seen, ctx.job_id)
     ctx.progress(result.record_count, result.record_count)
     recorded = _recorded_options(ctx.job["options"], options, seen, mark)
+    alerts.export_was_large(ctx.conn, ctx.settings, ctx.job, result.record_count, name)
     return JobOutcome(
         record_count=result.record_count,
         counts={"deleted": deleted} if options.window is not None else {},

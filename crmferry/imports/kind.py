@@ -15,6 +15,7 @@ import time
 from typing import Any
 from uuid import UUID
 
+from crmferry import audit
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.db import Conn
@@ -143,6 +144,9 @@ def run_import(ctx: JobContext) -> JobOutcome:
         _forget(ctx.settings, fetched)  # the job's transaction, and the upload row, roll back
     elif fetched is not None:
         outcome.upload_id, outcome.mapping, outcome.options = fetched["id"], mapping, options_kept
+    if not outcome.failed:
+        # in the job's transaction: recorded if and only if the import's data commits
+        audit.record_job_finished(ctx.conn, ctx.job, "import.completed", outcome.counts)
     return outcome
 
 

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from psycopg import sql
 
+from crmferry import audit
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.cursors import decode_cursor, encode_cursor
@@ -117,7 +118,7 @@ def create_revert_job(
         file_name=import_job["file_name"],
         reverts_job_id=import_job["id"],
     )
-    return operations.insert_job(
+    row = operations.insert_job(
         conn,
         settings,
         created_by=principal.user_id,
@@ -127,6 +128,14 @@ def create_revert_job(
         new=new,
         scheduled_time=operations.db_now(conn),
     )
+    details = {
+        "data_type": import_job["data_type"],
+        "file_name": import_job["file_name"],
+        "revert_job_id": str(row["id"]),
+        "force": force,
+    }
+    audit.record(conn, principal, "job.reverted", "job", import_job["id"], details)
+    return row
 
 
 def revert_changes(conn: Conn, data_type: DataType, import_job_id: UUID) -> tuple[int, int]:

@@ -14,6 +14,11 @@ the engine calls:
   source (see `sources.py`);
 * `schedule_job` when a schedule fires: the job of one occurrence.
 
+A kind may end an attempt with `RetryLater` (crmferry.errors): nothing it did is kept,
+and the job is pending again after a delay (its own, or the engine's backoff) until
+its `max_attempts` are spent. An `internal` kind's jobs are made by the engine only
+(the outbox's deliveries, crmferry/notify): POST /jobs refuses the type.
+
 Adding a kind is a registration (`register`), not a change of the engine.
 """
 
@@ -135,6 +140,8 @@ class JobKind:
     check_schedule: CheckSaved | None = None
     schedule_job: ScheduleJob = default_schedule_job
     needs_source: bool = False
+    # made by the engine only (the outbox's deliveries): no POST /jobs, no job list
+    internal: bool = False
 
 
 KINDS: Registry[JobKind] = Registry("job kind")
@@ -144,6 +151,10 @@ BUILTIN_MODULES = (
     "crmferry.imports.kind",
     "crmferry.imports.revert_kind",
     "crmferry.imports.url_source",
+    "crmferry.notify.in_app",
+    "crmferry.notify.mail.kind",
+    "crmferry.webhooks.delivery",
+    "crmferry.webhooks.admins_told",
 )
 
 
@@ -170,9 +181,9 @@ def kind_for(job_type: str) -> JobKind:
 
 
 def registered_job_types() -> list[str]:
-    """Every job type a job may be created for, sorted."""
+    """Every job type a job may be created for (not the internal ones), sorted."""
     load_builtin_kinds()
-    return KINDS.names()
+    return [k.job_type for k in KINDS.items() if not k.internal]
 
 
 def job_types_with(hook: str) -> list[str]:

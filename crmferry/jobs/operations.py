@@ -14,6 +14,7 @@ from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
 from crmferry.accounts.principal import Principal
+from crmferry.audit.log import record, record_job_created
 from crmferry.config import Settings
 from crmferry.cursors import decode_cursor, encode_cursor
 from crmferry.db import Conn
@@ -43,11 +44,13 @@ RETURNING *
 
 GET_JOB = "SELECT * FROM scheduled_jobs WHERE id = %s"
 
-# Newest first, keyset-paged on (created_at, id): served by scheduled_jobs_org_list_idx,
+# Newest first, keyset-paged (the outbox's delivery jobs, event_id set, are not listed:
+# a job's page shows its own), on (created_at, id): served by scheduled_jobs_org_list_idx,
 # whose leading column is the tenant policy's (organization_id::uuid).
 LIST_JOBS = """
 SELECT * FROM scheduled_jobs
- WHERE (%(status)s::text IS NULL OR status = %(status)s)
+ WHERE event_id IS NULL
+   AND (%(status)s::text IS NULL OR status = %(status)s)
    AND (%(job_type)s::text IS NULL OR job_type = %(job_type)s)
    AND (%(data_type)s::text IS NULL OR data_type = %(data_type)s)
    AND (%(after_at)s::timestamptz IS NULL OR (created_at, id) < (%(after_at)s, %(after_id)s))
@@ -72,7 +75,7 @@ RETURNING *
 
 DELETE_FINISHED = """
 DELETE FROM scheduled_jobs WHERE id = %s AND status = ANY(%s)
-RETURNING id, organization_id, result_path, error_report_path
+RETURNING id, organization_id, result_path, error_report_path, job_type, data_type, file_name
 """
 
 OPEN_RETRY = """
@@ -111,7 +114,7 @@ def create_job(
     )
     kind = kind_for(job_type)
     new = kind.prepare(conn, principal, get_data_type(data_type), body, settings)
-    return insert_job(
+    row = insert_job(
         conn,
         settings,
         created_by=principal.user_id,
@@ -125,6 +128,8 @@ def create_job(
         notify=parse_notify(body.get("notify")),
         template_id=UUID(str(template_id)) if template_id else None,
     )
+    record_job_created(conn, principal, row)
+    return row
 
 
 def insert_job(
@@ -245,6 +250,8 @@ def delete_job(conn: Conn, principal: Principal, settings: Settings, job_id: obj
             f"This job is {current['status']}: cancel it first; only a completed, "
             "failed or cancelled job can be deleted."
         )
+    details = {k: row[k] for k in ("job_type", "data_type", "file_name")}
+    record(conn, principal, "job.deleted", "job", row["id"], details)
     delete_job_files(
         settings, row["organization_id"], row["id"], row["result_path"], row["error_report_path"]
     )
@@ -271,10 +278,12 @@ def retry_job(
         reverts_job_id=old["reverts_job_id"],
     )
     try:
-        return _insert_retry(conn, principal, settings, old, new)
+        row = _insert_retry(conn, principal, settings, old, new)
     except pg_errors.UniqueViolation:
         # a concurrent retry of the same job committed first (scheduled_jobs_one_open_retry)
         raise _open_retry_conflict(None) from None
+    record_job_created(conn, principal, row)
+    return row
 
 
 def _insert_retry(

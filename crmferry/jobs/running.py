@@ -20,7 +20,7 @@ import psycopg
 
 from crmferry.config import Settings
 from crmferry.db import Conn, Database
-from crmferry.errors import CrmFerryError, JobCancelled, LeaseLost
+from crmferry.errors import CrmFerryError, JobCancelled, LeaseLost, RetryLater
 from crmferry.jobs import engine
 from crmferry.jobs.engine import Claim, Finish
 from crmferry.jobs.files import attempt_dir, discard_attempt, stored_path
@@ -199,6 +199,10 @@ def _attempt(db: Database, settings: Settings, claim: Claim, signals: JobSignals
         return _failed_outcome(db, settings, claim, stop.outcome)
     except JobCancelled:
         return _cancelled(db, settings, claim, outcome)
+    except RetryLater as later:
+        status = engine.retry_later(db, claim, later.detail, later.after_seconds) or "lost"
+        _discard(settings, claim, outcome, final=status == "failed")
+        return status
     except LeaseLost:
         _discard(settings, claim, outcome, final=False)
         return "lost"

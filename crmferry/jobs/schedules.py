@@ -17,6 +17,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from crmferry.accounts.principal import Principal
+from crmferry.audit.log import record
 from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import NotFound, ValidationFailed
@@ -24,6 +25,7 @@ from crmferry.ids import id_or_not_found
 from crmferry.jobs.cron import check_cron, next_fire
 from crmferry.jobs.kinds import JobKind, SavedInput, job_types_with, kind_for
 from crmferry.jobs.model import rfc3339
+from crmferry.jobs.notify_request import parse_schedule_notify
 from crmferry.jobs.operations import db_now
 from crmferry.jobs.sources import examples, source_for
 from crmferry.jobs.templates import apply_template
@@ -32,28 +34,49 @@ from crmferry.records import DATA_TYPES, get_data_type
 
 INSERT = """
 INSERT INTO schedules (organization_id, created_by, name, job_type, data_type, options,
-                       mapping, source, template_id, cron, timezone, enabled, next_run_at)
+                       mapping, source, template_id, cron, timezone, enabled, next_run_at,
+                       notify)
 VALUES (crmferry_current_org(), %(created_by)s, %(name)s, %(job_type)s, %(data_type)s,
         %(options)s, %(mapping)s, %(source)s, %(template_id)s, %(cron)s, %(timezone)s,
-        %(enabled)s, %(next_run_at)s)
-RETURNING *
+        %(enabled)s, %(next_run_at)s, %(notify)s)
+RETURNING *, (SELECT coalesce(u.name, u.email) FROM users AS u
+               WHERE u.id = schedules.created_by) AS owner_name
 """
 
 UPDATE = """
 UPDATE schedules
    SET name = %(name)s, options = %(options)s, mapping = %(mapping)s, source = %(source)s,
        template_id = %(template_id)s, cron = %(cron)s, timezone = %(timezone)s,
-       enabled = %(enabled)s, next_run_at = %(next_run_at)s, updated_at = now()
+       next_run_at = %(next_run_at)s, notify = %(notify)s, updated_at = now(),
+       created_by = %(editor)s,
+       consecutive_failures = CASE WHEN %(enabled)s AND NOT enabled THEN 0
+                                   ELSE consecutive_failures END,
+       paused_reason = CASE WHEN %(enabled)s THEN NULL ELSE paused_reason END,
+       enabled = %(enabled)s
  WHERE id = %(id)s
-RETURNING *
+RETURNING *, (SELECT coalesce(u.name, u.email) FROM users AS u
+               WHERE u.id = schedules.created_by) AS owner_name
 """
 
-GET = "SELECT * FROM schedules WHERE id = %s"
-GET_FOR_UPDATE = "SELECT * FROM schedules WHERE id = %s FOR UPDATE"
-LIST = "SELECT * FROM schedules ORDER BY created_at, id"
+# the owner's name: a removed owner is no longer visible (RLS on users), hence null
+OWNER_NAME = """(SELECT coalesce(u.name, u.email) FROM users AS u
+                  WHERE u.id = s.created_by) AS owner_name"""
+GET = f"SELECT s.*, {OWNER_NAME} FROM schedules AS s WHERE s.id = %s"
+GET_FOR_UPDATE = f"SELECT s.*, {OWNER_NAME} FROM schedules AS s WHERE s.id = %s FOR UPDATE"
+LIST = f"SELECT s.*, {OWNER_NAME} FROM schedules AS s ORDER BY s.created_at, s.id"
 DELETE = "DELETE FROM schedules WHERE id = %s RETURNING id"
 
-EDITABLE = ("name", "options", "mapping", "source", "template_id", "cron", "timezone", "enabled")
+EDITABLE = (
+    "name",
+    "options",
+    "mapping",
+    "source",
+    "template_id",
+    "cron",
+    "timezone",
+    "enabled",
+    "notify",
+)
 
 
 def schedule_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -61,6 +84,7 @@ def schedule_json(row: dict[str, Any]) -> dict[str, Any]:
         "id": str(row["id"]),
         "organization_id": str(row["organization_id"]),
         "created_by": str(row["created_by"]),
+        "owner_name": row.get("owner_name"),
         "name": row["name"],
         "job_type": row["job_type"],
         "data_type": row["data_type"],
@@ -74,6 +98,10 @@ def schedule_json(row: dict[str, Any]) -> dict[str, Any]:
         "next_run_at": rfc3339(row["next_run_at"]) if row["enabled"] else None,
         "last_run_at": rfc3339(row["last_run_at"]),
         "last_job_id": str(row["last_job_id"]) if row["last_job_id"] else None,
+        "consecutive_failures": row["consecutive_failures"],
+        "last_outcome": row["last_outcome"],
+        "paused_reason": row["paused_reason"],
+        "notify": row["notify"],
         "created_at": rfc3339(row["created_at"]),
         "updated_at": rfc3339(row["updated_at"]),
     }
@@ -90,21 +118,27 @@ def create_schedule(
     values["next_run_at"] = _next_run(values, db_now(conn))
     row = conn.execute(INSERT, {**_db_values(values), "created_by": principal.user_id}).fetchone()
     assert row is not None
+    record(conn, principal, "schedule.created", "schedule", row["id"], _audited(row))
     return row
 
 
 def update_schedule(
     conn: Conn, principal: Principal, settings: Settings, schedule_id: object, body: dict[str, Any]
 ) -> dict[str, Any]:
-    """Change a schedule (job and data type stay); next_run_at is recomputed."""
+    """Change a schedule (job and data type stay); next_run_at is recomputed. The editor
+    becomes its owner (its jobs are made as theirs); enabling it again clears its pause
+    and its count of failures in a row."""
     principal.require("member")
     current = get_schedule(conn, schedule_id, for_update=True)
     changes = {k: v for k, v in body.items() if k in EDITABLE}
     values = _checked({**current, **changes}, settings, creating=False)
     values = _prepared(conn, settings, values)
     values["next_run_at"] = _next_run(values, db_now(conn))
-    row = conn.execute(UPDATE, {**_db_values(values), "id": current["id"]}).fetchone()
+    params = {**_db_values(values), "id": current["id"], "editor": principal.user_id}
+    row = conn.execute(UPDATE, params).fetchone()
     assert row is not None
+    details = {**_audited(row), "changed": sorted(changes)}
+    record(conn, principal, "schedule.changed", "schedule", row["id"], details)
     return row
 
 
@@ -124,8 +158,14 @@ def list_schedules(conn: Conn) -> list[dict[str, Any]]:
 def delete_schedule(conn: Conn, principal: Principal, schedule_id: object) -> None:
     """Delete a schedule; the jobs it made stay."""
     principal.require("member")
-    get_schedule(conn, schedule_id)
+    row = get_schedule(conn, schedule_id)
     conn.execute(DELETE, [UUID(str(schedule_id))])
+    record(conn, principal, "schedule.deleted", "schedule", row["id"], _audited(row))
+
+
+def _audited(row: dict[str, Any]) -> dict[str, Any]:
+    keys = ("name", "job_type", "data_type", "cron", "timezone", "enabled")
+    return {k: row[k] for k in keys}
 
 
 def _prepared(conn: Conn, settings: Settings, values: dict[str, Any]) -> dict[str, Any]:
@@ -179,7 +219,15 @@ def _checked(values: dict[str, Any], settings: Settings, creating: bool) -> dict
     cron = check_cron(values.get("cron"))
     timezone = values.get("timezone") or ""
     zone_named(str(timezone))
-    return {**values, "name": str(name).strip(), "cron": cron, "options": options, "source": source}
+    notify = parse_schedule_notify(values.get("notify"))
+    return {
+        **values,
+        "name": str(name).strip(),
+        "cron": cron,
+        "options": options,
+        "source": source,
+        "notify": notify,
+    }
 
 
 def _checked_source(
@@ -219,4 +267,5 @@ def _db_values(values: dict[str, Any]) -> dict[str, Any]:
         "timezone": values["timezone"],
         "enabled": values["enabled"],
         "next_run_at": values["next_run_at"],
+        "notify": Jsonb(values["notify"]) if values.get("notify") is not None else None,
     }

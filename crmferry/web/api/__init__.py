@@ -5,15 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from crmferry.web.api import (
+    audit,
     events,
     import_jobs,
     jobs,
     me,
+    notifications,
     records,
     schedules,
     settings,
     templates,
     uploads,
+    webhooks,
 )
 
 
@@ -29,4 +32,7 @@ def api_routers() -> list[APIRouter]:
         jobs.router,
         schedules.router,
         events.router,
+        notifications.router,
+        audit.router,
+        webhooks.router,
     ]

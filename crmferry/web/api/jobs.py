@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Body, Header, Query, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
+from crmferry import audit
 from crmferry.config import Settings
 from crmferry.errors import NotFound
 from crmferry.exports import naming
@@ -204,7 +204,8 @@ def job_result(
     """The export file; 404 when the job has none."""
     with db.tenant(principal.organization_id) as conn:
         row = operations.get_job(conn, job_id)
-    path = _existing(settings, row["result_path"], "This job has no result file.")
+        path = _existing(settings, row["result_path"], "This job has no result file.")
+        audit.record_download(conn, principal, row, "api" if principal.via == "token" else "web")
     return FileResponse(path, filename=_download_name(row, path))
 
 
@@ -270,13 +271,7 @@ def job_deleted(job_id: JobId, principal: CurrentPrincipal, db: DB) -> Streaming
 
 
 def _download_name(row: dict[str, Any], path: Path) -> str:
-    """options["result_file_name"] when the kind chose one, else
-    `<data_type>-<YYYYMMDD-HHMMSS>.<ext>` from when the job finished (UTC)."""
-    chosen = (row["options"] or {}).get("result_file_name")
-    if isinstance(chosen, str) and chosen:
-        return chosen
-    when: datetime = row["completed_at"] or row["created_at"]
-    return naming.result_file_name(row["data_type"], when, "UTC", path.suffix)
+    return naming.download_name(row, path)
 
 
 def _existing(settings: Settings, stored: str | None, message: str) -> Path:

@@ -1,4 +1,4 @@
-"""The live pages: Import/Export, Scheduled Jobs and Schedules.
+"""The live pages: Import/Export, Scheduled Jobs, Schedules and Notifications.
 
 They are shells rendered on the server; their live parts call the public JSON API
 from small scripts in /static/js, so the pages depend only on the API contract.
@@ -52,4 +52,15 @@ def schedules(request: Request, principal: CurrentPrincipal, db: DB) -> Response
         shell=load_shell(db, principal),
         active="schedules",
         data_types=list(DATA_TYPES.values()),
+    )
+
+
+@router.get("/notifications")
+def notifications(request: Request, principal: CurrentPrincipal, db: DB) -> Response:
+    return render(
+        request,
+        "pages/notifications.html",
+        principal,
+        shell=load_shell(db, principal),
+        active="notifications",
     )

@@ -6,7 +6,7 @@ appears in the OpenAPI document without a line here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, create_model
 
@@ -108,6 +108,9 @@ class Me(Answer):
     name: str | None
     role: Role
     timezone: str
+    notify: Literal["none", "failed", "all"] = Field(
+        description="Which outcomes of your own jobs you are told of"
+    )
     organization: Organization
 
 

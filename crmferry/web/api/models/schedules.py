@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import Discriminator, Field, Tag, WithJsonSchema
 
 from crmferry.jobs.kinds import job_types_with
+from crmferry.jobs.notify_request import MAX_EMAILS, ScheduleOutcome
 from crmferry.web.api.models.base import (
     OTHER_KIND,
     OTHER_KIND_CONFIG,
@@ -24,6 +25,7 @@ from crmferry.web.api.models.base import (
 )
 from crmferry.web.api.models.jobs import (
     DataTypeName,
+    Email,
     KnownDataType,
     KnownJobType,
     TimeZoneName,
@@ -47,6 +49,19 @@ Source = Annotated[
 ]
 
 
+class ScheduleNotify(RequestBody):
+    """Who is told of the schedule's runs, beyond its owner's own preference."""
+
+    emails: list[Email] = Field(max_length=MAX_EMAILS)
+    on: list[ScheduleOutcome] | None = Field(
+        default=None,
+        description="changed (the first run, a first failure, and the recovery after "
+        "failures), failed "
+        "(every failed run), completed (every completed run); default: changed.",
+    )
+    attach: bool | None = Field(default=None, description="Attach an export's file.")
+
+
 class ScheduleRequest(RequestBody):
     """What every schedule says. Whether its kind takes a source and a mapping is the
     kind's rule (an import needs a source; an export has neither)."""
@@ -56,6 +71,7 @@ class ScheduleRequest(RequestBody):
     cron: Cron
     timezone: TimeZoneName
     enabled: bool = True
+    notify: ScheduleNotify | None = None
     template_id: UUID | None = None
     source: Source | None = None
     mapping: Mapping | None = Field(
@@ -113,6 +129,7 @@ class ScheduleChanges(RequestBody):
     cron: Cron | None = None
     timezone: TimeZoneName | None = None
     enabled: bool | None = None
+    notify: ScheduleNotify | None = None
     template_id: UUID | None = None
     source: Source | None = None
     mapping: Mapping | None = None
@@ -122,7 +139,10 @@ class ScheduleChanges(RequestBody):
 class Schedule(Answer):
     id: Uuid
     organization_id: Uuid
-    created_by: Uuid | None
+    created_by: Uuid | None = Field(
+        description="The owner: its jobs are made as theirs (whoever last edited it)."
+    )
+    owner_name: str | None = Field(description="Null once the owner is no longer a member.")
     name: str
     job_type: KnownJobType
     data_type: KnownDataType
@@ -136,6 +156,10 @@ class Schedule(Answer):
     next_run_at: Instant | None = Field(description="Null while the schedule is disabled.")
     last_run_at: Instant | None
     last_job_id: Uuid | None
+    consecutive_failures: int = Field(description="Failed runs in a row (0 after a success).")
+    last_outcome: Literal["completed", "failed"] | None
+    paused_reason: str | None = Field(description="Why it was paused, while it is.")
+    notify: dict[str, Any] | None
     created_at: Instant
     updated_at: Instant
 

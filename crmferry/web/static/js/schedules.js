@@ -24,7 +24,10 @@
       CF.el("td", {}, s.name), CF.el("td", {}, `${s.job_type} ${s.data_type}`),
       CF.el("td", {}, CF.el("code", {}, s.cron), ` (${s.timezone})`),
       CF.el("td", {}, s.enabled ? when(s.next_run_at) : "—"), CF.el("td", {}, when(s.last_run_at)),
-      CF.el("td", {}, s.enabled ? CF.badge("completed", "Enabled") : CF.badge("cancelled", "Paused")),
+      CF.el("td", { "data-testid": "schedule-owner" }, s.owner_name || "a former member"),
+      CF.el("td", {}, s.enabled ? CF.badge("completed", "Enabled") : CF.badge("cancelled", "Paused"),
+        s.paused_reason ? CF.el("span", { class: "muted paused-reason" }, " " + s.paused_reason) : "",
+        s.consecutive_failures ? CF.el("span", { class: "muted" }, ` · ${s.consecutive_failures} failed in a row`) : ""),
     ];
     if (CF.canWrite()) {
       cells.push(CF.el("td", { class: "row-actions" },
