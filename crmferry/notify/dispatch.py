@@ -49,6 +49,7 @@ ON CONFLICT DO NOTHING
 MARK_DISPATCHED = "UPDATE events SET dispatched_at = clock_timestamp() WHERE id = ANY(%s)"
 
 BATCH = 200
+MAX_BATCHES = 10  # per organization and housekeeping round
 
 
 def dispatch_events(db: Database, settings: Settings, limit: int = BATCH) -> int:
@@ -58,8 +59,14 @@ def dispatch_events(db: Database, settings: Settings, limit: int = BATCH) -> int
         orgs = [r["organization_id"] for r in conn.execute(ORGANIZATIONS, [limit]).fetchall()]
     done = 0
     for org in orgs:
-        with db.tenant(org) as conn:
-            done += dispatch_batch(conn, settings, limit)
+        # a busy organization's backlog drains in a few batches (a transaction each),
+        # bounded so that one tenant cannot hold the worker's housekeeping
+        for _ in range(MAX_BATCHES):
+            with db.tenant(org) as conn:
+                taken = dispatch_batch(conn, settings, limit)
+            done += taken
+            if taken < limit:
+                break
     return done
 
 

@@ -118,3 +118,28 @@ def test_deliveries_are_not_jobs_anyone_lists_or_creates(
     body = {"job_type": "notify_in_app", "data_type": "contacts"}
     refused = app_client.post("/api/v1/jobs", json=body, headers=org.member.headers)
     assert refused.status_code == 422, refused.text
+
+
+def test_a_backlog_larger_than_a_batch_is_dispatched_in_one_round(
+    db: Database, settings: Settings, org: Org
+) -> None:
+    ids = add_jobs(db, org, n=25, at="2099-01-01T00:00:00Z")
+    with db.owner_connect() as conn:  # only this test's events are waiting
+        conn.execute("UPDATE events SET dispatched_at = now() WHERE dispatched_at IS NULL")
+        conn.execute(
+            "UPDATE scheduled_jobs SET status = 'failed', completed_at = now() WHERE id = ANY(%s)",
+            [ids],
+        )
+    dispatch_events(worker_database(settings), settings, limit=10)
+    with db.owner_connect() as conn:
+        left = conn.execute(
+            "SELECT count(*) AS n FROM events WHERE job_id = ANY(%s) AND dispatched_at IS NULL",
+            [ids],
+        ).fetchone()
+        made = conn.execute(
+            "SELECT count(*) AS n FROM scheduled_jobs d JOIN events e ON e.id = d.event_id"
+            " WHERE e.job_id = ANY(%s)",
+            [ids],
+        ).fetchone()
+    assert left is not None and left["n"] == 0
+    assert made is not None and made["n"] == 25  # one in-app delivery each

@@ -70,3 +70,17 @@ def test_nobody_reads_or_marks_anyone_elses(
         assert answer.status_code == 404
     bad = app_client.get("/api/v1/notifications?cursor=nonsense", headers=mine.member.headers)
     assert bad.status_code == 422
+
+
+def test_notifications_are_row_secured_for_the_application_role(
+    db: Database, settings: Settings, make_org: Any
+) -> None:
+    mine, theirs = make_org("Mine"), make_org("Theirs")
+    fail_and_tell(db, settings, mine, 1)
+    with db.tenant(theirs.id) as conn:
+        assert conn.execute("SELECT * FROM notifications").fetchall() == []
+        marked = conn.execute("UPDATE notifications SET read_at = now() RETURNING id").fetchall()
+        assert marked == []
+    with db.tenant(mine.id) as conn:
+        [row] = conn.execute("SELECT * FROM notifications").fetchall()
+        assert row["user_id"] == mine.member.user_id and row["read_at"] is None

@@ -72,6 +72,12 @@ def test_failures_in_a_row_pause_the_schedule_and_changes_are_mailed(
         assert row["paused_reason"].startswith("Paused after 5 failed runs in a row")
         deliver(db, mail, org)
         subjects = [m["Subject"] for m in inbox.to("ops@example.com")]
+        paused = "[CRM Ferry] Schedule “Nightly contacts” paused"
+        for who in (org.admin, org.member):  # the admins and the owner, by mail as well
+            assert paused in [m["Subject"] for m in inbox.to(who.email)]
+        [told] = [m for m in inbox.to(org.admin.email) if m["Subject"] == paused]
+        text = told.get_body(preferencelist=("plain",))
+        assert text is not None and "Paused after 5 failed runs in a row" in text.get_content()
     assert subjects.count("[CRM Ferry] Export of contacts failed: the feed was empty") == 2
     assert subjects.count("[CRM Ferry] Export of contacts completed: 1 row") == 1
     assert "[CRM Ferry] Schedule “Nightly contacts” paused" in subjects
