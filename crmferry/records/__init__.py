@@ -9,9 +9,10 @@ from crmferry.records.registry import (
     DataTypes,
     get_data_type,
 )
-from crmferry.records.types import BIDS, CONTACTS, INVENTORY
+from crmferry.records.types import BID_ITEMS, BIDS, CONTACTS, INVENTORY
 
 __all__ = [
+    "BID_ITEMS",
     "BIDS",
     "CONTACTS",
     "DATA_TYPES",
