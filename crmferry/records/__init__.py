@@ -12,8 +12,8 @@ from crmferry.records.registry import (
 from crmferry.records.types import BID_ITEMS, BIDS, CONTACTS, INVENTORY
 
 __all__ = [
-    "BID_ITEMS",
     "BIDS",
+    "BID_ITEMS",
     "CONTACTS",
     "DATA_TYPES",
     "INVENTORY",

@@ -50,7 +50,9 @@ def test_lines_are_imported_by_bid_and_line_number_with_link_errors_as_row_error
         "Price": "unit_price",
         "Discount": "discount_percent",
     }
-    job = importer.run(org, importer.create(org, "bid_items", upload["id"], upload["suggested_mapping"]))
+    job = importer.run(
+        org, importer.create(org, "bid_items", upload["id"], upload["suggested_mapping"])
+    )
     assert job["status"] == "completed", job["error_message"]
     assert (job["counts"]["inserted"], job["counts"]["failed"]) == (3, 3)
     report = job["report_file"].read_text(encoding="utf-8-sig")
@@ -64,9 +66,27 @@ def test_lines_are_imported_by_bid_and_line_number_with_link_errors_as_row_error
         "  LEFT JOIN inventory AS i ON i.id = l.inventory_id ORDER BY l.line_number",
     )
     assert rows == [
-        {"line_number": 1, "quantity": "2.00", "line_total": "18.00", "title": "Forge", "item": "Anvil"},
-        {"line_number": 2, "quantity": "1.00", "line_total": "0.50", "title": "Forge", "item": "Bolt"},
-        {"line_number": 3, "quantity": "1.00", "line_total": "25.00", "title": "Forge", "item": None},
+        {
+            "line_number": 1,
+            "quantity": "2.00",
+            "line_total": "18.00",
+            "title": "Forge",
+            "item": "Anvil",
+        },
+        {
+            "line_number": 2,
+            "quantity": "1.00",
+            "line_total": "0.50",
+            "title": "Forge",
+            "item": "Bolt",
+        },
+        {
+            "line_number": 3,
+            "quantity": "1.00",
+            "line_total": "25.00",
+            "title": "Forge",
+            "item": None,
+        },
     ]
 
 
@@ -77,7 +97,13 @@ def test_a_second_file_updates_lines_by_their_composite_key_and_its_revert_resto
     first = importer.import_csv(org, "bid_items", "Quote #,Line,Qty,Price\nQ-1,1,1,10\nQ-1,2,1,4\n")
     assert first["counts"]["inserted"] == 2
     again = importer.import_csv(org, "bid_items", "Quote #,Line,Qty\nQ-1,2,3\nQ-1,1,1\nQ-2,1,7\n")
-    assert again["counts"] == {"inserted": 1, "updated": 1, "unchanged": 1, "skipped": 0, "failed": 0}
+    assert again["counts"] == {
+        "inserted": 1,
+        "updated": 1,
+        "unchanged": 1,
+        "skipped": 0,
+        "failed": 0,
+    }
     totals = "SELECT bid_number, line_number, line_total::text FROM bid_items ORDER BY 1, 2"
     assert [r["line_total"] for r in importer.rows(org, totals)] == ["10.00", "12.00", None]
     revert = importer.client.post(
@@ -107,7 +133,9 @@ def test_lines_are_exported_with_their_bid_title_item_name_and_total(
     importer: Importer, app_client: TestClient, db: Database, settings: Settings, org: Org
 ) -> None:
     _setup(importer, org)
-    importer.import_csv(org, "bid_items", "Quote #,Line,SKU,Qty,Price\nQ-1,1,A-1,3,2.5\nQ-2,1,,1,1\n")
+    importer.import_csv(
+        org, "bid_items", "Quote #,Line,SKU,Qty,Price\nQ-1,1,A-1,3,2.5\nQ-2,1,,1,1\n"
+    )
     options = {
         "fields": ["bid_number", "line_number", "bid_title", "item_name", "line_total"],
         "filters": [{"field": "line_total", "op": "gte", "value": "5"}],
