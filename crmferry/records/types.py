@@ -357,6 +357,8 @@ BID_ITEMS = DataType(
             key=("bid_number",),
             message="matches no bid of this organization",
             id_column="bid_id",
+            included_as="items",
+            rollup=("amount", "line_total"),
         ),
         Link(
             "item",
