@@ -12,7 +12,9 @@ the engine calls:
 * `check_schedule` when a schedule of the kind is saved (None: it cannot be
   scheduled), with `needs_source` when its schedules fetch their file from a
   source (see `sources.py`);
-* `schedule_job` when a schedule fires: the job of one occurrence.
+* `schedule_job` when a schedule fires: the job of one occurrence;
+* `own_data_type`: for a kind whose jobs span data types (a batch import), the
+  `data_type` its jobs are recorded with; its requests name none.
 
 Adding a kind is a registration (`register`), not a change of the engine.
 """
@@ -68,6 +70,7 @@ class JobOutcome:
     upload_id: UUID | None = None
     mapping: dict[str, Any] | None = None
     options: dict[str, Any] | None = None
+    items: list[dict[str, Any]] | None = None  # a batch's per-file results, kept either way
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,9 @@ class JobKind:
     check_schedule: CheckSaved | None = None
     schedule_job: ScheduleJob = default_schedule_job
     needs_source: bool = False
+    # the data_type of every job of the kind, when it is not one data type's (a batch of
+    # several files): its requests name none
+    own_data_type: str | None = None
 
 
 KINDS: Registry[JobKind] = Registry("job kind")
@@ -142,6 +148,7 @@ KINDS: Registry[JobKind] = Registry("job kind")
 BUILTIN_MODULES = (
     "crmferry.exports.kind",
     "crmferry.imports.kind",
+    "crmferry.imports.batch_kind",
     "crmferry.imports.revert_kind",
     "crmferry.imports.url_source",
 )

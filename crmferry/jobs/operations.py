@@ -101,6 +101,7 @@ def create_job(
     """
     principal.require("member")
     job_type, data_type = _job_and_data_type(body)
+    kind = kind_for(job_type)
     template_id = body.get("template_id") or None
     own = SavedInput(body.get("options") or {}, body.get("mapping"))
     given = apply_template(conn, template_id, job_type, data_type, own)
@@ -109,8 +110,9 @@ def create_job(
     when = parse_scheduled_time(
         body.get("scheduled_time"), timezone, db_now(conn), settings.min_lead_seconds
     )
-    kind = kind_for(job_type)
-    new = kind.prepare(conn, principal, get_data_type(data_type), body, settings)
+    # a batch's items name their own types; its kind is given the first as a stand-in
+    described = get_data_type(data_type if kind.own_data_type is None else next(iter(DATA_TYPES)))
+    new = kind.prepare(conn, principal, described, body, settings)
     return insert_job(
         conn,
         settings,
@@ -317,6 +319,9 @@ def _job_and_data_type(body: dict[str, Any]) -> tuple[str, str]:
     if job_type not in types:
         message = f"job_type must be one of {', '.join(types)}."
         raise ValidationFailed(message, [{"field": "job_type", "message": message}])
+    own = kind_for(job_type).own_data_type
+    if own is not None:
+        return str(job_type), own
     if data_type not in DATA_TYPES:
         message = f"data_type must be one of {', '.join(DATA_TYPES)}."
         raise ValidationFailed(message, [{"field": "data_type", "message": message}])
