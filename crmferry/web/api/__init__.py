@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from crmferry.web.api import (
+    batch_uploads,
     events,
     import_jobs,
     jobs,
@@ -23,6 +24,7 @@ def api_routers() -> list[APIRouter]:
         me.router,
         settings.router,
         uploads.router,
+        batch_uploads.router,
         records.router,
         templates.router,
         import_jobs.router,
