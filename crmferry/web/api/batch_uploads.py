@@ -91,7 +91,13 @@ class _FileParts:
                 f"A batch takes at most {MAX_ITEMS} files.",
                 [{"field": "file", "message": f"more than {MAX_ITEMS} file parts"}],
             )
-        raw = params.get(b"filename", b"upload").decode("utf-8", "replace")
+        if b"filename" not in params:
+            # a batch's files are told apart by their names: a plain form field is not one
+            raise ValidationFailed(
+                "Each 'file' part must be a file, with its filename.",
+                [{"field": "file", "message": "a part without a filename"}],
+            )
+        raw = params[b"filename"].decode("utf-8", "replace")
         name = PurePath(raw.replace("\\", "/")).name[:255] or "upload"
         self._current = _new_file(self.settings, self.organization_id, name)
         self.files.append(self._current)
