@@ -20,7 +20,7 @@ from crmferry.db import Conn
 from crmferry.errors import Conflict
 from crmferry.jobs import operations
 from crmferry.jobs.kinds import NewJob
-from crmferry.records import DataType, get_data_type
+from crmferry.records import DATA_TYPES, DataType, get_data_type
 
 REVERTIBLE = ("import", "import_batch")
 
@@ -42,6 +42,17 @@ SELECT count(DISTINCT t.id) AS records
   JOIN {table} AS t ON t.organization_id = mine.organization_id AND t.id = logged.id
  WHERE mine.job_id = %(job)s AND mine.data_type = %(data_type)s
    AND t.import_job_id IS DISTINCT FROM mine.job_id
+"""
+
+# Records of other imports that name a record this import inserted (a bid's lines):
+# deleting the record would delete them too (or unlink them).
+_DEPENDENTS = """
+SELECT count(*) AS records
+  FROM import_changes AS mine
+ CROSS JOIN LATERAL unnest({ids}) AS logged(id)
+  JOIN {child} AS d ON d.{link_id} = logged.id
+ WHERE mine.job_id = %(job)s AND mine.data_type = %(data_type)s AND mine.action = 'insert'
+   AND d.import_job_id IS DISTINCT FROM mine.job_id
 """
 
 _DELETE_INSERTED = """
@@ -92,11 +103,19 @@ def check_revertible(
     if conn.execute(_REVERT_EXISTS, [job["id"], revert_job_id]).fetchone() is not None:
         raise Conflict("This import is already reverted, or its revert is under way.")
     if not force:
-        later = {"records": sum(_later_changes(conn, job["id"], t) for t in written_types(job))}
-        if later["records"]:
+        types = written_types(job)
+        changed = sum(_later_changes(conn, job["id"], t) for t in types)
+        if changed:
             raise Conflict(
-                f"A later import changed {later['records']} of the records this import wrote; "
+                f"A later import changed {changed} of the records this import wrote; "
                 'reverting would undo those changes too. Send {"force": true} to revert anyway.'
+            )
+        dependents = sum(_dependents(conn, job["id"], t) for t in types)
+        if dependents:
+            raise Conflict(
+                f"Another import added {dependents} records that belong to records this import "
+                "created (a bid's lines); reverting would delete them too. "
+                'Send {"force": true} to revert anyway.'
             )
     return job
 
@@ -111,12 +130,30 @@ def written_types(job: dict[str, Any]) -> list[DataType]:
 
 
 def _later_changes(conn: Conn, job_id: UUID, data_type: DataType) -> int:
+    """Records of `data_type` this import wrote that a later import changed."""
+    params = {"job": job_id, "data_type": data_type.name}
     table = sql.Identifier(data_type.table)
     row = conn.execute(
-        sql.SQL(_LATER_CHANGES).format(table=table, ids=_ids("mine")),
-        {"job": job_id, "data_type": data_type.name},
+        sql.SQL(_LATER_CHANGES).format(table=table, ids=_ids("mine")), params
     ).fetchone()
     return int(row["records"]) if row else 0
+
+
+def _dependents(conn: Conn, job_id: UUID, data_type: DataType) -> int:
+    """Records of other imports naming a record this import inserted (deleting it would
+    delete them: a bid's lines)."""
+    params = {"job": job_id, "data_type": data_type.name}
+    found = 0
+    for child, link in DATA_TYPES.included(data_type.name).values():
+        assert link.id_column is not None
+        query = sql.SQL(_DEPENDENTS).format(
+            ids=_ids("mine"),
+            child=sql.Identifier(child.table),
+            link_id=sql.Identifier(link.id_column),
+        )
+        row = conn.execute(query, params).fetchone()
+        found += int(row["records"]) if row else 0
+    return found
 
 
 def create_revert_job(

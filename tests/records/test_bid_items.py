@@ -166,3 +166,19 @@ def test_lines_are_described_and_listed_on_the_records_pages(
     assert 'href="/records/bid_items"' in page and "2 bid items." in page
     listed = app_client.get("/api/v1/bid_items", headers=org.viewer.headers)
     assert listed.status_code == 200 and len(listed.json()["items"]) == 2
+
+
+def test_reverting_bids_whose_lines_another_import_added_is_a_conflict_unless_forced(
+    importer: Importer, org: Org
+) -> None:
+    bids = importer.import_csv(org, "bids", "Bid #,Title,Amount\nQ-1,Forge,100\n")
+    lines = importer.import_csv(org, "bid_items", "Quote #,Line,Qty,Price\nQ-1,1,1,10\n")
+    assert lines["counts"]["inserted"] == 1
+    url = f"/api/v1/jobs/{bids['id']}/revert"
+    refused = importer.client.post(url, headers=org.member.headers, json={})
+    assert refused.status_code == 409
+    assert "added 1 records that belong to records this import created" in refused.json()["detail"]
+    forced = importer.client.post(url, headers=org.member.headers, json={"force": True})
+    assert forced.status_code == 201
+    assert importer.run(org, forced.json()["id"])["status"] == "completed"
+    assert importer.rows(org, "SELECT count(*) AS n FROM bid_items") == [{"n": 0}]
