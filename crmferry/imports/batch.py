@@ -12,6 +12,10 @@ Batch options (one set for the whole batch; a file's own options may not repeat 
 `skip`: bad rows are left out, the rest commits) and `dry_run` (every file is written
 inside a savepoint, so that later files see earlier ones exactly as a run would, then
 rolled back: the counts and reports are the real run's, and nothing stays).
+
+A batch schedule keeps its files in `options.items`, each with its own source (one URL
+per file); each run downloads every file first, types and maps it from its headers
+where the schedule does not say, then orders and imports them as above.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import CrmFerryError, ValidationFailed
 from crmferry.imports.mapping import suggest_mapping, validate_mapping_for_mode
 from crmferry.imports.options import ON_ERROR, parse_import_options
 from crmferry.imports.type_guess import suggest_data_type
 from crmferry.imports.uploads import get_upload
+from crmferry.jobs.sources import source_for
 from crmferry.records import DATA_TYPES, DataType, get_data_type
 from crmferry.records.links import MEMBERS
 
@@ -127,9 +133,82 @@ def _prepare_item(conn: Conn, index: int, item: object) -> dict[str, Any]:
     }
 
 
+def check_scheduled_items(raw: object, settings: Settings) -> list[dict[str, Any]]:
+    """A batch schedule's files: each with a `source` its type accepts, and optionally its
+    `data_type`, `mapping` and `options` (checked as far as they can be without the file;
+    what is left out is suggested from each downloaded file's headers)."""
+    if not isinstance(raw, list) or not raw:
+        raise _invalid("options.items", "must be a non-empty list of files, each with a source")
+    if len(raw) > MAX_ITEMS:
+        raise _invalid("options.items", f"may hold at most {MAX_ITEMS} files")
+    return [_scheduled_item(i, item, settings) for i, item in enumerate(raw)]
+
+
+def _scheduled_item(index: int, item: object, settings: Settings) -> dict[str, Any]:
+    where = f"options.items[{index}]"
+    if not isinstance(item, dict) or not isinstance(item.get("source"), dict):
+        raise _invalid(f"{where}.source", 'is required, e.g. {"type": "url", "url": "https://..."}')
+    try:
+        source_type = source_for(item["source"])
+        source = source_type.check(item["source"], settings)
+    except ValidationFailed as exc:
+        errors = [{**e, "field": f"{where}.{e.get('field')}"} for e in exc.errors or []]
+        raise ValidationFailed(exc.detail, errors) from None
+    type_name = item.get("data_type")
+    if type_name is not None and type_name not in DATA_TYPES:
+        raise _invalid(f"{where}.data_type", f"must be one of {', '.join(DATA_TYPES)}")
+    own = item.get("options") or {}
+    for key in BATCH_ONLY_OPTIONS:
+        if isinstance(own, dict) and key in own:
+            raise _invalid(f"{where}.options.{key}", "is set on the batch's options, not a file's")
+    mapping = item.get("mapping")
+    if mapping is not None and not isinstance(mapping, dict):
+        raise _invalid(f"{where}.mapping", 'must be an object {"Header": "field" | null}')
+    if mapping and type_name:
+        validate_mapping_for_mode(
+            get_data_type(type_name), list(mapping), mapping, parse_import_options(own).mode
+        )
+    return {
+        "source": source,
+        "file_name": source_type.file_name(source),
+        "data_type": type_name,
+        "mapping": mapping,
+        "options": parse_import_options(own).as_dict(),
+    }
+
+
+def fetched_item(item: dict[str, Any], upload: dict[str, Any]) -> dict[str, Any]:
+    """A scheduled file once downloaded: its type and mapping as given, else suggested from
+    its headers, checked against them (ValidationFailed saying what does not fit)."""
+    headers = list(upload["headers"])
+    type_name = item.get("data_type") or suggest_data_type(headers)
+    if type_name is None:
+        raise ValidationFailed(
+            f"its headers fit no data type; name one of {', '.join(DATA_TYPES)} for it"
+        )
+    data_type = get_data_type(type_name)
+    options = parse_import_options(item.get("options") or {})
+    mapping = item.get("mapping") or suggest_mapping(data_type, headers)
+    checked = validate_mapping_for_mode(data_type, headers, mapping, options.mode)
+    return {
+        **item,
+        "upload_id": str(upload["id"]),
+        "file_name": upload["file_name"],
+        "data_type": type_name,
+        "mapping": checked,
+        "options": options.as_dict(),
+        "row_estimate": upload["row_estimate"],
+    }
+
+
 def file_problem(item: dict[str, Any], exc: CrmFerryError) -> str:
-    """Why a batch stopped at a file that could not be read."""
-    return f"{item['file_name']} ({item['data_type']}): {exc.detail}"
+    """Why a batch stopped at a file that could not be fetched or read."""
+    source = item.get("source")
+    where = (
+        source.get("url") if isinstance(source, dict) and item.get("upload_id") is None else None
+    )
+    kind = f" ({item['data_type']})" if item.get("data_type") else ""
+    return f"{where or item['file_name']}{kind}: {exc.detail}"
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:

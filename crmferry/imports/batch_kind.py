@@ -10,23 +10,36 @@ everything, as does any failure.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.db import Conn
-from crmferry.errors import CrmFerryError, JobCancelled, LeaseLost
+from crmferry.errors import CrmFerryError, JobCancelled, LeaseLost, ValidationFailed
 from crmferry.imports.batch import (
     BatchOptions,
+    check_scheduled_items,
+    fetched_item,
     file_problem,
     parse_batch_options,
     prepare_items,
+    run_order,
 )
 from crmferry.imports.kind import run_file
 from crmferry.imports.options import parse_import_options
-from crmferry.imports.uploads import get_upload
+from crmferry.imports.uploads import get_upload, upload_path
 from crmferry.jobs.files import stored_path
-from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob, register
+from crmferry.jobs.kinds import (
+    JobContext,
+    JobKind,
+    JobOutcome,
+    NewJob,
+    SavedInput,
+    register,
+)
+from crmferry.jobs.sources import source_for
 from crmferry.records import DataType, get_data_type
 
 JOB_TYPE = "import_batch"
@@ -54,13 +67,119 @@ def prepare_batch(
     )
 
 
+def check_batch_schedule(
+    conn: Conn, data_type: DataType, saved: SavedInput, settings: Settings
+) -> SavedInput:
+    """A batch schedule: its options, whose `items` each name a source (422 naming
+    `options.items[i]...`); no mapping or source of its own."""
+    if saved.mapping is not None or saved.source is not None:
+        message = "a batch schedule's files each name their source and mapping in options.items"
+        raise ValidationFailed(f"{message}.", [{"field": "source", "message": message}])
+    options = dict(saved.options or {})
+    items = check_scheduled_items(options.pop("items", None), settings)
+    batch = parse_batch_options(options)
+    return SavedInput({**batch.as_dict(), "items": items})
+
+
+def batch_schedule_job(
+    conn: Conn, data_type: DataType, saved: SavedInput, settings: Settings
+) -> NewJob:
+    """One run of a batch schedule: its files, to be fetched when it runs."""
+    items = saved.options.get("items") or []
+    return NewJob(
+        options=dict(saved.options), file_name=", ".join(i["file_name"] for i in items)[:500]
+    )
+
+
+class _ItemContext:
+    """The job's context as one file's source sees it (the upload names that file's type)."""
+
+    def __init__(self, ctx: JobContext, data_type: str | None) -> None:
+        self._ctx = ctx
+        self.job = {**ctx.job, "data_type": data_type}
+        self.conn, self.db, self.settings = ctx.conn, ctx.db, ctx.settings
+
+    @property
+    def job_id(self) -> UUID:
+        return self._ctx.job_id
+
+    @property
+    def organization_id(self) -> UUID:
+        return self._ctx.organization_id
+
+    def progress(self, done: int, total: int | None = None) -> None:
+        self._ctx.progress(done, total)
+
+    def check(self) -> None:
+        self._ctx.check()
+
+    def files_dir(self) -> Path:
+        return self._ctx.files_dir()
+
+
+def _fetched(
+    ctx: JobContext, items: list[dict[str, Any]], kept: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The files, a scheduled run's downloaded first (each recorded as an upload on the
+    job's transaction, kept in `kept`), in run order."""
+    ready = []
+    for item in items:
+        if item.get("upload_id") is not None:
+            ready.append(item)
+            continue
+        try:
+            upload = source_for(item["source"]).fetch(
+                _ItemContext(ctx, item.get("data_type")), item["source"]
+            )
+            kept.append(upload)
+            ready.append(fetched_item(item, upload))
+        except CrmFerryError as exc:
+            if isinstance(exc, JobCancelled | LeaseLost):
+                raise
+            raise _FileFailed(file_problem(item, exc)) from exc
+    return run_order(ready)
+
+
+class _FileFailed(Exception):
+    """A file of the batch could not be fetched or does not fit: the batch fails."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 def run_batch(ctx: JobContext) -> JobOutcome:
     """Every file in order on the job's transaction; failed (all rolled back) when a file
-    cannot be read or, with on_error abort, when any row is bad."""
+    cannot be fetched or read or, with on_error abort, when any row is bad."""
     stored = ctx.job["options"] or {}
     batch = parse_batch_options({k: stored[k] for k in ("on_error", "dry_run") if k in stored})
-    items: list[dict[str, Any]] = stored.get("items") or []
+    downloads: list[dict[str, Any]] = []
+    try:
+        outcome = _run(ctx, stored.get("items") or [], batch, downloads)
+    except BaseException:
+        _forget(ctx.settings, downloads)
+        raise
+    if outcome.failed:
+        _forget(ctx.settings, downloads)  # their upload rows roll back with the job
+    return outcome
+
+
+def _forget(settings: Settings, downloads: list[dict[str, Any]]) -> None:
+    for upload in downloads:
+        upload_path(settings, upload["storage_path"]).unlink(missing_ok=True)
+
+
+def _run(
+    ctx: JobContext,
+    stored_items: list[dict[str, Any]],
+    batch: BatchOptions,
+    downloads: list[dict[str, Any]],
+) -> JobOutcome:
     results: list[dict[str, Any]] = []
+    try:
+        items = _fetched(ctx, stored_items, downloads)
+    except _FileFailed as exc:
+        return _outcome(results, batch, failed_file=exc.message)
     try:
         if batch.dry_run:
             try:
@@ -80,7 +199,8 @@ def run_batch(ctx: JobContext) -> JobOutcome:
 
 
 def _run_items(ctx: JobContext, items: list[dict[str, Any]], results: list[dict[str, Any]]) -> None:
-    total = int(ctx.job["progress_total"] or 0) or None
+    estimates = sum(i.get("row_estimate") or 0 for i in items)
+    total = estimates or int(ctx.job["progress_total"] or 0) or None
     done = 0
     for index, item in enumerate(items):
         ctx.progress(done, total)  # a boundary between files: a cancel stops here too
@@ -151,4 +271,13 @@ def _summary(results: list[dict[str, Any]], bad: int, aborted: bool) -> str | No
     return f"{rows} in {', '.join(files)}{tail}. Each file's report lists them."
 
 
-register(JobKind(JOB_TYPE, prepare_batch, run_batch, own_data_type=BATCH))
+register(
+    JobKind(
+        JOB_TYPE,
+        prepare_batch,
+        run_batch,
+        check_schedule=check_batch_schedule,
+        schedule_job=batch_schedule_job,
+        own_data_type=BATCH,
+    )
+)

@@ -154,6 +154,17 @@ BUILTIN_MODULES = (
 )
 
 
+def described_type(kind: JobKind, data_type: str) -> DataType:
+    """The data type the kind's hooks are given: the job's own, or for a kind whose jobs
+    span types (`own_data_type`, a batch whose files name theirs) the first registered
+    type, which such a kind does not read."""
+    from crmferry.records import DATA_TYPES
+
+    if kind.own_data_type is not None:
+        return next(iter(DATA_TYPES.values()))
+    return DATA_TYPES[data_type]
+
+
 def register(kind: JobKind, *, replace: bool = False) -> JobKind:
     """Make a kind known to the API and the workers (called when its module loads).
 

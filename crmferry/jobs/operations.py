@@ -19,12 +19,18 @@ from crmferry.cursors import decode_cursor, encode_cursor
 from crmferry.db import Conn
 from crmferry.errors import Conflict, NotFound, ValidationFailed
 from crmferry.jobs.files import delete_job_files
-from crmferry.jobs.kinds import NewJob, SavedInput, kind_for, registered_job_types
+from crmferry.jobs.kinds import (
+    NewJob,
+    SavedInput,
+    described_type,
+    kind_for,
+    registered_job_types,
+)
 from crmferry.jobs.model import FINISHED, STATUSES, parse_job_id
 from crmferry.jobs.notify_request import parse_notify
 from crmferry.jobs.templates import apply_template
 from crmferry.jobs.timing import parse_scheduled_time
-from crmferry.records import DATA_TYPES, get_data_type
+from crmferry.records import DATA_TYPES
 
 MAX_PAGE = 200
 
@@ -110,9 +116,7 @@ def create_job(
     when = parse_scheduled_time(
         body.get("scheduled_time"), timezone, db_now(conn), settings.min_lead_seconds
     )
-    # a batch's items name their own types; its kind is given the first as a stand-in
-    described = get_data_type(data_type if kind.own_data_type is None else next(iter(DATA_TYPES)))
-    new = kind.prepare(conn, principal, described, body, settings)
+    new = kind.prepare(conn, principal, described_type(kind, data_type), body, settings)
     return insert_job(
         conn,
         settings,
