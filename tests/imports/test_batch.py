@@ -3,8 +3,12 @@ the order of their types' links, all or nothing, reverted file by file in revers
 
 from __future__ import annotations
 
+import csv
+import io
+from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 
 from tests.conftest import Org
@@ -184,3 +188,23 @@ def test_an_upload_of_another_organization_is_not_found(
     body = {"job_type": "import_batch", "items": [{"upload_id": upload["id"]}]}
     response = importer.client.post("/api/v1/jobs", headers=org.member.headers, json=body)
     assert response.status_code == 404
+
+
+def test_a_workbook_takes_part_in_a_batch_like_a_csv(
+    importer: Importer, org: Org, tmp_path: Path
+) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in csv.reader(io.StringIO(PRODUCTS)):
+        sheet.append(row)
+    path = tmp_path / "products.xlsx"
+    book.save(path)
+    files = {"contacts.csv": CONTACTS, "quotes.csv": QUOTES, "quote_lines.csv": LINES}
+    uploads = _uploads(importer, org, files)
+    uploads["products.xlsx"] = importer.upload(org.member, path.read_bytes(), "products.xlsx")
+    job = _batch(importer, org, uploads)
+    assert [i["data_type"] for i in job["items"]] == ["contacts", "inventory", "bids", "bid_items"]
+    done = importer.run(org, job["id"])
+    assert done["status"] == "completed", done["error_message"]
+    assert _counts(importer, org) == {"contacts": 2, "inventory": 2, "bids": 2, "bid_items": 3}
