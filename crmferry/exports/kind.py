@@ -8,6 +8,10 @@ that commit never happens, the engine discards the attempt's folder.
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from psycopg import sql
@@ -16,8 +20,24 @@ from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import ValidationFailed
+from crmferry.exports.changes import (
+    LAST_RUN,
+    ChangeWindow,
+    Watermark,
+    current_snapshot,
+    deleted_rows,
+    job_schedule,
+    lock_watermark,
+    move_watermark,
+    refuse_last_run_outside_schedule,
+)
 from crmferry.exports.naming import result_file_name
-from crmferry.exports.options import OPTION_KEYS, options_to_json, parse_export_options
+from crmferry.exports.options import (
+    OPTION_KEYS,
+    ExportOptions,
+    options_to_json,
+    parse_export_options,
+)
 from crmferry.exports.snapshot import snapshot_transaction
 from crmferry.exports.writers import write_export
 from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob, SavedInput, register
@@ -35,7 +55,9 @@ def prepare_export(
 ) -> NewJob:
     """Validate fields, filters, format and CSV options (422 naming what is wrong)."""
     principal.require("member")
-    return NewJob(options=_normalised(data_type, body.get("options")))
+    options = _normalised(data_type, body.get("options"))
+    refuse_last_run_outside_schedule(options.get("changed_since"))
+    return NewJob(options=options)
 
 
 def check_export_template(
@@ -73,14 +95,20 @@ def run_export(ctx: JobContext) -> JobOutcome:
     data_type = get_data_type(ctx.job["data_type"])
     stored = {k: v for k, v in (ctx.job["options"] or {}).items() if k in OPTION_KEYS}
     options = parse_export_options(data_type, stored)
+    mark = _watermark(ctx, options)  # before the snapshot: runs of a schedule queue here
+    if isinstance(mark, str):
+        return JobOutcome(failed=True, error_message=mark)
+    options = replace(options, window=_window(options, mark))
     clock = ctx.conn.execute(ORGANIZATION_CLOCK, {"org": ctx.organization_id}).fetchone()
     assert clock is not None
     name = result_file_name(data_type, clock["now"], clock["timezone"], options.format)
     out_path = ctx.files_dir() / name
+    deleted = 0
     with snapshot_transaction(ctx.db, ctx.organization_id) as snapshot:
+        seen = current_snapshot(snapshot)
         # the total is exact without filters; with them it is unknown until the end
         total = None
-        if not options.filters:
+        if not options.filters and options.window is None:
             query = sql.SQL(COUNT_ROWS).format(table=sql.Identifier(data_type.table))
             row = snapshot.execute(query).fetchone()
             total = int(row["n"]) if row else None
@@ -94,13 +122,78 @@ def run_export(ctx: JobContext) -> JobOutcome:
             connect=ctx.db.app_connect,
             expected_rows=total,
         )
+        size = result.size_bytes
+        if options.window is not None and options.format == "jsonl":
+            deleted, size = _append_deleted(snapshot, data_type, options.window, out_path)
+    if mark is not None:
+        move_watermark(ctx.conn, mark, seen, ctx.job_id)
     ctx.progress(result.record_count, result.record_count)
+    recorded = _recorded_options(ctx.job["options"], options, seen, mark)
     return JobOutcome(
         record_count=result.record_count,
+        counts={"deleted": deleted} if options.window is not None else {},
         result_path=out_path,
-        result_size=result.size_bytes,
+        result_size=size,
         result_file_name=name,
+        options=recorded,
     )
+
+
+def _watermark(ctx: JobContext, options: ExportOptions) -> Watermark | str | None:
+    """A "last_run" export's schedule watermark, locked in the job's transaction (or
+    why there is none)."""
+    if options.changed_since != LAST_RUN:
+        return None
+    schedule_id = job_schedule(ctx.conn, ctx.job_id)
+    if schedule_id is None:
+        return (
+            'options.changed_since is "last_run", but this job belongs to no schedule; '
+            "run the schedule, or export with an RFC 3339 time."
+        )
+    return lock_watermark(ctx.conn, schedule_id)
+
+
+def _window(options: ExportOptions, mark: Watermark | None) -> ChangeWindow | None:
+    """What the export carries: changes since the schedule's last run's snapshot (all
+    records on a first run), or since the time given; None for everything."""
+    if mark is not None:
+        return ChangeWindow(after_snapshot=mark.snapshot) if mark.snapshot else None
+    if isinstance(options.changed_since, datetime):
+        return ChangeWindow(after_time=options.changed_since)
+    return None
+
+
+def _append_deleted(
+    snapshot: Conn, data_type: DataType, window: ChangeWindow, out_path: Path
+) -> tuple[int, int]:
+    """JSON Lines: one `{"deleted": {...}}` line per deleted record after the records;
+    (how many, the file's new size)."""
+    count = 0
+    with out_path.open("ab") as out:
+        for row in deleted_rows(snapshot, data_type, window):
+            line = {
+                k: (v.isoformat() if isinstance(v, datetime) else str(v) if k == "id" else v)
+                for k, v in row.items()
+            }
+            out.write(json.dumps({"deleted": line}, ensure_ascii=False).encode() + b"\n")
+            count += 1
+    return count, out_path.stat().st_size
+
+
+def _recorded_options(
+    stored: dict[str, Any] | None,
+    options: ExportOptions,
+    seen: str,
+    mark: Watermark | None,
+) -> dict[str, Any] | None:
+    """The job's options plus, for an incremental export, the watermark it used: its
+    own snapshot and where it started (`since`: a snapshot, a time, or null for all)."""
+    if options.changed_since is None:
+        return None
+    since = None if options.window is None else options.window.as_json()
+    if mark is not None and since is not None:
+        since["job_id"] = str(mark.job_id) if mark.job_id else None
+    return {**(stored or {}), "watermark": {"snapshot": seen, "since": since}}
 
 
 register(

@@ -26,16 +26,20 @@ Accepted keys (all optional):
   `crmferry.exports.included` for how each format writes them.
 * `<field>_from_<included>` (`amount_from_items`): true derives the field from the
   included records (a bid's amount as the sum of its lines' totals), at export.
+* `changed_since`: only the records created or changed since an RFC 3339 time, or since
+  the previous successful run of the export's schedule (`"last_run"`); see
+  `crmferry.exports.changes`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal, cast, get_args
 
 from crmferry.errors import ValidationFailed
+from crmferry.exports.changes import ChangeWindow, parse_changed_since
 from crmferry.exports.filters import Filter, parse_filter
 from crmferry.records import TEXT_LIKE, DataType, Field
 from crmferry.records.values import to_bool
@@ -65,6 +69,7 @@ OPTION_KEYS = (
     "sort",
     "delimiter",
     "bom",
+    "changed_since",
     "include",
     "amount_from_items",
 )
@@ -88,6 +93,9 @@ class ExportOptions:
     bom: bool = True
     include: tuple[str, ...] = ()
     derived: tuple[str, ...] = ()  # fields derived from included records (rollups)
+    changed_since: datetime | str | None = None
+    # what `changed_since` resolved to when the export runs (never stored)
+    window: ChangeWindow | None = field(default=None, compare=False)
 
 
 def exportable_fields(data_type: DataType) -> dict[str, Field]:
@@ -135,6 +143,7 @@ def parse_export_options(data_type: DataType, raw: dict[str, Any] | None) -> Exp
         bom=_parse_bool_option("options.bom", raw.get("bom"), True, errors),
         include=_parse_include(data_type, raw.get("include"), errors),
         derived=_parse_derived(data_type, raw, errors),
+        changed_since=_parse_changed_since(raw.get("changed_since"), errors),
     )
     errors.raise_if_any()
     return options
@@ -152,6 +161,11 @@ def options_to_json(options: ExportOptions) -> dict[str, Any]:
         "sort": [("-" if k.descending else "") + k.field for k in options.sort],
         "delimiter": options.delimiter,
         "bom": options.bom,
+        **(
+            {"changed_since": _value_to_json(options.changed_since)}
+            if options.changed_since
+            else {}
+        ),
         **({"include": list(options.include)} if options.include else {}),
         **{DERIVED_OPTIONS[f]: True for f in options.derived},
     }
@@ -186,16 +200,24 @@ def _parse_derived(data_type: DataType, raw: dict[str, Any], errors: _Errors) ->
 
     derived: list[str] = []
     available = rollups(data_type)
-    for field, option in DERIVED_OPTIONS.items():
+    for name, option in DERIVED_OPTIONS.items():
         wanted = _parse_bool_option(f"options.{option}", raw.get(option), False, errors)
         if not wanted:
             continue
-        included = available.get(field)
-        if included is None or option != f"{field}_from_{included.name}":
-            errors.add(f"options.{option}", f"{data_type.name} has no {field} derived this way")
+        included = available.get(name)
+        if included is None or option != f"{name}_from_{included.name}":
+            errors.add(f"options.{option}", f"{data_type.name} has no {name} derived this way")
         else:
-            derived.append(field)
+            derived.append(name)
     return tuple(derived)
+
+
+def _parse_changed_since(value: object, errors: _Errors) -> datetime | str | None:
+    parsed = parse_changed_since(value)
+    if isinstance(parsed, ValueError):
+        errors.add("options.changed_since", str(parsed))
+        return None
+    return parsed
 
 
 # format, fields, delimiter, bom ---------------------------------------------------------

@@ -117,3 +117,12 @@ class ExportOptions(RequestBody):
     amount_from_items: bool | None = Field(
         default=None, description="Bids: the amount as the sum of the lines' totals."
     )
+    changed_since: Text | None = Field(
+        default=None,
+        description=(
+            "Only the records created or changed since this RFC 3339 time, or since the"
+            ' previous successful run of the export\'s schedule (`"last_run"`, schedules'
+            " only); deleted records: `GET /jobs/{id}/deleted` (and, in JSON Lines, one"
+            ' `{"deleted": {...}}` line each at the end).'
+        ),
+    )
