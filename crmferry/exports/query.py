@@ -215,7 +215,7 @@ def _compose(
     come before theirs: the caller lists them); `order_after` follows the sort keys."""
     conditions, params = _where(data_type, options.filters)
     if options.window is not None:
-        conditions = [changed_condition(options.window), *conditions]
+        conditions = [_changed(data_type, options), *conditions]
     if condition is not None:
         conditions = [condition, *conditions]
     query = sql.SQL(
@@ -229,6 +229,27 @@ def _compose(
         order=sql.SQL(", ").join([_order_by(data_type, options), *order_after]),
     )
     return query, params
+
+
+def _changed(data_type: DataType, options: ExportOptions) -> sql.Composable:
+    """The records of the change window; with included records, also those whose
+    included records changed (a bid whose lines did)."""
+    assert options.window is not None
+    own = changed_condition(options.window)
+    known = includable(data_type)
+    others = [
+        sql.SQL(CHANGED_INCLUDED).format(
+            table=sql.Identifier(known[n].data_type.table),
+            link_id=known[n].link_id,
+            changed=changed_condition(options.window, "i"),
+        )
+        for n in options.include
+    ]
+    return sql.SQL("({})").format(sql.SQL(" OR ").join([own, *others])) if others else own
+
+
+# A record whose included records (a bid's lines) were written in the change window.
+CHANGED_INCLUDED = "EXISTS (SELECT FROM {table} AS i WHERE i.{link_id} = r.id AND {changed})"
 
 
 def _links_used(data_type: DataType, options: ExportOptions) -> list[Link]:

@@ -119,3 +119,37 @@ def test_what_a_type_cannot_include_or_derive_is_a_422_naming_the_option(
     assert response.status_code == 422, response.text
     fields = {e["field"] for e in response.json()["errors"]}
     assert fields == {"options.include[0]", "options.amount_from_items"}
+
+
+def test_an_incremental_export_with_lines_carries_a_bid_whose_lines_alone_changed(
+    quoted: Org, importer: Importer, app_client: TestClient, db: Database, settings: Settings
+) -> None:
+    body = {
+        "name": "Nightly bids",
+        "job_type": "export",
+        "data_type": "bids",
+        "options": {
+            "format": "jsonl",
+            "fields": FIELDS,
+            "include": ["items"],
+            "changed_since": "last_run",
+        },
+        "cron": "0 3 * * *",
+        "timezone": "UTC",
+    }
+    created = app_client.post("/api/v1/schedules", headers=quoted.member.headers, json=body)
+    assert created.status_code == 201, created.text
+
+    def run() -> list[dict[str, Any]]:
+        url = f"/api/v1/schedules/{created.json()['id']}/run"
+        fired = app_client.post(url, headers=quoted.member.headers)
+        done = run_job(db, settings, quoted.id, fired.json()["id"])
+        assert done["status"] == "completed", done["error_message"]
+        result = app_client.get(f"/api/v1/jobs/{done['id']}/result", headers=quoted.member.headers)
+        return [json.loads(line) for line in result.text.splitlines() if line]
+
+    assert [r["bid_number"] for r in run()] == ["Q-1", "Q-2", "Q-3"]
+    assert run() == []
+    importer.import_csv(quoted, "bid_items", "Quote #,Line,Qty\nQ-2,1,5\n")
+    changed = run()
+    assert [(r["bid_number"], r["items"][0]["quantity"]) for r in changed] == [("Q-2", 5)]
