@@ -182,3 +182,32 @@ def test_reverting_bids_whose_lines_another_import_added_is_a_conflict_unless_fo
     assert forced.status_code == 201
     assert importer.run(org, forced.json()["id"])["status"] == "completed"
     assert importer.rows(org, "SELECT count(*) AS n FROM bid_items") == [{"n": 0}]
+
+
+def test_an_incremental_export_of_lines_lists_the_lines_deleted_since(
+    importer: Importer, app_client: TestClient, db: Database, settings: Settings, org: Org
+) -> None:
+    importer.import_csv(org, "bids", "Bid #,Title,Amount\nQ-1,Forge,100\n")
+    body = {
+        "name": "Nightly lines",
+        "job_type": "export",
+        "data_type": "bid_items",
+        "options": {"format": "jsonl", "changed_since": "last_run"},
+        "cron": "0 3 * * *",
+        "timezone": "UTC",
+    }
+    schedule = app_client.post("/api/v1/schedules", headers=org.member.headers, json=body).json()
+    lines = importer.import_csv(org, "bid_items", "Quote #,Line,Qty\nQ-1,1,1\nQ-1,2,2\n")
+
+    def run() -> dict[str, Any]:
+        fired = app_client.post(
+            f"/api/v1/schedules/{schedule['id']}/run", headers=org.member.headers
+        )
+        done = run_job(db, settings, org.id, fired.json()["id"])
+        assert done["status"] == "completed", done["error_message"]
+        return done
+
+    assert run()["record_count"] == 2
+    revert = app_client.post(f"/api/v1/jobs/{lines['id']}/revert", headers=org.member.headers)
+    assert importer.run(org, revert.json()["id"])["status"] == "completed"
+    assert run()["counts"]["deleted"] == 2
