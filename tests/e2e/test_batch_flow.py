@@ -3,6 +3,10 @@ typed from its headers, dry-run, then imported as one batch by a real worker."""
 
 from __future__ import annotations
 
+import csv
+import io
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect
 
@@ -29,8 +33,8 @@ def _count(db: Database, org: Org, table: str) -> int:
     return int(row["n"])
 
 
-def test_dropped_files_are_typed_dry_run_then_imported_as_one_batch(
-    new_page: NewPage, org: Org, db: Database
+def test_dropped_files_are_typed_dry_run_imported_as_one_batch_and_exported_with_lines(
+    new_page: NewPage, org: Org, db: Database, tmp_path: Path
 ) -> None:
     page = new_page(org, org.member)
     page.goto("/")
@@ -65,4 +69,23 @@ def test_dropped_files_are_typed_dry_run_then_imported_as_one_batch(
         2,
         2,
         3,
+    ]
+
+    # the bids they made, exported with their lines and the amount from them
+    card = page.locator('[data-type="bids"]')
+    card.locator(".export-panel summary").click()
+    card.get_by_label("Include each record's bid items", exact=False).check()
+    card.get_by_label("Amount from the bid items' totals").check()
+    card.get_by_role("button", name="Export now").click()
+    line = card.locator(".export-form .job-line[data-status='completed']")
+    expect(line).to_be_visible(timeout=JOB_DONE)
+    with page.expect_download() as download:
+        line.get_by_test_id("download-result").click()
+    path = tmp_path / "bids.csv"
+    download.value.save_as(path)
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    assert [(r["bid_number"], r["amount"], r["items.line_number"]) for r in rows] == [
+        ("Q-1", "22.00", "1"),
+        ("Q-1", "22.00", "2"),
+        ("Q-2", "5.00", "1"),
     ]
