@@ -35,6 +35,7 @@ from crmferry.exports.query import (
     build_json_export_query,
     build_split_export_queries,
     export_columns,
+    included_row_columns,
     splittable,
 )
 from crmferry.exports.split import Split
@@ -57,8 +58,9 @@ def write_csv(
 ) -> int:
     """Write the CSV export to `path`; the number of records. With `split`, a large
     export in creation order is read as two streams (the same bytes)."""
-    select_list = csv_select_list(export_columns(data_type, options))
-    query, params = build_export_query(data_type, options, select_list)
+    columns = export_columns(data_type, options) + included_row_columns(data_type, options)
+    select_list = csv_select_list(columns)
+    query, params = build_export_query(data_type, options, select_list, included_rows=True)
     prefix = UTF8_BOM if options.bom else b""
     if split is not None and splittable(options):
         first_rows = split.first_part_rows(conn, query, params)

@@ -22,6 +22,10 @@ Accepted keys (all optional):
   Default `["created_at", "id"]`: the order records were created in.
 * `delimiter` (CSV): one of `,` (default) `;` `|` or a tab (`\\t` or `tab` accepted).
 * `bom` (CSV): write a UTF-8 byte-order mark first so Excel reads UTF-8 (default true).
+* `include`: names of records to include with each exported one (a bid's `items`); see
+  `crmferry.exports.included` for how each format writes them.
+* `<field>_from_<included>` (`amount_from_items`): true derives the field from the
+  included records (a bid's amount as the sum of its lines' totals), at export.
 * `changed_since`: only the records created or changed since an RFC 3339 time, or since
   the previous successful run of the export's schedule (`"last_run"`); see
   `crmferry.exports.changes`.
@@ -58,7 +62,17 @@ Format = Literal["csv", "xlsx", "jsonl"]
 FORMATS: tuple[Format, ...] = get_args(Format)
 DELIMITERS = {",": ",", ";": ";", "|": "|", "\t": "\t", "\\t": "\t", "tab": "\t"}
 DEFAULT_SORT = ("created_at", "id")
-OPTION_KEYS = ("format", "fields", "filters", "sort", "delimiter", "bom", "changed_since")
+OPTION_KEYS = (
+    "format",
+    "fields",
+    "filters",
+    "sort",
+    "delimiter",
+    "bom",
+    "changed_since",
+    "include",
+    "amount_from_items",
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,8 @@ class ExportOptions:
     sort: tuple[SortKey, ...] = tuple(SortKey(name) for name in DEFAULT_SORT)
     delimiter: str = ","
     bom: bool = True
+    include: tuple[str, ...] = ()
+    derived: tuple[str, ...] = ()  # fields derived from included records (rollups)
     changed_since: datetime | str | None = None
     # what `changed_since` resolved to when the export runs (never stored)
     window: ChangeWindow | None = field(default=None, compare=False)
@@ -125,6 +141,8 @@ def parse_export_options(data_type: DataType, raw: dict[str, Any] | None) -> Exp
         sort=_parse_sort(known, raw.get("sort"), errors),
         delimiter=_parse_delimiter(raw.get("delimiter"), errors),
         bom=_parse_bool_option("options.bom", raw.get("bom"), True, errors),
+        include=_parse_include(data_type, raw.get("include"), errors),
+        derived=_parse_derived(data_type, raw, errors),
         changed_since=_parse_changed_since(raw.get("changed_since"), errors),
     )
     errors.raise_if_any()
@@ -148,7 +166,50 @@ def options_to_json(options: ExportOptions) -> dict[str, Any]:
             if options.changed_since
             else {}
         ),
+        **({"include": list(options.include)} if options.include else {}),
+        **{DERIVED_OPTIONS[f]: True for f in options.derived},
     }
+
+
+# field → the option deriving it from included records (`<field>_from_<included>`, for
+# the rollups the descriptions declare); OPTION_KEYS lists each of them
+DERIVED_OPTIONS = {"amount": "amount_from_items"}
+
+
+def _parse_include(data_type: DataType, value: object, errors: _Errors) -> tuple[str, ...]:
+    from crmferry.exports.included import includable
+
+    if value is None:
+        return ()
+    known = includable(data_type)
+    if not isinstance(value, list):
+        errors.add("options.include", "must be a list of names")
+        return ()
+    found: list[str] = []
+    for i, name in enumerate(value):
+        if not isinstance(name, str) or name not in known:
+            choices = ", ".join(known) or "nothing"
+            errors.add(f"options.include[{i}]", f"{data_type.name} can include {choices}")
+        elif name not in found:
+            found.append(name)
+    return tuple(found)
+
+
+def _parse_derived(data_type: DataType, raw: dict[str, Any], errors: _Errors) -> tuple[str, ...]:
+    from crmferry.exports.included import rollups
+
+    derived: list[str] = []
+    available = rollups(data_type)
+    for name, option in DERIVED_OPTIONS.items():
+        wanted = _parse_bool_option(f"options.{option}", raw.get(option), False, errors)
+        if not wanted:
+            continue
+        included = available.get(name)
+        if included is None or option != f"{name}_from_{included.name}":
+            errors.add(f"options.{option}", f"{data_type.name} has no {name} derived this way")
+        else:
+            derived.append(name)
+    return tuple(derived)
 
 
 def _parse_changed_since(value: object, errors: _Errors) -> datetime | str | None:

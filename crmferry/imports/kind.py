@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -185,8 +186,23 @@ def _invalid_template(field: str, message: str) -> ValidationFailed:
 def _run(
     ctx: JobContext, upload: dict[str, Any], mapping: dict[str, str], options: ImportOptions
 ) -> JobOutcome:
-    conn, settings = ctx.conn, ctx.settings
     data_type = get_data_type(ctx.job["data_type"])
+    return run_file(ctx, data_type, upload, mapping, options, ctx.progress, REPORT_NAME)
+
+
+def run_file(
+    ctx: JobContext,
+    data_type: DataType,
+    upload: dict[str, Any],
+    mapping: dict[str, str],
+    options: ImportOptions,
+    progress: Callable[[int, int | None], None],
+    report_name: str,
+) -> JobOutcome:
+    """Import one uploaded file into `data_type` on the job's transaction: stage, validate,
+    write (or count, for a dry run), and report bad rows in `report_name` of the job's
+    folder. `progress(done, total)` after each staged batch (it raises on a cancel)."""
+    conn, settings = ctx.conn, ctx.settings
     path = upload_path(settings, upload["storage_path"])
     limits = ReadLimits.from_settings(settings)
     info = sniff(path, limits)
@@ -201,7 +217,7 @@ def _run(
         fields,
         positions,
         iter_rows(path, info, limits),
-        lambda done: ctx.progress(done, max(done, estimate or 0) or None),
+        lambda done: progress(done, max(done, estimate or 0) or None),
     )
     clock.lap("staged", total)
     plan = validate.build_rows(conn, data_type, fields, options)
@@ -215,12 +231,12 @@ def _run(
     else:
         merge.write_rows(conn, plan, options, ctx.job_id, counts)
     clock.lap("written", total)
-    ctx.progress(total, total)
+    progress(total, total)
     outcome = JobOutcome(record_count=total, counts=counts.as_dict(), failed=aborted)
     if counts.failed:
         columns = {f: headers.index(h) for h, f in mapping.items()}
         report = write_report(
-            conn, ctx.files_dir() / REPORT_NAME, headers, columns, iter_rows(path, info, limits)
+            conn, ctx.files_dir() / report_name, headers, columns, iter_rows(path, info, limits)
         )
         outcome.error_report_path = report.path
         outcome.error_message = report.summary(counts.failed, aborted)

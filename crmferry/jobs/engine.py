@@ -59,6 +59,7 @@ UPDATE scheduled_jobs
        error_report_path = %(error_report_path)s,
        upload_id = coalesce(%(upload_id)s::uuid, upload_id),
        mapping = coalesce(%(mapping)s::jsonb, mapping),
+       items = coalesce(%(items)s::jsonb, items),
        options = coalesce(%(options)s::jsonb, options)
                  || CASE WHEN %(result_file_name)s::text IS NULL THEN '{}'::jsonb
                          ELSE jsonb_build_object('result_file_name', %(result_file_name)s::text)
@@ -233,6 +234,7 @@ class Finish:
     upload_id: UUID | None = None
     mapping: dict[str, Any] | None = None
     options: dict[str, Any] | None = None
+    items: list[dict[str, Any]] | None = None
 
 
 def finish(conn: Conn, claim: Claim, outcome: Finish) -> dict[str, Any] | None:
@@ -253,6 +255,7 @@ def finish(conn: Conn, claim: Claim, outcome: Finish) -> dict[str, Any] | None:
             upload_id=outcome.upload_id,
             mapping=_json_or_none(outcome.mapping),
             options=_json_or_none(outcome.options),
+            items=Jsonb(outcome.items) if outcome.items is not None else None,
         ),
     ).fetchone()
 

@@ -28,7 +28,14 @@ from crmferry.config import Settings
 from crmferry.db import Conn, Database
 from crmferry.errors import Conflict, CrmFerryError
 from crmferry.jobs.cron import next_fire
-from crmferry.jobs.kinds import NewJob, SavedInput, default_schedule_job, kind_for
+from crmferry.jobs.kinds import (
+    JobKind,
+    NewJob,
+    SavedInput,
+    default_schedule_job,
+    described_type,
+    kind_for,
+)
 from crmferry.jobs.operations import db_now, insert_job
 from crmferry.jobs.schedules import get_schedule
 from crmferry.jobs.sources import source_for
@@ -203,10 +210,13 @@ def _occurrence_input(
     job_type, data_type = schedule["job_type"], schedule["data_type"]
     saved = apply_template(conn, schedule["template_id"], job_type, data_type, own)
     try:
-        make = kind_for(job_type).schedule_job
+        kind: JobKind | None = kind_for(job_type)
     except KeyError:
-        make = default_schedule_job
-    new = make(conn, get_data_type(data_type), saved, settings)
+        kind = None
+    if kind is None:
+        new = default_schedule_job(conn, get_data_type(data_type), saved, settings)
+    else:
+        new = kind.schedule_job(conn, described_type(kind, data_type), saved, settings)
     if saved.source is None:
         return new
     file_name = new.file_name or source_for(saved.source).file_name(saved.source)

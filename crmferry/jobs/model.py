@@ -59,7 +59,33 @@ def job_json(row: dict[str, Any]) -> dict[str, Any]:
         "updated_at": rfc3339(row["updated_at"]),
         "result_url": f"/api/v1/jobs/{job_id}/result" if row["result_path"] else None,
         "error_report_url": f"/api/v1/jobs/{job_id}/errors" if row["error_report_path"] else None,
+        "items": _items(job_id, row),
     }
+
+
+def _items(job_id: str, row: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """A batch's files in the order they run: each one's results once it has run, its
+    input before (None for a job of one file)."""
+    results = row.get("items")
+    planned = (row["options"] or {}).get("items") if row["job_type"] == "import_batch" else None
+    if results is None and not isinstance(planned, list):
+        return None
+    shown = []
+    for index, item in enumerate(results if results is not None else planned or []):
+        report = item.get("report_path")
+        shown.append(
+            {
+                "file_name": item.get("file_name"),
+                "data_type": item.get("data_type"),
+                "upload_id": item.get("upload_id"),
+                "counts": {**EMPTY_COUNTS, **(item.get("counts") or {})},
+                "error_message": item.get("error_message"),
+                "error_report_url": f"/api/v1/jobs/{job_id}/errors?item={index + 1}"
+                if report
+                else None,
+            }
+        )
+    return shown
 
 
 def parse_job_id(value: object) -> UUID:

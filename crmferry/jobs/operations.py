@@ -20,12 +20,18 @@ from crmferry.cursors import decode_cursor, encode_cursor
 from crmferry.db import Conn
 from crmferry.errors import Conflict, NotFound, ValidationFailed
 from crmferry.jobs.files import delete_job_files
-from crmferry.jobs.kinds import NewJob, SavedInput, kind_for, registered_job_types
+from crmferry.jobs.kinds import (
+    NewJob,
+    SavedInput,
+    described_type,
+    kind_for,
+    registered_job_types,
+)
 from crmferry.jobs.model import FINISHED, STATUSES, parse_job_id
 from crmferry.jobs.notify_request import parse_notify
 from crmferry.jobs.templates import apply_template
 from crmferry.jobs.timing import parse_scheduled_time
-from crmferry.records import DATA_TYPES, get_data_type
+from crmferry.records import DATA_TYPES
 
 MAX_PAGE = 200
 
@@ -104,6 +110,7 @@ def create_job(
     """
     principal.require("member")
     job_type, data_type = _job_and_data_type(body)
+    kind = kind_for(job_type)
     template_id = body.get("template_id") or None
     own = SavedInput(body.get("options") or {}, body.get("mapping"))
     given = apply_template(conn, template_id, job_type, data_type, own)
@@ -112,8 +119,7 @@ def create_job(
     when = parse_scheduled_time(
         body.get("scheduled_time"), timezone, db_now(conn), settings.min_lead_seconds
     )
-    kind = kind_for(job_type)
-    new = kind.prepare(conn, principal, get_data_type(data_type), body, settings)
+    new = kind.prepare(conn, principal, described_type(kind, data_type), body, settings)
     row = insert_job(
         conn,
         settings,
@@ -326,6 +332,9 @@ def _job_and_data_type(body: dict[str, Any]) -> tuple[str, str]:
     if job_type not in types:
         message = f"job_type must be one of {', '.join(types)}."
         raise ValidationFailed(message, [{"field": "job_type", "message": message}])
+    own = kind_for(job_type).own_data_type
+    if own is not None:
+        return str(job_type), own
     if data_type not in DATA_TYPES:
         message = f"data_type must be one of {', '.join(DATA_TYPES)}."
         raise ValidationFailed(message, [{"field": "data_type", "message": message}])

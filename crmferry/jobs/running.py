@@ -242,6 +242,7 @@ def _completed(settings: Settings, outcome: JobOutcome) -> Finish:
         upload_id=outcome.upload_id,
         mapping=outcome.mapping,
         options=outcome.options,
+        items=outcome.items,
     )
 
 
@@ -253,6 +254,7 @@ def _failed_outcome(db: Database, settings: Settings, claim: Claim, outcome: Job
         record_count=outcome.record_count,
         counts=outcome.counts,
         error_report_path=stored_path(settings, outcome.error_report_path),
+        items=outcome.items,
     )
     status = "failed" if engine.finish_apart(db, claim, finish) is not None else "lost"
     _discard(settings, claim, outcome, keep_report=status != "lost", final=status != "lost")

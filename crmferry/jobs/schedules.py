@@ -23,14 +23,14 @@ from crmferry.db import Conn
 from crmferry.errors import NotFound, ValidationFailed
 from crmferry.ids import id_or_not_found
 from crmferry.jobs.cron import check_cron, next_fire
-from crmferry.jobs.kinds import JobKind, SavedInput, job_types_with, kind_for
+from crmferry.jobs.kinds import JobKind, SavedInput, described_type, job_types_with, kind_for
 from crmferry.jobs.model import rfc3339
 from crmferry.jobs.notify_request import parse_schedule_notify
 from crmferry.jobs.operations import db_now
 from crmferry.jobs.sources import examples, source_for
 from crmferry.jobs.templates import apply_template
 from crmferry.jobs.timing import zone_named
-from crmferry.records import DATA_TYPES, get_data_type
+from crmferry.records import DATA_TYPES
 
 INSERT = """
 INSERT INTO schedules (organization_id, created_by, name, job_type, data_type, options,
@@ -175,9 +175,10 @@ def _prepared(conn: Conn, settings: Settings, values: dict[str, Any]) -> dict[st
     job_type, data_type = values["job_type"], values["data_type"]
     own = SavedInput(values["options"], values.get("mapping"), values.get("source"))
     apply_template(conn, values.get("template_id"), job_type, data_type, own)
-    check = kind_for(job_type).check_schedule
+    kind = kind_for(job_type)
+    check = kind.check_schedule
     assert check is not None  # _checked accepts only kinds that can be scheduled
-    saved = check(conn, get_data_type(data_type), own, settings)
+    saved = check(conn, described_type(kind, data_type), own, settings)
     return {**values, "options": saved.options, "mapping": saved.mapping}
 
 
@@ -193,12 +194,17 @@ def _checked(values: dict[str, Any], settings: Settings, creating: bool) -> dict
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         errors.append({"field": "name", "message": "A name of 1 to 200 characters is required."})
     schedulable = job_types_with("check_schedule")
+    own = None
+    if values.get("job_type") in schedulable:
+        # a kind whose jobs span data types (a batch) names its own
+        own = kind_for(values["job_type"]).own_data_type
+        values = {**values, "data_type": own or values.get("data_type")}
     if creating:
         if values.get("job_type") not in schedulable:
             errors.append(
                 {"field": "job_type", "message": f"must be one of {', '.join(schedulable)}"}
             )
-        if values.get("data_type") not in DATA_TYPES:
+        if own is None and values.get("data_type") not in DATA_TYPES:
             errors.append(
                 {"field": "data_type", "message": f"must be one of {', '.join(DATA_TYPES)}"}
             )

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from crmferry.web.api import (
     audit,
+    batch_uploads,
     events,
     import_jobs,
     jobs,
@@ -26,6 +27,7 @@ def api_routers() -> list[APIRouter]:
         me.router,
         settings.router,
         uploads.router,
+        batch_uploads.router,
         records.router,
         templates.router,
         import_jobs.router,

@@ -222,14 +222,26 @@ def job_result(
     },
 )
 def job_errors(
-    job_id: JobId, principal: CurrentPrincipal, db: DB, settings: AppSettings
+    job_id: JobId,
+    principal: CurrentPrincipal,
+    db: DB,
+    settings: AppSettings,
+    item: int | None = Query(
+        default=None, ge=1, le=1000, description="A batch's file, counted from 1 in run order."
+    ),
 ) -> FileResponse:
-    """The error report (CSV); 404 when the job has none."""
+    """The error report (CSV); 404 when the job (or its file `item`) has none."""
     with db.tenant(principal.organization_id) as conn:
         row = operations.get_job(conn, job_id)
-    path = _existing(settings, row["error_report_path"], "This job has no error report.")
+    stored, data_type = row["error_report_path"], row["data_type"]
+    if item is not None:
+        items = row["items"] or []
+        if item > len(items):
+            raise NotFound(f"This job has no file {item}.")
+        stored, data_type = items[item - 1].get("report_path"), items[item - 1]["data_type"]
+    path = _existing(settings, stored, "This job has no error report.")
     return FileResponse(
-        path, media_type="text/csv", filename=f"{row['data_type']}-{str(row['id'])[:8]}-errors.csv"
+        path, media_type="text/csv", filename=f"{data_type}-{str(row['id'])[:8]}-errors.csv"
     )
 
 

@@ -109,6 +109,14 @@ class ExportOptions(RequestBody):
     bom: bool | None = Field(
         default=None, description="CSV only: a UTF-8 byte-order mark (default true)."
     )
+    include: list[Text] | None = Field(
+        default=None,
+        max_length=10,
+        description="Records to include with each one: a bid's `items` (its lines).",
+    )
+    amount_from_items: bool | None = Field(
+        default=None, description="Bids: the amount as the sum of the lines' totals."
+    )
     changed_since: Text | None = Field(
         default=None,
         description=(

@@ -155,3 +155,30 @@ UPLOAD_FORM = {
         }
     },
 }
+
+
+class UploadBatch(Answer):
+    """The files of one batch upload, in the order sent (a ZIP's in its own order)."""
+
+    items: list[Upload]
+
+
+BATCH_UPLOAD_FORM = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "array",
+                        "items": {"type": "string", "format": "binary"},
+                        "description": "CSV, TSV, TXT or XLSX files (one part each), "
+                        "or one ZIP of them.",
+                    },
+                },
+            }
+        }
+    },
+}

@@ -7,6 +7,8 @@ from uuid import UUID
 
 from pydantic import Discriminator, Field, Tag, WithJsonSchema
 
+from crmferry.imports.batch import MAX_ITEMS
+from crmferry.imports.options import ON_ERROR
 from crmferry.jobs.kinds import job_types_with
 from crmferry.jobs.notify_request import MAX_EMAILS, ScheduleOutcome
 from crmferry.web.api.models.base import (
@@ -100,11 +102,43 @@ class OtherScheduleRequest(ScheduleRequest, StorableExtras):
     options: dict[Text, JsonValue] | None = None
 
 
+class BatchScheduleItem(RequestBody):
+    """One file of a batch schedule, fetched from its own source at each run."""
+
+    source: Source
+    data_type: DataTypeName | None = Field(
+        default=None, description="Default: the type each downloaded file's headers fit best."
+    )
+    mapping: Mapping | None = Field(default=None, description="Default: the suggested mapping.")
+    options: ImportOptions | None = None
+
+
+class BatchScheduleOptions(RequestBody):
+    """A batch schedule's files and the batch's own options."""
+
+    items: list[BatchScheduleItem] = Field(min_length=1, max_length=MAX_ITEMS)
+    on_error: Annotated[Text, Choice(lambda: ON_ERROR, enforce=False)] | None = None
+    dry_run: bool | None = None
+
+
+class BatchScheduleRequest(RequestBody):
+    """A recurring batch import: every run downloads each file and imports them all as one
+    job (see POST /jobs, `import_batch`)."""
+
+    job_type: Literal["import_batch"]
+    name: Name
+    cron: Cron
+    timezone: TimeZoneName
+    enabled: bool = True
+    options: BatchScheduleOptions
+
+
 ScheduleBody = Annotated[
     Annotated[ImportScheduleRequest, Tag("import")]
     | Annotated[ExportScheduleRequest, Tag("export")]
+    | Annotated[BatchScheduleRequest, Tag("import_batch")]
     | Annotated[OtherScheduleRequest, Tag(OTHER_KIND)],
-    Discriminator(by_job_type(ImportScheduleRequest, ExportScheduleRequest)),
+    Discriminator(by_job_type(ImportScheduleRequest, ExportScheduleRequest, BatchScheduleRequest)),
 ]
 
 
@@ -115,6 +149,7 @@ ChangedOptions = Annotated[
             "anyOf": [
                 {"$ref": "#/components/schemas/ImportOptions"},
                 {"$ref": "#/components/schemas/ExportOptions"},
+                {"$ref": "#/components/schemas/BatchScheduleOptions"},
             ]
         }
     ),

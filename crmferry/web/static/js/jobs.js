@@ -11,7 +11,7 @@
   const errorBox = document.querySelector("[data-form-error]");
   const liveState = document.querySelector(".live-state");
 
-  const label = (s) => (s ? s.charAt(0).toUpperCase() + s.slice(1) : "");
+  const label = (s) => (s ? s.charAt(0).toUpperCase() + s.slice(1).replace(/_/g, " ") : "");
 
   const showError = (problem) => CF.showError(errorBox, problem);
 
@@ -75,7 +75,7 @@
     if (job.error_report_url) out.push(CF.el("a", { class: "button", href: job.error_report_url, download: "" }, "Error report"));
     if (CF.canWrite()) {
       if (job.status === "failed" || job.status === "cancelled") out.push(button("Retry", () => act("POST", `/jobs/${job.id}/retry`)));
-      if (job.job_type === "import" && job.status === "completed" && !(job.options && job.options.dry_run)) {
+      if ((job.job_type === "import" || job.job_type === "import_batch") && job.status === "completed" && !(job.options && job.options.dry_run)) {
         out.push(button("Revert", () => act("POST", `/jobs/${job.id}/revert`, {}, "Undo every change this import made?")));
       }
       out.push(button("Delete", async () => {
