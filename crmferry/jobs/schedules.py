@@ -18,6 +18,7 @@ from psycopg.types.json import Jsonb
 
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
+from crmferry.credentials import kept_credentials, redacted
 from crmferry.db import Conn
 from crmferry.errors import NotFound, ValidationFailed
 from crmferry.ids import id_or_not_found
@@ -64,9 +65,9 @@ def schedule_json(row: dict[str, Any]) -> dict[str, Any]:
         "name": row["name"],
         "job_type": row["job_type"],
         "data_type": row["data_type"],
-        "options": row["options"] or {},
+        "options": redacted(row["options"] or {}),
         "mapping": row["mapping"],
-        "source": row["source"],
+        "source": redacted(row["source"]),
         "template_id": str(row["template_id"]) if row["template_id"] else None,
         "cron": row["cron"],
         "timezone": row["timezone"],
@@ -100,6 +101,8 @@ def update_schedule(
     principal.require("member")
     current = get_schedule(conn, schedule_id, for_update=True)
     changes = {k: v for k, v in body.items() if k in EDITABLE}
+    if "source" in changes:  # credentials left out (or sent back as shown) are kept
+        changes["source"] = kept_credentials(changes["source"], current["source"])
     values = _checked({**current, **changes}, settings, creating=False)
     values = _prepared(conn, settings, values)
     values["next_run_at"] = _next_run(values, db_now(conn))

@@ -18,6 +18,7 @@ from psycopg.types.json import Jsonb
 
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
+from crmferry.credentials import redacted
 from crmferry.db import Conn
 from crmferry.errors import Conflict, NotFound, ValidationFailed
 from crmferry.ids import id_or_not_found
@@ -115,7 +116,7 @@ def public(row: dict[str, Any]) -> dict[str, Any]:
         "job_type": row["job_type"],
         "data_type": row["data_type"],
         "mapping": row["mapping"],
-        "options": row["options"],
+        "options": redacted(row["options"]),
         "created_by": str(row["created_by"]) if row["created_by"] else None,
         "created_at": row["created_at"].isoformat(),
     }
