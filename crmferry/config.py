@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     max_xlsx_uncompressed_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
     max_xlsx_part_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
     max_xlsx_ratio: int = Field(default=100, gt=1)
+    # a gzip source (URL or S3) stops decompressing past this many bytes (gzip bombs)
+    max_decompressed_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
     fetch_timeout_seconds: float = Field(default=60.0, gt=0)
     fetch_deadline_seconds: float = Field(default=600.0, gt=0)
     # comma-separated CIDRs and host names outbound requests may reach although private

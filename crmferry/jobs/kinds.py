@@ -144,6 +144,7 @@ BUILTIN_MODULES = (
     "crmferry.imports.kind",
     "crmferry.imports.revert_kind",
     "crmferry.imports.url_source",
+    "crmferry.imports.s3_source",
 )
 
 
