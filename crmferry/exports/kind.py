@@ -1,7 +1,9 @@
 """The `export` job kind: check the options (prepare), stream the file (run).
 
 The file is read from one REPEATABLE READ snapshot (its own transaction) and
-written to the job's folder; the outcome names it and its download name, which
+written to the job's folder (gzip-compressed as it is written, with
+`options.compression`), then delivered to `options.destination` when there is one
+(`destinations`: a failed delivery fails the job); the outcome names it and its download name, which
 the engine records in the job's own transaction together with "completed". If
 that commit never happens, the engine discards the attempt's folder.
 """
@@ -13,11 +15,24 @@ from typing import Any
 from psycopg import sql
 
 from crmferry.accounts.principal import Principal
+from crmferry.buckets import parse_s3_url
 from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import ValidationFailed
+from crmferry.exports.compression import extension as compressed_extension
+from crmferry.exports.destinations import (
+    DeliveryFailed,
+    check_destination,
+    deliver,
+    destination_key,
+)
 from crmferry.exports.naming import result_file_name
-from crmferry.exports.options import OPTION_KEYS, options_to_json, parse_export_options
+from crmferry.exports.options import (
+    DESTINATION_KEY,
+    OPTION_KEYS,
+    options_to_json,
+    parse_export_options,
+)
 from crmferry.exports.snapshot import snapshot_transaction
 from crmferry.exports.writers import write_export
 from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob, SavedInput, register
@@ -33,16 +48,17 @@ SELECT o.timezone, now() AS now FROM organizations o WHERE o.id = %(org)s
 def prepare_export(
     conn: Conn, principal: Principal, data_type: DataType, body: dict[str, Any], settings: Settings
 ) -> NewJob:
-    """Validate fields, filters, format and CSV options (422 naming what is wrong)."""
+    """Validate fields, filters, format, CSV options, compression and destination (422
+    naming what is wrong; a destination's credentials sealed)."""
     principal.require("member")
-    return NewJob(options=_normalised(data_type, body.get("options")))
+    return NewJob(options=_normalised(data_type, body.get("options"), settings))
 
 
 def check_export_template(
     conn: Conn, data_type: DataType, saved: SavedInput, settings: Settings
 ) -> SavedInput:
     """A template's options, normalised (an export has no mapping: it is not kept)."""
-    return SavedInput(_normalised(data_type, saved.options))
+    return SavedInput(_normalised(data_type, saved.options, settings))
 
 
 def check_export_schedule(
@@ -53,19 +69,26 @@ def check_export_schedule(
     if saved.mapping is not None:
         message = "an export has no mapping"
         raise ValidationFailed(f"mapping: {message}.", [{"field": "mapping", "message": message}])
-    _normalised(data_type, saved.options)
-    return SavedInput(dict(saved.options))
+    normalised = _normalised(data_type, saved.options, settings)
+    kept = dict(saved.options)
+    if DESTINATION_KEY in normalised:  # kept as given, but never with plain credentials
+        kept[DESTINATION_KEY] = normalised[DESTINATION_KEY]
+    return SavedInput(kept)
 
 
 def export_schedule_job(
     conn: Conn, data_type: DataType, saved: SavedInput, settings: Settings
 ) -> NewJob:
     """A schedule's job: its options (with its template's) normalised as a request's are."""
-    return NewJob(options=_normalised(data_type, saved.options))
+    return NewJob(options=_normalised(data_type, saved.options, settings))
 
 
-def _normalised(data_type: DataType, options: Any) -> dict[str, Any]:
-    return options_to_json(parse_export_options(data_type, options))
+def _normalised(data_type: DataType, options: Any, settings: Settings) -> dict[str, Any]:
+    normalised = options_to_json(parse_export_options(data_type, options))
+    destination = options.get(DESTINATION_KEY) if isinstance(options, dict) else None
+    if destination is not None:
+        normalised[DESTINATION_KEY] = check_destination(destination, settings)
+    return normalised
 
 
 def run_export(ctx: JobContext) -> JobOutcome:
@@ -75,7 +98,8 @@ def run_export(ctx: JobContext) -> JobOutcome:
     options = parse_export_options(data_type, stored)
     clock = ctx.conn.execute(ORGANIZATION_CLOCK, {"org": ctx.organization_id}).fetchone()
     assert clock is not None
-    name = result_file_name(data_type, clock["now"], clock["timezone"], options.format)
+    extension = compressed_extension(options.format, options.compression)
+    name = result_file_name(data_type, clock["now"], clock["timezone"], extension)
     out_path = ctx.files_dir() / name
     with snapshot_transaction(ctx.db, ctx.organization_id) as snapshot:
         # the total is exact without filters; with them it is unknown until the end
@@ -95,12 +119,37 @@ def run_export(ctx: JobContext) -> JobOutcome:
             expected_rows=total,
         )
     ctx.progress(result.record_count, result.record_count)
-    return JobOutcome(
+    outcome = JobOutcome(
         record_count=result.record_count,
         result_path=out_path,
         result_size=result.size_bytes,
         result_file_name=name,
     )
+    destination = (ctx.job["options"] or {}).get(DESTINATION_KEY)
+    if destination is not None:
+        _deliver(ctx, destination, outcome, clock)
+    return outcome
+
+
+def _deliver(
+    ctx: JobContext, destination: dict[str, Any], outcome: JobOutcome, clock: dict[str, Any]
+) -> None:
+    """Upload the written file; the job keeps where it went, or fails saying why."""
+    name = str(outcome.result_file_name)
+    key = destination_key(
+        parse_s3_url(destination["url"], "options.destination.url").key,
+        data_type=ctx.job["data_type"],
+        when=clock["now"],
+        timezone=clock["timezone"],
+        job_id=ctx.job_id,
+        file_name=name,
+    )
+    try:
+        delivered = deliver(ctx.settings, destination, outcome.result_path, key, name)
+    except DeliveryFailed as exc:
+        outcome.failed, outcome.error_message = True, exc.detail  # the file is discarded
+        return
+    outcome.options = {**(ctx.job["options"] or {}), "delivered_to": delivered}
 
 
 register(

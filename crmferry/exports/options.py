@@ -22,16 +22,21 @@ Accepted keys (all optional):
   Default `["created_at", "id"]`: the order records were created in.
 * `delimiter` (CSV): one of `,` (default) `;` `|` or a tab (`\\t` or `tab` accepted).
 * `bom` (CSV): write a UTF-8 byte-order mark first so Excel reads UTF-8 (default true).
+* `compression` (CSV, JSON Lines): `gzip` compresses the file as it is written (the
+  result is named `….csv.gz`); default none.
+* `destination`: where the file is delivered after it is written; checked (and its
+  credentials sealed) by the export kind (`crmferry.exports.destinations`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal, cast, get_args
 
 from crmferry.errors import ValidationFailed
+from crmferry.exports.compression import COMPRESSIBLE_FORMATS, COMPRESSIONS
 from crmferry.exports.filters import Filter, parse_filter
 from crmferry.records import TEXT_LIKE, DataType, Field
 from crmferry.records.values import to_bool
@@ -54,7 +59,9 @@ Format = Literal["csv", "xlsx", "jsonl"]
 FORMATS: tuple[Format, ...] = get_args(Format)
 DELIMITERS = {",": ",", ";": ";", "|": "|", "\t": "\t", "\\t": "\t", "tab": "\t"}
 DEFAULT_SORT = ("created_at", "id")
-OPTION_KEYS = ("format", "fields", "filters", "sort", "delimiter", "bom")
+OPTION_KEYS = ("format", "fields", "filters", "sort", "delimiter", "bom", "compression")
+# checked by the export kind, which has the settings to seal its credentials
+DESTINATION_KEY = "destination"
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,7 @@ class ExportOptions:
     sort: tuple[SortKey, ...] = tuple(SortKey(name) for name in DEFAULT_SORT)
     delimiter: str = ","
     bom: bool = True
+    compression: str | None = None
 
 
 def exportable_fields(data_type: DataType) -> dict[str, Field]:
@@ -108,8 +116,9 @@ def parse_export_options(data_type: DataType, raw: dict[str, Any] | None) -> Exp
         errors.add("options", "must be an object")
         errors.raise_if_any()
     for key in raw:
-        if key not in OPTION_KEYS:
-            errors.add(f"options.{key}", f"unknown option; use {', '.join(OPTION_KEYS)}")
+        if key not in OPTION_KEYS and key != DESTINATION_KEY:
+            use = ", ".join((*OPTION_KEYS, DESTINATION_KEY))
+            errors.add(f"options.{key}", f"unknown option; use {use}")
     known = exportable_fields(data_type)
     options = ExportOptions(
         format=_parse_format(raw.get("format"), errors),
@@ -119,6 +128,7 @@ def parse_export_options(data_type: DataType, raw: dict[str, Any] | None) -> Exp
         delimiter=_parse_delimiter(raw.get("delimiter"), errors),
         bom=_parse_bool_option("options.bom", raw.get("bom"), True, errors),
     )
+    options = replace(options, compression=_parse_compression(raw, options.format, errors))
     errors.raise_if_any()
     return options
 
@@ -135,6 +145,7 @@ def options_to_json(options: ExportOptions) -> dict[str, Any]:
         "sort": [("-" if k.descending else "") + k.field for k in options.sort],
         "delimiter": options.delimiter,
         "bom": options.bom,
+        **({"compression": options.compression} if options.compression else {}),
     }
 
 
@@ -180,6 +191,17 @@ def _parse_delimiter(value: object, errors: _Errors) -> str:
         return DELIMITERS[value]
     errors.add("options.delimiter", "must be one of ',' ';' '|' or a tab ('\\t')")
     return ","
+
+
+def _parse_compression(raw: dict[str, Any], format: str, errors: _Errors) -> str | None:
+    value = raw.get("compression")
+    if value is None or value == "none":
+        return None
+    if value not in COMPRESSIONS:
+        errors.add("options.compression", f"must be one of {', '.join(COMPRESSIONS)} or none")
+    elif format not in COMPRESSIBLE_FORMATS:
+        errors.add("options.compression", "applies to csv and jsonl (an XLSX file is a ZIP)")
+    return str(value) if value in COMPRESSIONS and format in COMPRESSIBLE_FORMATS else None
 
 
 def _parse_bool_option(where: str, value: object, default: bool, errors: _Errors) -> bool:

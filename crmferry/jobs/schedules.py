@@ -103,6 +103,10 @@ def update_schedule(
     changes = {k: v for k, v in body.items() if k in EDITABLE}
     if "source" in changes:  # credentials left out (or sent back as shown) are kept
         changes["source"] = kept_credentials(changes["source"], current["source"])
+    options, before = changes.get("options"), current["options"] or {}
+    if isinstance(options, dict) and "destination" in options:
+        kept = kept_credentials(options["destination"], before.get("destination"))
+        changes["options"] = {**options, "destination": kept}
     values = _checked({**current, **changes}, settings, creating=False)
     values = _prepared(conn, settings, values)
     values["next_run_at"] = _next_run(values, db_now(conn))

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from crmferry.config import Settings
 from crmferry.errors import NotFound
 from crmferry.exports import naming
+from crmferry.exports.compression import media_type
 from crmferry.jobs import idempotency, operations
 from crmferry.jobs.files import resolve_path
 from crmferry.jobs.model import job_json
@@ -182,13 +183,15 @@ def retry_job(
     response_class=FileResponse,
     responses={
         200: {
-            "description": "The export's file, named `<data_type>-<YYYYMMDD-HHMMSS>.<ext>`.",
+            "description": "The export's file, named `<data_type>-<YYYYMMDD-HHMMSS>.<ext>` "
+            "(`.csv.gz`, `application/gzip`, when compressed).",
             "content": {
                 "text/csv": {"schema": {"type": "string", "format": "binary"}},
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
                     "schema": {"type": "string", "format": "binary"}
                 },
                 "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}},
+                "application/gzip": {"schema": {"type": "string", "format": "binary"}},
             },
         },
         **FILE_ERRORS,
@@ -201,7 +204,8 @@ def job_result(
     with db.tenant(principal.organization_id) as conn:
         row = operations.get_job(conn, job_id)
     path = _existing(settings, row["result_path"], "This job has no result file.")
-    return FileResponse(path, filename=_download_name(row, path))
+    name = _download_name(row, path)
+    return FileResponse(path, filename=name, media_type=media_type(name))
 
 
 @router.get(
