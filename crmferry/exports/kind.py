@@ -38,7 +38,7 @@ from crmferry.exports.writers import write_export
 from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob, SavedInput, register
 from crmferry.records import DataType, get_data_type
 
-COUNT_ROWS = "SELECT count(*) AS n FROM {table}"
+COUNT_ROWS = "SELECT count(*) AS n FROM {table} WHERE organization_id = crmferry_current_org()"
 
 ORGANIZATION_CLOCK = """
 SELECT o.timezone, now() AS now FROM organizations o WHERE o.id = %(org)s

@@ -33,7 +33,7 @@ VALUES (%(id)s, crmferry_current_org(), %(created_by)s, %(file_name)s, %(size_by
         %(headers)s::jsonb, %(row_estimate)s, %(data_type)s)
 """
 
-_GET_UPLOAD = "SELECT * FROM uploads WHERE id = %s"
+_GET_UPLOAD = "SELECT * FROM uploads WHERE organization_id = crmferry_current_org() AND id = %s"
 
 
 def store_file(

@@ -45,14 +45,20 @@ UPDATE schedules
    SET name = %(name)s, options = %(options)s, mapping = %(mapping)s, source = %(source)s,
        template_id = %(template_id)s, cron = %(cron)s, timezone = %(timezone)s,
        enabled = %(enabled)s, next_run_at = %(next_run_at)s, updated_at = now()
- WHERE id = %(id)s
+ WHERE organization_id = crmferry_current_org() AND id = %(id)s
 RETURNING *
 """
 
-GET = "SELECT * FROM schedules WHERE id = %s"
-GET_FOR_UPDATE = "SELECT * FROM schedules WHERE id = %s FOR UPDATE"
-LIST = "SELECT * FROM schedules ORDER BY created_at, id"
-DELETE = "DELETE FROM schedules WHERE id = %s RETURNING id"
+# every statement names the organization (row security does too): what a database
+# distributed by organization_id routes to one node (docs/scaling.md)
+GET = "SELECT * FROM schedules WHERE organization_id = crmferry_current_org() AND id = %s"
+GET_FOR_UPDATE = GET + " FOR UPDATE"
+LIST = """
+SELECT * FROM schedules WHERE organization_id = crmferry_current_org() ORDER BY created_at, id
+"""
+DELETE = """
+DELETE FROM schedules WHERE organization_id = crmferry_current_org() AND id = %s RETURNING id
+"""
 
 EDITABLE = ("name", "options", "mapping", "source", "template_id", "cron", "timezone", "enabled")
 

@@ -33,13 +33,16 @@ RETURNING id, name, job_type, data_type, mapping, options, created_by, created_a
 """
 LIST = """
 SELECT id, name, job_type, data_type, mapping, options, created_by, created_at
-  FROM templates ORDER BY job_type, lower(name), id
+  FROM templates WHERE organization_id = crmferry_current_org()
+ ORDER BY job_type, lower(name), id
 """
 GET = """
 SELECT id, name, job_type, data_type, mapping, options, created_by, created_at
-  FROM templates WHERE id = %s
+  FROM templates WHERE organization_id = crmferry_current_org() AND id = %s
 """
-DELETE = "DELETE FROM templates WHERE id = %s RETURNING id"
+DELETE = """
+DELETE FROM templates WHERE organization_id = crmferry_current_org() AND id = %s RETURNING id
+"""
 
 
 def create_template(
