@@ -226,3 +226,44 @@ def test_a_destination_the_outbound_guard_refuses_is_refused_when_given(
     with pytest.raises(OutboundRefused) as refused:
         check_destination(given, strict)
     assert refused.value.errors[0]["field"] == "options.destination.credentials.endpoint_url"
+
+
+def test_an_export_schedule_keeps_its_destination_sealed_and_its_jobs_deliver(
+    app_client: TestClient, db: Database, settings: Settings, org: Org, s3_endpoint: str
+) -> None:
+    bucket = new_bucket(s3_endpoint)
+    credentials = customer_credentials(s3_endpoint)
+    _contacts(db, org, 2)
+    body = {
+        "name": "Nightly to the bucket",
+        "job_type": "export",
+        "data_type": "contacts",
+        "options": {
+            "format": "jsonl",
+            "destination": {
+                "type": "s3",
+                "url": f"s3://{bucket}/{{data_type}}.jsonl",
+                "credentials": credentials,
+            },
+        },
+        "cron": "0 2 * * *",
+        "timezone": "UTC",
+    }
+    created = app_client.post("/api/v1/schedules", json=body, headers=org.member.headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["options"]["destination"]["credentials"]["set"] is True
+    with db.tenant(org.id) as conn:
+        stored = conn.execute(
+            "SELECT options FROM schedules WHERE id = %s", [created.json()["id"]]
+        ).fetchone()
+    assert credentials["secret_access_key"] not in json.dumps(stored)
+    fired = app_client.post(
+        f"/api/v1/schedules/{created.json()['id']}/run", headers=org.member.headers
+    )
+    assert fired.status_code == 201, fired.text
+    done = run_job(db, settings, org.id, fired.json()["id"])
+    assert done["status"] == "completed", done["error_message"]
+    assert done["options"]["delivered_to"] == f"s3://{bucket}/contacts.jsonl"
+    delivered = direct_client(s3_endpoint).get_object(Bucket=bucket, Key="contacts.jsonl")
+    assert delivered["ContentType"] == "application/x-ndjson"
+    assert len(delivered["Body"].read().splitlines()) == 2

@@ -277,3 +277,53 @@ def test_another_organization_sees_no_ledger_row(
         assert conn.execute("SELECT count(*) AS n FROM source_objects").fetchone()["n"] == 0
     with db.tenant(org.id) as conn:
         assert conn.execute("SELECT count(*) AS n FROM source_objects").fetchone()["n"] == 1
+
+
+def test_two_runs_racing_record_each_object_revision_once(
+    db: Database, settings: Settings, org: Org, s3_endpoint: str
+) -> None:
+    import threading
+    from datetime import UTC, datetime
+
+    from crmferry.imports.s3_source import RECORD_NEW_OBJECTS
+
+    schedule = make_s3_schedule(
+        db, settings, org, s3_source("s3://racing-bucket/in/*.csv", s3_endpoint, "each_new")
+    )
+    listed = {
+        "schedule": schedule["id"],
+        "bucket": "racing-bucket",
+        "keys": ["in/a.csv", "in/b.csv"],
+        "etags": ['"1"', '"2"'],
+        "sizes": [10, 20],
+        "modified": [datetime(2026, 1, 1, tzinfo=UTC)] * 2,
+        "limit": 100,
+    }
+    second: list[Any] = []
+    with db.tenant(org.id) as first:
+        assert len(first.execute(RECORD_NEW_OBJECTS, listed).fetchall()) == 2
+
+        def race() -> None:  # waits on the first's uncommitted rows, then sees them
+            with db.tenant(org.id) as conn:
+                second.extend(conn.execute(RECORD_NEW_OBJECTS, listed).fetchall())
+
+        racer = threading.Thread(target=race)
+        racer.start()
+        racer.join(1.0)
+        assert racer.is_alive()  # blocked behind the first transaction
+    racer.join(10)
+    assert second == []
+
+
+def test_a_truncated_gzip_object_fails_the_job_saying_so(
+    db: Database, settings: Settings, org: Org, s3_endpoint: str
+) -> None:
+    bucket = new_bucket(s3_endpoint)
+    put(s3_endpoint, bucket, "cut.csv.gz", gzip.compress(CONTACTS * 50)[:-30])
+    schedule = make_s3_schedule(
+        db, settings, org, s3_source(f"s3://{bucket}/cut.csv.gz", s3_endpoint)
+    )
+    job = fire(db, settings, org, schedule["id"])
+    assert job["status"] == "failed"
+    assert job["error_message"] == "The gzip stream stops before its end: the file is truncated."
+    assert uploads_of(db, org) == []
