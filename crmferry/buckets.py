@@ -114,6 +114,8 @@ class _GuardedSender:
         if hasattr(body, "read"):
             body = body.read()  # one part at most (botocore splits large uploads)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROPPED_HEADERS}
+        # bodies as stored (botocore checks their length): never decoded on the way
+        headers["Accept-Encoding"] = "identity"
         try:
             sent = client.build_request(
                 request.method, request.url, headers=headers, content=body or b""
@@ -132,7 +134,7 @@ class _Body:
 
     def __init__(self, response: httpx.Response, client: httpx.Client) -> None:
         self._response, self._client = response, client
-        self._chunks = response.iter_bytes()
+        self._chunks = response.iter_raw()  # an object stored gzip-encoded stays gzip
         self._left = b""
 
     def stream(self, **_: Any) -> Iterator[bytes]:

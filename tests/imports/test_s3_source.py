@@ -327,3 +327,20 @@ def test_a_truncated_gzip_object_fails_the_job_saying_so(
     assert job["status"] == "failed"
     assert job["error_message"] == "The gzip stream stops before its end: the file is truncated."
     assert uploads_of(db, org) == []
+
+
+def test_an_object_stored_with_content_encoding_gzip_is_read_as_stored_and_decompressed(
+    db: Database, settings: Settings, org: Org, s3_endpoint: str
+) -> None:
+    bucket = new_bucket(s3_endpoint)
+    packed = gzip.compress(CONTACTS * 20)
+    direct_client(s3_endpoint).put_object(
+        Bucket=bucket, Key="enc/contacts.csv", Body=packed, ContentEncoding="gzip"
+    )
+    schedule = make_s3_schedule(
+        db, settings, org, s3_source(f"s3://{bucket}/enc/*.csv", s3_endpoint)
+    )
+    job = fire(db, settings, org, schedule["id"])
+    assert job["status"] == "completed", job["error_message"]
+    (upload,) = uploads_of(db, org)
+    assert upload["size_bytes"] == len(CONTACTS * 20)
