@@ -79,6 +79,21 @@ ON CONFLICT DO NOTHING
 RETURNING object_key, etag, size_bytes, last_modified
 """
 
+# the schedule whose ledger a run uses: its own, or for a retry (which has none) the
+# schedule of the job it retries, if that schedule still exists
+LEDGER_SCHEDULE = """
+WITH RECURSIVE chain AS (
+    SELECT j.id, j.retry_of, j.schedule_id FROM scheduled_jobs AS j WHERE j.id = %(job)s
+    UNION ALL
+    SELECT j.id, j.retry_of, j.schedule_id
+      FROM scheduled_jobs AS j JOIN chain AS c ON j.id = c.retry_of
+     WHERE c.schedule_id IS NULL
+)
+SELECT s.id FROM chain AS c
+  JOIN schedules AS s ON s.organization_id = crmferry_current_org() AND s.id = c.schedule_id
+ LIMIT 1
+"""
+
 LINK_OBJECTS = """
 UPDATE source_objects AS s SET job_id = l.job
   FROM unnest(%(keys)s::text[], %(etags)s::text[], %(jobs)s::uuid[]) AS l(key, etag, job)
@@ -225,9 +240,10 @@ def _fan_out(ctx: JobContext, source: Mapping[str, Any]) -> dict[str, Any] | Non
             raise
         raise SourceUnavailable(problem) from None
     matching.sort(key=lambda o: (o["LastModified"], o["Key"]))
-    new = _record_new(ctx, place, matching)
-    made = [_object_job(ctx, source, o) for o in new]
-    _link(ctx, place, new, made)
+    schedule_id = _ledger_schedule(ctx)
+    new = _record_new(ctx, schedule_id, place, matching)
+    made = [_object_job(ctx, schedule_id, source, o) for o in new]
+    _link(ctx, schedule_id, place, new, made)
     return {
         "matching": len(matching),
         "objects": [
@@ -237,13 +253,23 @@ def _fan_out(ctx: JobContext, source: Mapping[str, Any]) -> dict[str, Any] | Non
     }
 
 
+def _ledger_schedule(ctx: JobContext) -> Any:
+    row = ctx.conn.execute(LEDGER_SCHEDULE, {"job": ctx.job_id}).fetchone()
+    if row is None:
+        raise SourceUnavailable(
+            "This job's schedule no longer exists: an each_new source keeps what it "
+            "imported per schedule, so it runs only for a schedule."
+        )
+    return row["id"]
+
+
 def _record_new(
-    ctx: JobContext, place: S3Place, matching: list[dict[str, Any]]
+    ctx: JobContext, schedule_id: Any, place: S3Place, matching: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     rows = ctx.conn.execute(
         RECORD_NEW_OBJECTS,
         {
-            "schedule": ctx.job["schedule_id"],
+            "schedule": schedule_id,
             "bucket": place.bucket,
             "keys": [o["Key"] for o in matching],
             "etags": [o["ETag"] for o in matching],
@@ -258,7 +284,9 @@ def _record_new(
     return rows
 
 
-def _object_job(ctx: JobContext, source: Mapping[str, Any], row: dict[str, Any]) -> Any:
+def _object_job(
+    ctx: JobContext, schedule_id: Any, source: Mapping[str, Any], row: dict[str, Any]
+) -> Any:
     job = ctx.job
     pinned = {**source, "object": {"key": row["object_key"], "etag": row["etag"]}}
     options = {**(job["options"] or {}), "source": pinned}
@@ -275,16 +303,22 @@ def _object_job(ctx: JobContext, source: Mapping[str, Any], row: dict[str, Any])
         timezone=job["timezone"],
         priority=job["priority"],
         template_id=job["template_id"],
-        schedule_id=job["schedule_id"],
+        schedule_id=schedule_id,
     )
     return made["id"]
 
 
-def _link(ctx: JobContext, place: S3Place, rows: list[dict[str, Any]], jobs: list[Any]) -> None:
+def _link(
+    ctx: JobContext,
+    schedule_id: Any,
+    place: S3Place,
+    rows: list[dict[str, Any]],
+    jobs: list[Any],
+) -> None:
     ctx.conn.execute(
         LINK_OBJECTS,
         {
-            "schedule": ctx.job["schedule_id"],
+            "schedule": schedule_id,
             "bucket": place.bucket,
             "keys": [r["object_key"] for r in rows],
             "etags": [r["etag"] for r in rows],

@@ -344,3 +344,30 @@ def test_an_object_stored_with_content_encoding_gzip_is_read_as_stored_and_decom
     assert job["status"] == "completed", job["error_message"]
     (upload,) = uploads_of(db, org)
     assert upload["size_bytes"] == len(CONTACTS * 20)
+
+
+def test_a_retried_each_new_run_uses_its_schedules_ledger(
+    app_client: TestClient, db: Database, settings: Settings, org: Org, s3_endpoint: str
+) -> None:
+    bucket = f"later-{new_bucket(s3_endpoint)}"  # not made yet: the first run fails
+    schedule = make_s3_schedule(
+        db, settings, org, s3_source(f"s3://{bucket}/in/*.csv", s3_endpoint, "each_new")
+    )
+    failed = fire(db, settings, org, schedule["id"])
+    assert failed["status"] == "failed"
+    assert (
+        failed["error_message"] == f"The source s3://{bucket}/in/*.csv: the bucket does not exist."
+    )
+    direct_client(s3_endpoint).create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    put(s3_endpoint, bucket, "in/a.csv", CONTACTS)
+    retried = app_client.post(f"/api/v1/jobs/{failed['id']}/retry", headers=org.member.headers)
+    assert retried.status_code == 201, retried.text
+    done = run_job(db, settings, org.id, retried.json()["id"])
+    assert done["status"] == "completed", done["error_message"]
+    (made,) = done["options"]["source_objects"]["objects"]
+    child = run_job(db, settings, org.id, made["job_id"])
+    assert child["status"] == "completed" and str(child["schedule_id"]) == str(schedule["id"])
+    # the schedule's next run knows the object
+    assert fire(db, settings, org, schedule["id"])["options"]["source_objects"]["objects"] == []
