@@ -267,3 +267,26 @@ def test_an_export_schedule_keeps_its_destination_sealed_and_its_jobs_deliver(
     delivered = direct_client(s3_endpoint).get_object(Bucket=bucket, Key="contacts.jsonl")
     assert delivered["ContentType"] == "application/x-ndjson"
     assert len(delivered["Body"].read().splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "content_type"),
+    [
+        ({"format": "csv"}, "text/csv; charset=utf-8"),
+        ({"format": "jsonl"}, "application/x-ndjson"),
+        ({"format": "xlsx"}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        ({"format": "jsonl", "compression": "gzip"}, "application/gzip"),
+    ],
+)
+def test_each_result_is_served_with_its_content_type(
+    app_client: TestClient,
+    db: Database,
+    settings: Settings,
+    org: Org,
+    options: dict[str, Any],
+    content_type: str,
+) -> None:
+    _contacts(db, org, 1)
+    done = run_job(db, settings, org.id, _created(app_client, org, options)["id"])
+    served = app_client.get(f"/api/v1/jobs/{done['id']}/result", headers=org.member.headers)
+    assert served.status_code == 200 and served.headers["content-type"] == content_type
