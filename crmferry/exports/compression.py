@@ -53,6 +53,15 @@ class _GzipFile(gzip.GzipFile):
             self._raw.close()
 
 
+def open_appended(path: Path, options: Any) -> BinaryIO:
+    """`path` opened to append to an export file: through a gzip member of its own when
+    the file is compressed (members joined end to end are one gzip file)."""
+    raw = path.open("ab", buffering=FILE_BUFFER)
+    if getattr(options, "compression", None) != "gzip":
+        return raw
+    return cast(BinaryIO, _GzipFile(raw))
+
+
 def open_export(path: Path, options: Any) -> BinaryIO:
     """`path` opened for writing an export file, gzip-compressed when
     `options.compression` is "gzip"."""

@@ -22,6 +22,9 @@ Accepted keys (all optional):
   Default `["created_at", "id"]`: the order records were created in.
 * `delimiter` (CSV): one of `,` (default) `;` `|` or a tab (`\\t` or `tab` accepted).
 * `bom` (CSV): write a UTF-8 byte-order mark first so Excel reads UTF-8 (default true).
+* `changed_since`: only the records created or changed since an RFC 3339 time, or since
+  the previous successful run of the export's schedule (`"last_run"`); see
+  `crmferry.exports.changes`.
 * `compression` (CSV, JSON Lines): `gzip` compresses the file as it is written (the
   result is named `….csv.gz`); default none.
 * `destination`: where the file is delivered after it is written; checked (and its
@@ -30,12 +33,13 @@ Accepted keys (all optional):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal, cast, get_args
 
 from crmferry.errors import ValidationFailed
+from crmferry.exports.changes import ChangeWindow, parse_changed_since
 from crmferry.exports.compression import COMPRESSIBLE_FORMATS, COMPRESSIONS
 from crmferry.exports.filters import Filter, parse_filter
 from crmferry.records import TEXT_LIKE, DataType, Field
@@ -59,7 +63,16 @@ Format = Literal["csv", "xlsx", "jsonl"]
 FORMATS: tuple[Format, ...] = get_args(Format)
 DELIMITERS = {",": ",", ";": ";", "|": "|", "\t": "\t", "\\t": "\t", "tab": "\t"}
 DEFAULT_SORT = ("created_at", "id")
-OPTION_KEYS = ("format", "fields", "filters", "sort", "delimiter", "bom", "compression")
+OPTION_KEYS = (
+    "format",
+    "fields",
+    "filters",
+    "sort",
+    "delimiter",
+    "bom",
+    "changed_since",
+    "compression",
+)
 # checked by the export kind, which has the settings to seal its credentials
 DESTINATION_KEY = "destination"
 
@@ -80,7 +93,10 @@ class ExportOptions:
     sort: tuple[SortKey, ...] = tuple(SortKey(name) for name in DEFAULT_SORT)
     delimiter: str = ","
     bom: bool = True
+    changed_since: datetime | str | None = None
     compression: str | None = None
+    # what `changed_since` resolved to when the export runs (never stored)
+    window: ChangeWindow | None = field(default=None, compare=False)
 
 
 def exportable_fields(data_type: DataType) -> dict[str, Field]:
@@ -127,6 +143,7 @@ def parse_export_options(data_type: DataType, raw: dict[str, Any] | None) -> Exp
         sort=_parse_sort(known, raw.get("sort"), errors),
         delimiter=_parse_delimiter(raw.get("delimiter"), errors),
         bom=_parse_bool_option("options.bom", raw.get("bom"), True, errors),
+        changed_since=_parse_changed_since(raw.get("changed_since"), errors),
     )
     options = replace(options, compression=_parse_compression(raw, options.format, errors))
     errors.raise_if_any()
@@ -145,8 +162,21 @@ def options_to_json(options: ExportOptions) -> dict[str, Any]:
         "sort": [("-" if k.descending else "") + k.field for k in options.sort],
         "delimiter": options.delimiter,
         "bom": options.bom,
+        **(
+            {"changed_since": _value_to_json(options.changed_since)}
+            if options.changed_since
+            else {}
+        ),
         **({"compression": options.compression} if options.compression else {}),
     }
+
+
+def _parse_changed_since(value: object, errors: _Errors) -> datetime | str | None:
+    parsed = parse_changed_since(value)
+    if isinstance(parsed, ValueError):
+        errors.add("options.changed_since", str(parsed))
+        return None
+    return parsed
 
 
 # format, fields, delimiter, bom ---------------------------------------------------------

@@ -19,6 +19,7 @@ from uuid import UUID
 
 from psycopg import sql
 
+from crmferry.exports.changes import changed_condition
 from crmferry.exports.filters import Filter
 from crmferry.exports.options import ExportOptions, export_field
 from crmferry.records import DATA_TYPES, DataType, Field, Link
@@ -141,6 +142,8 @@ def _compose(
     """The SELECT; `condition`, when given, is ANDed to the filters (its parameters
     come before theirs: the caller lists them)."""
     conditions, params = _where(data_type, options.filters)
+    if options.window is not None:
+        conditions = [changed_condition(options.window), *conditions]
     if condition is not None:
         conditions = [condition, *conditions]
     query = sql.SQL(

@@ -51,7 +51,7 @@ DELETE FROM {table} AS t
 
 _RESTORE_UPDATED = """
 UPDATE {table} AS t
-   SET ({columns}) = ({previous})
+   SET ({columns}) = ({previous}), changed_xid = pg_current_xact_id()
   FROM import_changes AS c
  CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, c.previous) AS p
  WHERE c.job_id = %(job)s AND c.action = 'update'

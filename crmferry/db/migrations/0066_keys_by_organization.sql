@@ -30,11 +30,29 @@ ALTER TABLE templates DROP CONSTRAINT templates_pkey,
 ALTER TABLE audit_log DROP CONSTRAINT audit_log_pkey,
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (organization_id, id);
 
--- schedules and the ledgers that reference them
+-- schedules and the ledgers that reference them. UNIQUE (id) stays for now: migration
+-- 0095 (export_watermarks) references schedules (id), and runs after this one on a new
+-- database; a migration after 0095 moves that reference to (organization_id,
+-- schedule_id) and drops schedules_id_key. On a database where 0095 ran first, its
+-- foreign key is taken off while the primary key changes and put back on (id).
 ALTER TABLE schedule_occurrences DROP CONSTRAINT schedule_occurrences_schedule_id_fkey;
 ALTER TABLE source_objects DROP CONSTRAINT source_objects_schedule_id_fkey;
+ALTER TABLE schedules ADD CONSTRAINT schedules_id_key UNIQUE (id);
+DO $$
+BEGIN
+    IF to_regclass('export_watermarks') IS NOT NULL THEN
+        ALTER TABLE export_watermarks DROP CONSTRAINT export_watermarks_schedule_id_fkey;
+    END IF;
+END $$;
 ALTER TABLE schedules DROP CONSTRAINT schedules_pkey,
     ADD CONSTRAINT schedules_pkey PRIMARY KEY (organization_id, id);
+DO $$
+BEGIN
+    IF to_regclass('export_watermarks') IS NOT NULL THEN
+        ALTER TABLE export_watermarks ADD CONSTRAINT export_watermarks_schedule_id_fkey
+            FOREIGN KEY (schedule_id) REFERENCES schedules (id) ON DELETE CASCADE;
+    END IF;
+END $$;
 ALTER TABLE schedule_occurrences DROP CONSTRAINT schedule_occurrences_pkey,
     ADD CONSTRAINT schedule_occurrences_pkey PRIMARY KEY (organization_id, schedule_id, fire_at),
     ADD CONSTRAINT schedule_occurrences_schedule_id_fkey

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Response
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from crmferry.config import Settings
 from crmferry.errors import NotFound
 from crmferry.exports import naming
+from crmferry.exports.changes import window_of_job
 from crmferry.exports.compression import media_type
+from crmferry.exports.deleted import deleted_csv
 from crmferry.jobs import idempotency, operations
 from crmferry.jobs.files import resolve_path
 from crmferry.jobs.model import job_json
+from crmferry.records import get_data_type
 from crmferry.web.api.models.base import BlankIsNone, Cursor, Text
 from crmferry.web.api.models.jobs import (
     DataTypeName,
@@ -229,6 +233,43 @@ def job_errors(
     path = _existing(settings, row["error_report_path"], "This job has no error report.")
     return FileResponse(
         path, media_type="text/csv", filename=f"{row['data_type']}-{str(row['id'])[:8]}-errors.csv"
+    )
+
+
+@router.get(
+    "/jobs/{job_id}/deleted",
+    name="jobs_deleted",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": (
+                "The records deleted within an incremental export's window (`id`, the"
+                " natural key, `deleted_at`), as that export's snapshot saw them."
+            ),
+            "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **FILE_ERRORS,
+    },
+)
+def job_deleted(job_id: JobId, principal: CurrentPrincipal, db: DB) -> StreamingResponse:
+    """The deletions an incremental export covered; 404 for any other job."""
+    with db.tenant(principal.organization_id) as conn:
+        row = operations.get_job(conn, job_id)
+    covered = window_of_job(row["options"] or {}) if row["job_type"] == "export" else None
+    if covered is None or row["status"] != "completed":
+        raise NotFound("This job is no completed incremental export (options.changed_since).")
+    window, upto = covered
+    data_type = get_data_type(row["data_type"])
+
+    def stream() -> Iterator[bytes]:
+        with db.tenant(principal.organization_id) as conn:
+            yield from deleted_csv(conn, data_type, window, upto)
+
+    name = f"{row['data_type']}-{str(row['id'])[:8]}-deleted.csv"
+    return StreamingResponse(
+        stream(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

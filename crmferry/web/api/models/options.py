@@ -140,6 +140,15 @@ class ExportOptions(RequestBody):
     bom: bool | None = Field(
         default=None, description="CSV only: a UTF-8 byte-order mark (default true)."
     )
+    changed_since: Text | None = Field(
+        default=None,
+        description=(
+            "Only the records created or changed since this RFC 3339 time, or since the"
+            ' previous successful run of the export\'s schedule (`"last_run"`, schedules'
+            " only); deleted records: `GET /jobs/{id}/deleted` (and, in JSON Lines, one"
+            ' `{"deleted": {...}}` line each at the end).'
+        ),
+    )
     compression: Annotated[Text, Choice(lambda: (*COMPRESSIONS, "none"), enforce=False)] | None = (
         Field(default=None, description="CSV and JSON Lines: `gzip` (the file ends `.gz`).")
     )

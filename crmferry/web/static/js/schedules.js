@@ -72,6 +72,13 @@
       CF.clearProblems(form);
       toggleKind();
     };
+    /** An export schedule's options: the format, and "only changes since the last run". */
+    function exportOptions(kept) {
+      const options = { ...kept, format: field("format").value };
+      if (field("changes_only").checked) options.changed_since = "last_run";
+      else if (options.changed_since === "last_run") delete options.changed_since;
+      return options;
+    }
     field("job_type").addEventListener("change", toggleKind);
     document.getElementById("cancel-edit").addEventListener("click", resetForm);
     form.addEventListener("submit", async (event) => {
@@ -82,10 +89,10 @@
       const body = { name: field("name").value.trim(), cron: field("cron").value.trim(), timezone: field("timezone").value.trim(), enabled: field("enabled").checked };
       if (!id) {
         Object.assign(body, { job_type: field("job_type").value, data_type: field("data_type").value });
-        body.options = isImport ? { mode: field("mode").value } : { format: field("format").value };
+        body.options = isImport ? { mode: field("mode").value } : exportOptions({});
         if (isImport) body.source = { type: "url", url: field("url").value.trim() };
       } else {
-        body.options = isImport ? { ...(form.editing.options || {}), mode: field("mode").value } : { ...(form.editing.options || {}), format: field("format").value };
+        body.options = isImport ? { ...(form.editing.options || {}), mode: field("mode").value } : exportOptions(form.editing.options || {});
         if (isImport) body.source = { type: "url", url: field("url").value.trim() };
       }
       try {
@@ -109,6 +116,7 @@
       field("enabled").checked = s.enabled;
       if (s.options && s.options.format) field("format").value = s.options.format;
       if (s.options && s.options.mode) field("mode").value = s.options.mode;
+      field("changes_only").checked = Boolean(s.options && s.options.changed_since === "last_run");
       if (s.source && s.source.url) field("url").value = s.source.url;
       toggleKind();
       document.getElementById("form-title").textContent = `Edit “${s.name}”`;
