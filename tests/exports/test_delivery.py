@@ -290,3 +290,18 @@ def test_each_result_is_served_with_its_content_type(
     done = run_job(db, settings, org.id, _created(app_client, org, options)["id"])
     served = app_client.get(f"/api/v1/jobs/{done['id']}/result", headers=org.member.headers)
     assert served.status_code == 200 and served.headers["content-type"] == content_type
+
+
+def test_a_compressed_incremental_jsonl_export_carries_its_deletions_in_the_same_gzip(
+    app_client: TestClient, db: Database, settings: Settings, org: Org
+) -> None:
+    _contacts(db, org, 3)
+    with db.tenant(org.id) as conn:
+        conn.execute("DELETE FROM contacts WHERE email = 'p2@example.com'")
+    options = {"format": "jsonl", "compression": "gzip", "changed_since": "2000-01-01T00:00:00Z"}
+    done = run_job(db, settings, org.id, _created(app_client, org, options)["id"])
+    assert done["status"] == "completed", done["error_message"]
+    served = app_client.get(f"/api/v1/jobs/{done['id']}/result", headers=org.member.headers)
+    lines = [json.loads(line) for line in gzip.decompress(served.content).splitlines()]
+    assert [line.get("email") for line in lines[:2]] == ["p1@example.com", "p3@example.com"]
+    assert lines[2]["deleted"]["email"] == "p2@example.com" and len(lines) == 3
