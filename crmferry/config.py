@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     max_xlsx_ratio: int = Field(default=100, gt=1)
     # files in one ZIP upload of a batch (POST /uploads/batch)
     max_zip_entries: int = Field(default=20, gt=0)
+    # a gzip source (URL or S3) stops decompressing past this many bytes (gzip bombs)
+    max_decompressed_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
     fetch_timeout_seconds: float = Field(default=60.0, gt=0)
     fetch_deadline_seconds: float = Field(default=600.0, gt=0)
     # comma-separated CIDRs and host names outbound requests may reach although private

@@ -56,13 +56,13 @@ ON CONFLICT (schedule_id) DO NOTHING
 # The row lock is held until the job's transaction ends: runs of one schedule queue here.
 LOCK_WATERMARK = """
 SELECT snapshot::text AS snapshot, job_id FROM export_watermarks
- WHERE schedule_id = %(schedule)s FOR UPDATE
+ WHERE organization_id = crmferry_current_org() AND schedule_id = %(schedule)s FOR UPDATE
 """
 
 MOVE_WATERMARK = """
 UPDATE export_watermarks
    SET snapshot = %(snapshot)s::pg_snapshot, job_id = %(job)s, updated_at = clock_timestamp()
- WHERE schedule_id = %(schedule)s
+ WHERE organization_id = crmferry_current_org() AND schedule_id = %(schedule)s
 """
 
 CURRENT_SNAPSHOT = "SELECT pg_current_snapshot()::text AS snapshot"
@@ -73,7 +73,8 @@ _UNSEEN = "({xid} >= pg_snapshot_xmin({since}) AND NOT pg_visible_in_snapshot({x
 DELETED = """
 SELECT d.record_id AS id, {keys}, d.deleted_at
   FROM record_tombstones AS d
- WHERE d.table_name = {table} AND {window} {upto}
+ WHERE d.organization_id = crmferry_current_org() AND d.table_name = {table}
+   AND {window} {upto}
  ORDER BY d.deleted_at, d.record_id
 """
 

@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 from psycopg import sql
 
 from crmferry.db import Conn
+from crmferry.exports.compression import open_export
 from crmferry.exports.formulas import neutralised_expr
 from crmferry.exports.options import ExportOptions
 from crmferry.exports.query import (
@@ -39,7 +40,7 @@ from crmferry.exports.query import (
     splittable,
 )
 from crmferry.exports.split import Split
-from crmferry.exports.streams import FILE_BUFFER, CopyStream, Progress, copy_into_files
+from crmferry.exports.streams import CopyStream, Progress, copy_into_files
 from crmferry.records import DataType
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -70,10 +71,12 @@ def write_csv(
                 (_csv_copy(first[0], options, header=True), first[1]),
                 (_csv_copy(second[0], options, header=False), second[1]),
             )
-            rows = split.copy_in_two(conn, parts, path, prefix, progress, chunk_rows)
+            rows = split.copy_in_two(
+                conn, parts, path, prefix, progress, chunk_rows, lambda p: open_export(p, options)
+            )
             if rows is not None:
                 return rows
-    with path.open("wb", buffering=FILE_BUFFER) as out:
+    with open_export(path, options) as out:
         out.write(prefix)
         copy = _csv_copy(query, options, header=True)
         return _copy_to(conn, copy, params, out, progress, chunk_rows, header_lines=1)
@@ -93,7 +96,7 @@ def write_jsonl(
         "COPY ({query}) TO STDOUT (FORMAT csv, QUOTE {quote}, DELIMITER {delimiter},"
         " ENCODING 'UTF8')"
     ).format(query=query, quote=sql.Literal(JSON_QUOTE), delimiter=sql.Literal(JSON_DELIMITER))
-    with path.open("wb", buffering=FILE_BUFFER) as out:
+    with open_export(path, options) as out:
         return _copy_to(conn, copy, params, out, progress, chunk_rows)
 
 

@@ -29,17 +29,22 @@ Accepted keys (all optional):
 * `changed_since`: only the records created or changed since an RFC 3339 time, or since
   the previous successful run of the export's schedule (`"last_run"`); see
   `crmferry.exports.changes`.
+* `compression` (CSV, JSON Lines): `gzip` compresses the file as it is written (the
+  result is named `….csv.gz`); default none.
+* `destination`: where the file is delivered after it is written; checked (and its
+  credentials sealed) by the export kind (`crmferry.exports.destinations`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal, cast, get_args
 
 from crmferry.errors import ValidationFailed
 from crmferry.exports.changes import ChangeWindow, parse_changed_since
+from crmferry.exports.compression import COMPRESSIBLE_FORMATS, COMPRESSIONS
 from crmferry.exports.filters import Filter, parse_filter
 from crmferry.records import TEXT_LIKE, DataType, Field
 from crmferry.records.values import to_bool
@@ -72,7 +77,10 @@ OPTION_KEYS = (
     "changed_since",
     "include",
     "amount_from_items",
+    "compression",
 )
+# checked by the export kind, which has the settings to seal its credentials
+DESTINATION_KEY = "destination"
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,7 @@ class ExportOptions:
     include: tuple[str, ...] = ()
     derived: tuple[str, ...] = ()  # fields derived from included records (rollups)
     changed_since: datetime | str | None = None
+    compression: str | None = None
     # what `changed_since` resolved to when the export runs (never stored)
     window: ChangeWindow | None = field(default=None, compare=False)
 
@@ -131,8 +140,9 @@ def parse_export_options(data_type: DataType, raw: dict[str, Any] | None) -> Exp
         errors.add("options", "must be an object")
         errors.raise_if_any()
     for key in raw:
-        if key not in OPTION_KEYS:
-            errors.add(f"options.{key}", f"unknown option; use {', '.join(OPTION_KEYS)}")
+        if key not in OPTION_KEYS and key != DESTINATION_KEY:
+            use = ", ".join((*OPTION_KEYS, DESTINATION_KEY))
+            errors.add(f"options.{key}", f"unknown option; use {use}")
     known = exportable_fields(data_type)
     options = ExportOptions(
         format=_parse_format(raw.get("format"), errors),
@@ -145,6 +155,7 @@ def parse_export_options(data_type: DataType, raw: dict[str, Any] | None) -> Exp
         derived=_parse_derived(data_type, raw, errors),
         changed_since=_parse_changed_since(raw.get("changed_since"), errors),
     )
+    options = replace(options, compression=_parse_compression(raw, options.format, errors))
     errors.raise_if_any()
     return options
 
@@ -168,6 +179,7 @@ def options_to_json(options: ExportOptions) -> dict[str, Any]:
         ),
         **({"include": list(options.include)} if options.include else {}),
         **{DERIVED_OPTIONS[f]: True for f in options.derived},
+        **({"compression": options.compression} if options.compression else {}),
     }
 
 
@@ -262,6 +274,17 @@ def _parse_delimiter(value: object, errors: _Errors) -> str:
         return DELIMITERS[value]
     errors.add("options.delimiter", "must be one of ',' ';' '|' or a tab ('\\t')")
     return ","
+
+
+def _parse_compression(raw: dict[str, Any], format: str, errors: _Errors) -> str | None:
+    value = raw.get("compression")
+    if value is None or value == "none":
+        return None
+    if value not in COMPRESSIONS:
+        errors.add("options.compression", f"must be one of {', '.join(COMPRESSIONS)} or none")
+    elif format not in COMPRESSIBLE_FORMATS:
+        errors.add("options.compression", "applies to csv and jsonl (an XLSX file is a ZIP)")
+    return str(value) if value in COMPRESSIONS and format in COMPRESSIBLE_FORMATS else None
 
 
 def _parse_bool_option(where: str, value: object, default: bool, errors: _Errors) -> bool:

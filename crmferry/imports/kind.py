@@ -126,6 +126,9 @@ def run_import(ctx: JobContext) -> JobOutcome:
         source = ctx.job["options"].get("source")
         if ctx.job["upload_id"] is None and source is not None:
             source_type = source_for(source)
+            fanned = source_type.fan_out(ctx, source) if source_type.fan_out else None
+            if fanned is not None:  # the jobs it made import the files
+                return JobOutcome(options={**ctx.job["options"], "source_objects": fanned})
             fetched = upload = source_type.fetch(ctx, source)
             mapping, options = _fetched_input(ctx, source_type.location(source), upload)
             options_kept = {**ctx.job["options"], **options.as_dict()}

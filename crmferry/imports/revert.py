@@ -77,8 +77,8 @@ _CHANGES = """
 SELECT c.id, logged.item, logged.id AS record_id, c.action, c.previous, c.created_at
   FROM import_changes AS c
  CROSS JOIN LATERAL unnest({ids}) WITH ORDINALITY AS logged(id, item)
- WHERE c.job_id = %(job)s AND c.id >= %(after)s
-   AND (c.id, logged.item) > (%(after)s, %(after_item)s)
+ WHERE c.organization_id = crmferry_current_org() AND c.job_id = %(job)s
+   AND c.id >= %(after)s AND (c.id, logged.item) > (%(after)s, %(after_item)s)
  ORDER BY c.id, logged.item
  LIMIT %(limit)s
 """

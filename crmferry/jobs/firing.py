@@ -56,7 +56,8 @@ RETURNING fire_at
 """
 
 LINK_OCCURRENCE = """
-UPDATE schedule_occurrences SET job_id = %(job)s WHERE schedule_id = %(schedule)s
+UPDATE schedule_occurrences SET job_id = %(job)s
+ WHERE organization_id = crmferry_current_org() AND schedule_id = %(schedule)s
    AND fire_at = %(fire_at)s
 """
 
@@ -65,7 +66,7 @@ UPDATE schedules
    SET next_run_at = coalesce(%(next_run_at)s, next_run_at),
        last_run_at = coalesce(%(last_run_at)s, last_run_at),
        last_job_id = coalesce(%(job)s, last_job_id)
- WHERE id = %(schedule)s
+ WHERE organization_id = crmferry_current_org() AND id = %(schedule)s
 """
 
 CREATOR_NAME = "SELECT coalesce(name, email) AS name FROM users WHERE id = %s"

@@ -162,6 +162,7 @@ BUILTIN_MODULES = (
     "crmferry.notify.mail.kind",
     "crmferry.webhooks.delivery",
     "crmferry.webhooks.admins_told",
+    "crmferry.imports.s3_source",
 )
 
 

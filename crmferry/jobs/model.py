@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from crmferry.credentials import redacted
 from crmferry.ids import id_or_not_found
 
 STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
@@ -46,7 +47,7 @@ def job_json(row: dict[str, Any]) -> dict[str, Any]:
         "cancel_requested": row["cancel_requested"],
         "progress": {"done": row["progress_done"], "total": row["progress_total"]},
         "counts": {**EMPTY_COUNTS, **(row["counts"] or {})},
-        "options": row["options"] or {},
+        "options": redacted(row["options"] or {}),
         "mapping": row["mapping"],
         "timezone": row["timezone"],
         "notify": row["notify"],

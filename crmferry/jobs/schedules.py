@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb
 from crmferry.accounts.principal import Principal
 from crmferry.audit.log import record
 from crmferry.config import Settings
+from crmferry.credentials import kept_credentials, redacted
 from crmferry.db import Conn
 from crmferry.errors import NotFound, ValidationFailed
 from crmferry.ids import id_or_not_found
@@ -53,18 +54,28 @@ UPDATE schedules
                                    ELSE consecutive_failures END,
        paused_reason = CASE WHEN %(enabled)s THEN NULL ELSE paused_reason END,
        enabled = %(enabled)s
- WHERE id = %(id)s
+ WHERE organization_id = crmferry_current_org() AND id = %(id)s
 RETURNING *, (SELECT coalesce(u.name, u.email) FROM users AS u
                WHERE u.id = schedules.created_by) AS owner_name
 """
 
-# the owner's name: a removed owner is no longer visible (RLS on users), hence null
+# the owner's name: a removed owner is no longer visible (RLS on users), hence null.
+# Every statement names the organization (row security does too): what a database
+# distributed by organization_id routes to one node (docs/scaling.md)
 OWNER_NAME = """(SELECT coalesce(u.name, u.email) FROM users AS u
                   WHERE u.id = s.created_by) AS owner_name"""
-GET = f"SELECT s.*, {OWNER_NAME} FROM schedules AS s WHERE s.id = %s"
-GET_FOR_UPDATE = f"SELECT s.*, {OWNER_NAME} FROM schedules AS s WHERE s.id = %s FOR UPDATE"
-LIST = f"SELECT s.*, {OWNER_NAME} FROM schedules AS s ORDER BY s.created_at, s.id"
-DELETE = "DELETE FROM schedules WHERE id = %s RETURNING id"
+GET = (
+    f"SELECT s.*, {OWNER_NAME} FROM schedules AS s"
+    " WHERE s.organization_id = crmferry_current_org() AND s.id = %s"
+)
+GET_FOR_UPDATE = GET + " FOR UPDATE"
+LIST = (
+    f"SELECT s.*, {OWNER_NAME} FROM schedules AS s"
+    " WHERE s.organization_id = crmferry_current_org() ORDER BY s.created_at, s.id"
+)
+DELETE = """
+DELETE FROM schedules WHERE organization_id = crmferry_current_org() AND id = %s RETURNING id
+"""
 
 EDITABLE = (
     "name",
@@ -88,9 +99,9 @@ def schedule_json(row: dict[str, Any]) -> dict[str, Any]:
         "name": row["name"],
         "job_type": row["job_type"],
         "data_type": row["data_type"],
-        "options": row["options"] or {},
+        "options": redacted(row["options"] or {}),
         "mapping": row["mapping"],
-        "source": row["source"],
+        "source": redacted(row["source"]),
         "template_id": str(row["template_id"]) if row["template_id"] else None,
         "cron": row["cron"],
         "timezone": row["timezone"],
@@ -131,6 +142,12 @@ def update_schedule(
     principal.require("member")
     current = get_schedule(conn, schedule_id, for_update=True)
     changes = {k: v for k, v in body.items() if k in EDITABLE}
+    if "source" in changes:  # credentials left out (or sent back as shown) are kept
+        changes["source"] = kept_credentials(changes["source"], current["source"])
+    options, before = changes.get("options"), current["options"] or {}
+    if isinstance(options, dict) and "destination" in options:
+        kept = kept_credentials(options["destination"], before.get("destination"))
+        changes["options"] = {**options, "destination": kept}
     values = _checked({**current, **changes}, settings, creating=False)
     values = _prepared(conn, settings, values)
     values["next_run_at"] = _next_run(values, db_now(conn))

@@ -15,6 +15,7 @@ from crmferry.config import Settings
 from crmferry.errors import NotFound
 from crmferry.exports import naming
 from crmferry.exports.changes import window_of_job
+from crmferry.exports.compression import media_type
 from crmferry.exports.deleted import deleted_csv
 from crmferry.jobs import idempotency, operations
 from crmferry.jobs.files import resolve_path
@@ -186,13 +187,15 @@ def retry_job(
     response_class=FileResponse,
     responses={
         200: {
-            "description": "The export's file, named `<data_type>-<YYYYMMDD-HHMMSS>.<ext>`.",
+            "description": "The export's file, named `<data_type>-<YYYYMMDD-HHMMSS>.<ext>` "
+            "(`.csv.gz`, `application/gzip`, when compressed).",
             "content": {
                 "text/csv": {"schema": {"type": "string", "format": "binary"}},
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
                     "schema": {"type": "string", "format": "binary"}
                 },
                 "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}},
+                "application/gzip": {"schema": {"type": "string", "format": "binary"}},
             },
         },
         **FILE_ERRORS,
@@ -206,7 +209,8 @@ def job_result(
         row = operations.get_job(conn, job_id)
         path = _existing(settings, row["result_path"], "This job has no result file.")
         audit.record_download(conn, principal, row, "api" if principal.via == "token" else "web")
-    return FileResponse(path, filename=_download_name(row, path))
+    name = _download_name(row, path)
+    return FileResponse(path, filename=name, media_type=media_type(name))
 
 
 @router.get(

@@ -43,9 +43,16 @@ Source = Annotated[
         {
             "type": "object",
             "required": ["type"],
-            "properties": {"type": {"type": "string"}, "url": {"type": "string"}},
+            "properties": {
+                "type": {"type": "string"},
+                "url": {"type": "string"},
+                "pick": {"type": "string", "enum": ["newest", "each_new"]},
+                "credentials": {"type": "object", "additionalProperties": True},
+            },
             "description": 'Where each run fetches its file, e.g. {"type": "url", "url": '
-            '"https://…/contacts.csv"}; checked by its registered source type.',
+            '"https://…/contacts.csv"} or {"type": "s3", "url": "s3://bucket/in/*.csv", '
+            '"pick": "newest" | "each_new", "credentials": {...}}; checked by its '
+            'registered source type. Credentials are answered as {"set": true, ...}.',
         }
     ),
 ]
