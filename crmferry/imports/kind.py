@@ -20,7 +20,8 @@ from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import CrmFerryError, JobCancelled, LeaseLost, ValidationFailed
 from crmferry.imports import merge, staging, validate
-from crmferry.imports.mapping import suggest_mapping, validate_mapping_for_mode
+from crmferry.imports.mapping import mappable_names, suggest_mapping, validate_mapping_for_mode
+from crmferry.imports.option_checks import check_options_fit
 from crmferry.imports.options import ImportOptions, parse_import_options, refuse_unknown_options
 from crmferry.imports.reading import ReadLimits, iter_rows, sniff
 from crmferry.imports.report import write_report
@@ -55,6 +56,7 @@ def prepare_import(
     checked = validate_mapping_for_mode(
         data_type, list(upload["headers"]), body.get("mapping") or {}, parsed.mode
     )
+    check_options_fit(conn, data_type, parsed)
     return NewJob(
         options=parsed.as_dict(),
         mapping=checked,
@@ -76,7 +78,7 @@ def check_import_template(
     for header, field in mapping.items():
         if field is None or field == "":
             continue
-        if field not in data_type.field_names:
+        if field not in mappable_names(data_type):
             raise _invalid_template(
                 f"mapping.{header}", f"names no {data_type.name} field: '{field}'"
             )
@@ -85,7 +87,9 @@ def check_import_template(
                 f"mapping.{header}", f"maps '{field}', already mapped from '{seen[field]}'"
             )
         seen[field] = header
-    options = parse_import_options(saved.options).as_dict()
+    parsed = parse_import_options(saved.options)
+    check_options_fit(conn, data_type, parsed)
+    options = parsed.as_dict()
     return SavedInput(options, {str(h): (f or None) for h, f in mapping.items()})
 
 
@@ -99,6 +103,7 @@ def check_import_schedule(
     if isinstance(saved.options, dict):
         refuse_unknown_options(saved.options, also=("source",))  # "source": stored by 0.2
     parsed = parse_import_options(saved.options)
+    check_options_fit(conn, data_type, parsed)
     mapping = saved.mapping
     if mapping is not None:
         if not isinstance(mapping, dict):
@@ -191,7 +196,7 @@ def _run(
     positions = [headers.index(h) for h in mapping]
     estimate = upload["row_estimate"]
     clock = _StageClock(ctx.job_id)
-    staging.create_raw_table(conn, fields)
+    staging.create_raw_table(conn, validate.staged_fields(fields, options))
     total = staging.copy_rows(
         conn,
         fields,

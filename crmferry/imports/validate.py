@@ -15,26 +15,37 @@ checks that need the whole file or the database: a key repeated inside the file
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from psycopg import sql
 
 from crmferry.db import Conn
 from crmferry.imports.cell_rules import CellContext, Check, DateChoice, convert_cell
+from crmferry.imports.mapping import RECORD_ID
+from crmferry.imports.matching import ORG, by_id_join, id_checks, lookup_parts
 from crmferry.imports.options import ImportOptions
 from crmferry.imports.staging import RAW_TABLE
-from crmferry.records import DATA_TYPES, TEXT_LIKE, DataType, Field, Link
+from crmferry.records import DATA_TYPES, TEXT_LIKE, DataType, Field, Link, Lookup
 
-__all__ = ["ORG", "ROWS_TABLE", "SEP", "DateChoice", "RowsPlan", "build_rows", "key_match"]
+__all__ = [
+    "ORG",
+    "ROWS_TABLE",
+    "SEP",
+    "DateChoice",
+    "RowsPlan",
+    "build_rows",
+    "key_match",
+    "staged_fields",
+]
 
 ROWS_TABLE = "import_rows"
 SEP = "\x1f"  # between a field name and its message inside `errors`
 DATE_LAYOUTS = ("YYYY-MM-DD", "MM/DD/YYYY", "DD/MM/YYYY")
 WORK_MEM = "64MB"
 # The organization, computed once per statement (an InitPlan): called per row, it
-# was about a tenth of a million-row INSERT.
-ORG = "(SELECT crmferry_current_org())"
+# was about a tenth of a million-row INSERT. (Defined with the other joins, in `matching`.)
 
 # room to hash and sort a whole file in memory, for this job's transaction only
 SET_WORK_MEM = "SELECT set_config('work_mem', %s, true)"
@@ -88,14 +99,33 @@ UPDATE {rows}
  WHERE target_id IS NOT NULL AND cardinality(errors) = 0
 """
 
+# Later rows that name (by id or key) the record an earlier row names.
+_MARK_REPEATED_TARGETS = """
+UPDATE {rows} AS r
+   SET errors = r.errors || ('id' || {sep} || 'names the record of row ' || d.first_row
+                             || ' of this file (a record may be written once)')
+  FROM (SELECT row_number, min(row_number) OVER (PARTITION BY target_id) AS first_row
+          FROM {rows} WHERE target_id IS NOT NULL) AS d
+ WHERE d.row_number = r.row_number AND d.first_row < r.row_number
+"""
+
 
 @dataclass
 class RowsPlan:
-    """What the built `import_rows` table holds and how it matches the target table."""
+    """What the built `import_rows` table holds and how it matches the target table.
+
+    A column's update may differ from its insert (a default only for new records, or
+    `blank_cells: keep`): it is then written on update from `update_sources[column]`
+    (another column of `import_rows`), and a column in `kept` keeps the record's value
+    where that source is NULL.
+    """
 
     data_type: DataType
     update_columns: list[str]  # written on update: the mapped (and composed, linked) fields
     insert_columns: list[str]  # written on insert: the above plus insert-only defaults
+    by_id: bool = False  # an `id` column is mapped: rows match by it first
+    update_sources: dict[str, str] = field(default_factory=dict)
+    kept: set[str] = field(default_factory=set)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -103,8 +133,13 @@ class RowsPlan:
 
     @property
     def keyed(self) -> bool:
-        """True when every key field is mapped, so that rows can match records."""
+        """True when every key field is mapped, so that rows can match records by key."""
         return all(k in self.update_columns for k in self.keys)
+
+    @property
+    def matches(self) -> bool:
+        """True when rows can match records (by key or by id)."""
+        return self.keyed or self.by_id
 
 
 def key_match(alias: str, pairs: Iterable[tuple[str, sql.Composable, bool]]) -> sql.Composable:
@@ -139,26 +174,55 @@ class _Column:
     name: str
     value: sql.Composable
     checks: list[Check]
+    written: bool = True  # False: only checked (an id, a lookup's own cell)
+
+
+def staged_fields(fields: list[str], options: ImportOptions) -> list[str]:
+    """The staging table's columns: the mapped fields, then each field with a default
+    that no column is mapped to (staged empty, so its default fills it like a blank cell)."""
+    return [*fields, *(name for name in options.defaults if name not in fields)]
 
 
 def build_rows(
     conn: Conn, data_type: DataType, fields: list[str], options: ImportOptions
 ) -> RowsPlan:
-    """Create `import_rows` from the staging table and mark every bad cell and row."""
+    """Create `import_rows` from the staging table (its columns: `staged_fields`) and
+    mark every bad cell and row."""
     conn.execute(SET_WORK_MEM, [WORK_MEM])
-    mapped = [data_type.field(f) for f in fields]
-    links = [k for k in data_type.links if all(f in fields for f in k.fields)]
-    columns = [_column(conn, f, fields, options, _link_check(data_type, f, links)) for f in mapped]
+    staged = staged_fields(fields, options)
+    names = [n for n in staged if n in data_type.field_names]
+    mapped = [data_type.field(n) for n in names]
+    lookups = [data_type.lookup(n) for n in staged if n in {k.name for k in data_type.lookups}]
+    by_id = RECORD_ID in staged
+    keyed = all(k in names for k in data_type.key_fields)
+    target = _target_expression(keyed, by_id)
+    links = [k for k in data_type.links if all(f in names for f in k.fields)]
+    columns: list[_Column] = []
+    for f in mapped:
+        checks = _link_check(data_type, f, links)
+        columns += _columns(conn, f, names, fields, options, checks, target)
     typed = {c.name: c.value for c in columns}
     joins = [_link_join(data_type, link, typed) for link in links]
-    extra, insert_only = _derived_columns(data_type, fields, links)
+    extra, insert_only = _derived_columns(data_type, names, links)
+    if not options.defaults_on_update:
+        insert_only |= {n for n in names if n not in fields}
+    for lookup in lookups:
+        parts = lookup_parts(data_type, lookup)
+        joins.append(parts.join)
+        sql_type = sql.SQL(data_type.field(parts.fills).sql_type)
+        found = sql.SQL("({})::{}").format(parts.value, sql_type)
+        filled = [c for c in columns if c.name in (parts.fills, f"update:{parts.fills}")]
+        for column in filled:  # the field has a default: it fills a blank lookup cell
+            column.value = sql.SQL("coalesce({}, {})").format(found, column.value)
+        if not filled:
+            extra.append(_Column(parts.fills, found, []))
+        extra.append(_Column(f"lookup:{lookup.name}", sql.NULL, parts.checks, written=False))
+    if by_id:
+        checks = id_checks(data_type.key_fields, keyed)
+        extra.append(_Column("match:id", sql.SQL("by_id.id"), checks, written=False))
     all_columns = columns + extra
-    plan = RowsPlan(
-        data_type,
-        update_columns=[c.name for c in all_columns if c.name not in insert_only],
-        insert_columns=[c.name for c in all_columns],
-    )
-    if plan.keyed:
+    plan = _plan(data_type, all_columns, insert_only, by_id, options, links, lookups)
+    if keyed:
         key = [data_type.field(k) for k in plan.keys]
         pairs = _key_pairs(plan.keys, key, typed, data_type.key_case_insensitive)
         joins.append(
@@ -166,22 +230,74 @@ def build_rows(
                 table=sql.Identifier(data_type.table), match=key_match("target", pairs)
             )
         )
+    if by_id:
+        joins.append(by_id_join(data_type))
+    cleaned = [_cleaning(f, options) for f in mapped]
+    cleaned += [
+        sql.SQL("crmferry_clean(raw.{0}) AS {0}").format(sql.Identifier(k.name)) for k in lookups
+    ]
+    if by_id:
+        cleaned.append(sql.SQL("crmferry_clean(raw.id) AS id"))
     statement = sql.SQL(_BUILD_ROWS).format(
         rows=sql.Identifier(ROWS_TABLE),
         raw=sql.Identifier(RAW_TABLE),
         columns=sql.SQL(", ").join(
-            sql.SQL("{} AS {}").format(c.value, sql.Identifier(c.name)) for c in all_columns
+            sql.SQL("{} AS {}").format(c.value, sql.Identifier(c.name))
+            for c in all_columns
+            if c.written
         ),
         checks=sql.SQL(", ").join(_check_expression(c) for c in all_columns) or sql.SQL("NULL"),
-        cleaned=sql.SQL(", ").join(_cleaning(f) for f in mapped),
+        cleaned=sql.SQL(", ").join(cleaned) if cleaned else sql.SQL("NULL AS nothing"),
         joins=sql.SQL(" ").join(joins),
-        target_id=sql.SQL("target.id" if plan.keyed else "NULL::uuid"),
+        target_id=target,
     )
     conn.execute(sql.SQL(DROP_ROWS).format(rows=sql.Identifier(ROWS_TABLE)))
     conn.execute(statement)
     if plan.keyed:
         _check_keys(conn, plan, options)
+    if by_id:
+        marked = sql.SQL(_MARK_REPEATED_TARGETS).format(
+            rows=sql.Identifier(ROWS_TABLE), sep=sql.Literal(SEP)
+        )
+        conn.execute(marked)
+        if options.mode == "insert" and not plan.keyed:
+            _mark_existing(conn, plan)
     return plan
+
+
+def _target_expression(keyed: bool, by_id: bool) -> sql.Composable:
+    """The record a row matches: the one its id names, else the one its key names."""
+    if keyed and by_id:
+        return sql.SQL("coalesce(by_id.id, target.id)")
+    if by_id:
+        return sql.SQL("by_id.id")
+    return sql.SQL("target.id" if keyed else "NULL::uuid")
+
+
+def _plan(
+    data_type: DataType,
+    columns: list[_Column],
+    insert_only: set[str],
+    by_id: bool,
+    options: ImportOptions,
+    links: list[Link],
+    lookups: list[Lookup],
+) -> RowsPlan:
+    written = [c.name for c in columns if c.written and ":" not in c.name]
+    sources = {c.name.split(":", 1)[1]: c.name for c in columns if c.name.startswith("update:")}
+    kept: set[str] = set()
+    if options.blank_cells == "keep":
+        kept = {n for n in sources if n not in insert_only}
+        kept |= {k.id_column for k in links if k.id_column}
+        kept |= {data_type.link(k.link).fields[0] for k in lookups}
+    return RowsPlan(
+        data_type,
+        update_columns=[n for n in written if n not in insert_only],
+        insert_columns=written,
+        by_id=by_id,
+        update_sources=sources,
+        kept=kept,
+    )
 
 
 def _check_keys(conn: Conn, plan: RowsPlan, options: ImportOptions) -> None:
@@ -198,10 +314,15 @@ def _check_keys(conn: Conn, plan: RowsPlan, options: ImportOptions) -> None:
     )
     conn.execute(repeated)
     if options.mode == "insert":
-        existing = sql.SQL(_MARK_EXISTING_KEYS).format(
-            rows=sql.Identifier(ROWS_TABLE), key_name=key_name, sep=sep
-        )
-        conn.execute(existing)
+        _mark_existing(conn, plan)
+
+
+def _mark_existing(conn: Conn, plan: RowsPlan) -> None:
+    key_name = sql.Literal(plan.keys[0] if plan.keyed else RECORD_ID)
+    existing = sql.SQL(_MARK_EXISTING_KEYS).format(
+        rows=sql.Identifier(ROWS_TABLE), key_name=key_name, sep=sql.Literal(SEP)
+    )
+    conn.execute(existing)
 
 
 def _alias(link: Link) -> str:
@@ -288,12 +409,21 @@ def _organization_value(f: Field) -> sql.Composable:
     return sql.SQL(_ORGANIZATION_VALUE).format(column=sql.Identifier(f.organization_default))
 
 
-def _cleaning(f: Field) -> sql.Composable:
-    """A staged cell trimmed, empty as NULL; e-mail addresses lower-cased."""
+def _cleaning(f: Field, options: ImportOptions) -> sql.Composable:
+    """A staged cell trimmed, empty as NULL, rewritten by the field's value map (their
+    values trimmed and case-folded; a value mapped to "" is blank); e-mail addresses
+    lower-cased."""
     column = sql.Identifier(f.name)
+    cleaned: sql.Composable = sql.SQL("crmferry_clean(raw.{})").format(column)
+    value_map = options.value_maps.get(f.name)
+    if value_map:
+        folded = {k.strip().casefold(): v.strip() for k, v in value_map.items()}
+        cleaned = sql.SQL("nullif(coalesce({}::jsonb ->> lower({}), {}), '')").format(
+            sql.Literal(json.dumps(folded)), cleaned, cleaned
+        )
     if f.type == "email":
-        return sql.SQL("lower(crmferry_clean(raw.{})) AS {}").format(column, column)
-    return sql.SQL("crmferry_clean(raw.{}) AS {}").format(column, column)
+        cleaned = sql.SQL("lower({})").format(cleaned)
+    return sql.SQL("{} AS {}").format(cleaned, column)
 
 
 def _cell(name: str) -> sql.Composable:
@@ -301,26 +431,74 @@ def _cell(name: str) -> sql.Composable:
     return sql.SQL("r.{}").format(sql.Identifier(name))
 
 
-def _column(
-    conn: Conn, f: Field, fields: list[str], options: ImportOptions, link_checks: list[Check]
-) -> _Column:
-    """A mapped field's typed value and the checks of its cell (see `cell_rules`)."""
+def _columns(
+    conn: Conn,
+    f: Field,
+    names: list[str],
+    mapped: list[str],
+    options: ImportOptions,
+    link_checks: list[Check],
+    target: sql.Composable,
+) -> list[_Column]:
+    """A field's typed value for a new record, the checks of its cell (see `cell_rules`),
+    and, when an update writes something else, its value for an existing record.
+
+    A blank cell becomes: the value composed from the row's parts, else the option's
+    default, else the organization's or field's default. On update the option's
+    default only with `defaults_on_update`; with `blank_cells: keep`, no fallback at
+    all (NULL: the record keeps its value). A field with a default and no column
+    (`staged_fields`) is written on update only with `defaults_on_update`.
+    """
     cell = _cell(f.name)
     date = resolve_date_format(conn, f.name, options) if f.type == "date" else None
-    converted = convert_cell(f, cell, CellContext(options.decimal, date))
+    context = CellContext(options.decimal, date)
+    converted = convert_cell(f, cell, context)
     # a present cell is checked by type; an absent one only for being required
     guarded: list[Check] = [
         (sql.SQL("{} IS NOT NULL AND ({})").format(cell, cond), message)
         for cond, message in [*converted.checks, *link_checks]
     ]
-    value = converted.value
-    for fallback in (_composed(f, fields), _fallback_default(f)):
-        if fallback is not None:
-            value = sql.SQL("coalesce({}, {})").format(value, fallback)
-    typed = sql.SQL("({})::{}").format(value, sql.SQL(f.sql_type))
+    composed, fallback = _composed(f, names), _fallback_default(f)
+    default = _option_default(f, options, context)
+    sql_type = sql.SQL(f.sql_type)
+    new_value = _coalesce(converted.value, composed, default, fallback)
+    typed = sql.SQL("({})::{}").format(new_value, sql_type)
+    keep = options.blank_cells == "keep"
     if f.required:
-        guarded.append((sql.SQL("{} IS NULL").format(typed), "is required"))
-    return _Column(f.name, typed, guarded)
+        # kept on update: an existing record has its value already
+        missing = sql.SQL("{} IS NULL AND {} IS NULL").format(typed, target) if keep else None
+        guarded.append((missing or sql.SQL("{} IS NULL").format(typed), "is required"))
+    columns = [_Column(f.name, typed, guarded)]
+    on_update = default if options.defaults_on_update else None
+    if f.name not in mapped and on_update is None:
+        return columns  # written on insert only (see `_derived_columns`' insert_only)
+    if keep or (default is not None and on_update is None):
+        value = _coalesce(converted.value, composed, on_update, None if keep else fallback)
+        columns.append(_Column(f"update:{f.name}", sql.SQL("({})::{}").format(value, sql_type), []))
+    return columns
+
+
+def _coalesce(*values: sql.Composable | None) -> sql.Composable:
+    present = [v for v in values if v is not None]
+    if len(present) == 1:
+        return present[0]
+    return sql.SQL("coalesce({})").format(sql.SQL(", ").join(present))
+
+
+def _option_default(
+    f: Field, options: ImportOptions, context: CellContext
+) -> sql.Composable | None:
+    """The import's default for `f`, converted by the field's rule (checked when the job
+    was created: `option_checks`)."""
+    if f.name not in options.defaults:
+        return None
+    if f.type == "date":
+        layout = options.date_format if options.date_format != "auto" else "YYYY-MM-DD"
+        context = CellContext(options.decimal, DateChoice(layout))
+    literal: sql.Composable = sql.Literal(options.defaults[f.name].strip())
+    if f.type == "email":
+        literal = sql.SQL("lower({})").format(literal)
+    return convert_cell(f, sql.SQL("{}::text").format(literal), context).value
 
 
 def _fallback_default(f: Field) -> sql.Composable | None:

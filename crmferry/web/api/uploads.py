@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import PurePath
 from typing import Any, cast
 
@@ -9,9 +10,11 @@ from fastapi import APIRouter, Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 
+from crmferry.db import Conn
 from crmferry.errors import CrmFerryError, PayloadTooLarge, ValidationFailed
 from crmferry.imports.mapping import suggest_mapping
 from crmferry.imports.reading import ReadLimits, sniff
+from crmferry.imports.suggestion import Suggestion, suggest_from_values
 from crmferry.imports.uploads import (
     LimitedWriter,
     new_upload_location,
@@ -135,8 +138,10 @@ async def create_upload(
         values = upload_values(
             upload_id, principal.user_id, file_name, writer, relative, info, data_type
         )
+        headers = list(info.headers)
         with db.tenant(principal.organization_id) as conn:
             record_upload(conn, values)
+            suggested_type, suggestion = _suggestion(conn, data_type, headers, info.preview)
     except BaseException as exc:
         # whatever ends the upload early (a bad part, the client going away, a
         # cancelled request) leaves nothing on disk
@@ -144,8 +149,6 @@ async def create_upload(
         if isinstance(exc, ValueError) and not isinstance(exc, CrmFerryError):
             raise ValidationFailed(f"The upload could not be read: {exc}.") from exc
         raise
-    headers = list(info.headers)
-    suggested_type, suggested = _suggestion(data_type, headers)
     return {
         "id": str(upload_id),
         "file_name": file_name,
@@ -159,7 +162,9 @@ async def create_upload(
         "row_estimate": info.row_estimate,
         "data_type": data_type,
         "suggested_data_type": suggested_type,
-        "suggested_mapping": suggested,
+        "suggested_mapping": suggestion.mapping,
+        "mapping_notes": suggestion.notes,
+        "suggested_options": {"value_maps": suggestion.value_maps},
     }
 
 
@@ -185,13 +190,15 @@ def _checked_parts(parts: _Parts) -> tuple[str, str | None]:
     return parts.file_name, data_type
 
 
-def _suggestion(data_type: str | None, headers: list[str]) -> tuple[str, dict[str, str | None]]:
-    """The mapping for the given type, or for the type that maps the most headers."""
-    if data_type is not None:
-        return data_type, dict(suggest_mapping(DATA_TYPES[data_type], headers))
-    scored = []
-    for name, described in DATA_TYPES.items():
-        mapping = dict(suggest_mapping(described, headers))
-        scored.append((sum(1 for f in mapping.values() if f), name, mapping))
-    best = max(scored, key=lambda item: item[0])
-    return best[1], best[2]
+def _suggestion(
+    conn: Conn, data_type: str | None, headers: list[str], rows: Sequence[Sequence[str]]
+) -> tuple[str, Suggestion]:
+    """The suggestion for the given type, or for the type whose headers map the most
+    columns, its values checked against the fields (see `imports.suggestion`)."""
+    if data_type is None:
+        scored = []
+        for name, described in DATA_TYPES.items():
+            mapping = suggest_mapping(described, headers)
+            scored.append((sum(1 for f in mapping.values() if f), name))
+        data_type = max(scored, key=lambda item: item[0])[1]
+    return data_type, suggest_from_values(conn, DATA_TYPES[data_type], headers, rows)

@@ -84,6 +84,13 @@ class LinkInfo(Answer):
     id_column: str | None
 
 
+class LookupInfo(Answer):
+    name: str
+    label: str
+    link: str = Field(description="The link whose fields a matched record fills.")
+    by: str = Field(description="The linked record's column the value is matched on.")
+
+
 class DataTypeInfo(Answer):
     name: KnownDataType
     label: str
@@ -93,6 +100,11 @@ class DataTypeInfo(Answer):
     fields: list[FieldInfo]
     links: list[LinkInfo] = Field(default_factory=list)
     search_fields: list[str] = Field(default_factory=list)
+    lookups: list[LookupInfo] = Field(
+        default_factory=list,
+        description="Import-only columns that name a linked record by another column "
+        "(a contact's owner by the member's name).",
+    )
 
 
 class Organization(Answer):
@@ -111,6 +123,15 @@ class Me(Answer):
     organization: Organization
 
 
+class SuggestedOptions(Answer):
+    value_maps: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Field → {their value: ours}, for columns holding another tool's "
+        "names of an enum's values (HubSpot lifecycle stages, Salesforce and Zoho lead "
+        "statuses); pass as `options.value_maps`.",
+    )
+
+
 class Upload(Answer):
     """A stored upload: what was detected and the mapping suggested for it."""
 
@@ -127,6 +148,15 @@ class Upload(Answer):
     data_type: str | None
     suggested_data_type: str | None
     suggested_mapping: dict[str, str | None]
+    mapping_notes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Header → why its values led the suggestion (a lookup, a value map) "
+        "or kept it from a field.",
+    )
+    suggested_options: SuggestedOptions = Field(
+        default_factory=lambda: SuggestedOptions(),
+        description="Import options that go with the suggested mapping.",
+    )
 
 
 UPLOAD_FORM = {
