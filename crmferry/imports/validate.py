@@ -99,13 +99,13 @@ UPDATE {rows}
  WHERE target_id IS NOT NULL AND cardinality(errors) = 0
 """
 
-# Later rows that name (by id or key) the record an earlier row names.
+# Later rows that name (by id or key) the record an earlier good row names.
 _MARK_REPEATED_TARGETS = """
 UPDATE {rows} AS r
    SET errors = r.errors || ('id' || {sep} || 'names the record of row ' || d.first_row
                              || ' of this file (a record may be written once)')
   FROM (SELECT row_number, min(row_number) OVER (PARTITION BY target_id) AS first_row
-          FROM {rows} WHERE target_id IS NOT NULL) AS d
+          FROM {rows} WHERE target_id IS NOT NULL AND cardinality(errors) = 0) AS d
  WHERE d.row_number = r.row_number AND d.first_row < r.row_number
 """
 
