@@ -508,11 +508,16 @@ def _fallback_default(f: Field) -> sql.Composable | None:
     return sql.Literal(f.default) if f.default is not None else None
 
 
+def _reported(column: _Column) -> str:
+    """The mapped name a column's errors are reported on ("lookup:owner_name" → owner_name)."""
+    return column.name.rsplit(":", 1)[-1]
+
+
 def _check_expression(column: _Column) -> sql.Composable:
     if not column.checks:
         return sql.SQL("NULL")
     branches = sql.SQL(" ").join(
-        sql.SQL("WHEN {} THEN {}").format(cond, sql.Literal(column.name + SEP + message))
+        sql.SQL("WHEN {} THEN {}").format(cond, sql.Literal(_reported(column) + SEP + message))
         for cond, message in column.checks
     )
     return sql.SQL("CASE {} END").format(branches)

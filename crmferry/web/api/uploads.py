@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import PurePath
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 
 from crmferry.db import Conn
 from crmferry.errors import CrmFerryError, PayloadTooLarge, ValidationFailed
+from crmferry.imports.checking import check_first_rows
 from crmferry.imports.mapping import suggest_mapping
 from crmferry.imports.reading import ReadLimits, sniff
 from crmferry.imports.suggestion import Suggestion, suggest_from_values
@@ -24,7 +25,7 @@ from crmferry.imports.uploads import (
 )
 from crmferry.records import DATA_TYPES
 from crmferry.web.api.models.problems import problem_responses
-from crmferry.web.api.models.records import UPLOAD_FORM, Upload
+from crmferry.web.api.models.records import UPLOAD_FORM, Upload, UploadCheck, UploadCheckRequest
 from crmferry.web.deps import DB, AppSettings, MemberPrincipal
 
 router = APIRouter(tags=["imports"])
@@ -166,6 +167,36 @@ async def create_upload(
         "mapping_notes": suggestion.notes,
         "suggested_options": {"value_maps": suggestion.value_maps},
     }
+
+
+@router.post(
+    "/uploads/{upload_id}/check",
+    name="uploads_check",
+    tags=["uploads"],
+    response_model=UploadCheck,
+    responses=problem_responses(403, 404, 422),
+)
+def check_upload(
+    upload_id: Annotated[str, Path(description="An upload's id (uuid).")],
+    body: UploadCheckRequest,
+    principal: MemberPrincipal,
+    db: DB,
+    settings: AppSettings,
+) -> dict[str, Any]:
+    """What the import with this mapping and these options would say about the upload's
+    first 1,000 rows: each row's problems (row, column, value, message; at most 500) and
+    what would be inserted, updated or left unchanged. Nothing is written. 422 for a
+    mapping or options a job would refuse."""
+    options = body.options.plain() if body.options is not None else None
+    if body.data_type not in DATA_TYPES:
+        raise ValidationFailed(
+            f"Unknown data_type '{body.data_type}'.",
+            [{"field": "data_type", "message": "must be one of " + ", ".join(DATA_TYPES)}],
+        )
+    with db.tenant(principal.organization_id) as conn:
+        return check_first_rows(
+            conn, settings, upload_id, DATA_TYPES[body.data_type], body.mapping, options
+        )
 
 
 def _checked_parts(parts: _Parts) -> tuple[str, str | None]:

@@ -13,8 +13,9 @@ from pydantic import Field, create_model
 from crmferry.accounts.principal import Role
 from crmferry.records import DATA_TYPES, DataType
 from crmferry.records.fields import FieldType
-from crmferry.web.api.models.base import Answer, Instant, Page, Uuid
-from crmferry.web.api.models.jobs import KnownDataType
+from crmferry.web.api.models.base import Answer, Instant, Page, RequestBody, Uuid
+from crmferry.web.api.models.jobs import Counts, KnownDataType
+from crmferry.web.api.models.options import ImportOptions, Mapping
 
 # how each field type is written in a record answer (decimals as exact strings)
 _JSON_SCHEMA: dict[FieldType, dict[str, Any]] = {
@@ -157,6 +158,31 @@ class Upload(Answer):
         default_factory=lambda: SuggestedOptions(),
         description="Import options that go with the suggested mapping.",
     )
+
+
+class UploadCheckRequest(RequestBody):
+    """The import a check tries on the upload's first rows (as `POST /jobs` would take it)."""
+
+    data_type: KnownDataType
+    mapping: Mapping
+    options: ImportOptions | None = None
+
+
+class CheckedRowError(Answer):
+    row_number: int = Field(description="The file's own row number (the header is row 1).")
+    column: str | None = Field(description="The file's column, when one is mapped.")
+    field: str
+    value: str
+    message: str
+
+
+class UploadCheck(Answer):
+    """What the import would do with the first 1,000 rows; nothing is written."""
+
+    rows_checked: int
+    counts: Counts
+    errors: list[CheckedRowError] = Field(description="At most 500, in row order.")
+    errors_truncated: bool
 
 
 UPLOAD_FORM = {
