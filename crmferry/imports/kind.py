@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -161,7 +162,11 @@ def _fetched_input(
     mapping = ctx.job["mapping"]
     suggested = mapping is None
     if mapping is None:
-        mapping = suggest_mapping(data_type, headers)
+        # what an upload of this file would suggest, its value maps included
+        mapping = upload.get("suggested_mapping") or suggest_mapping(data_type, headers)
+        value_maps = (upload.get("suggested_options") or {}).get("value_maps")
+        if value_maps and not options.value_maps:
+            options = replace(options, value_maps=value_maps)
     try:
         return validate_mapping_for_mode(data_type, headers, mapping, options.mode), options
     except ValidationFailed as exc:

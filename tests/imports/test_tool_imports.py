@@ -3,13 +3,16 @@ right fields, owners by their names, stage names through a value map, no row los
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from crmferry.accounts import admin
+from crmferry.config import Settings
 from crmferry.db import Database
+from tests.cli.test_admin_commands import crmferry
 from tests.conftest import Org
 from tests.imports.conftest import Importer
 from tests.imports.make_tool_exports import OWNERS
@@ -196,3 +199,25 @@ def test_an_owner_name_that_matches_no_member_is_the_rows_error(
     assert "matches no member of this organization by name" in job["error_message"]
     rows = importer.rows(org, "SELECT name, owner_email FROM contacts ORDER BY name")
     assert [r["owner_email"] for r in rows] == [owners["Jane Smith"], owners["Raj Patel"]]
+
+
+def test_the_import_command_uses_the_suggestion_and_its_value_maps(
+    importer: Importer, settings: Settings, org: Org, owners: dict[str, str]
+) -> None:
+    result = crmferry(
+        settings,
+        "import",
+        str(FILES / "hubspot_contacts.csv"),
+        "--type",
+        "contacts",
+        "--org",
+        str(org.id),
+        "--email",
+        org.member.email,
+    )
+    assert result.returncode == 0, result.stderr
+    job = importer.run(org, uuid.UUID(result.stdout.strip()))
+    assert job["counts"]["inserted"] == 3 and job["counts"]["failed"] == 0, job["error_message"]
+    assert job["options"]["value_maps"]["status"]["Subscriber"] == "lead"
+    maria = contact(importer, org, "maria@acme.example")
+    assert (maria["status"], maria["owner_email"]) == ("lead", owners["Jane Smith"])
