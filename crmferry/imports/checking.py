@@ -46,7 +46,9 @@ def check_first_rows(
     upload = get_upload(conn, upload_id)
     options = parse_import_options(raw_options)
     headers = list(upload["headers"])
-    mapping = validate_mapping_for_mode(data_type, headers, raw_mapping, options.mode)
+    mapping = validate_mapping_for_mode(
+        data_type, headers, raw_mapping, options.mode, options.defaults
+    )
     check_options_fit(conn, data_type, options)
     path = upload_path(settings, upload["storage_path"])
     limits = ReadLimits.from_settings(settings)

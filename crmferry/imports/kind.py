@@ -55,7 +55,7 @@ def prepare_import(
     upload = get_upload(conn, body["upload_id"])
     parsed = parse_import_options(body.get("options"))
     checked = validate_mapping_for_mode(
-        data_type, list(upload["headers"]), body.get("mapping") or {}, parsed.mode
+        data_type, list(upload["headers"]), body.get("mapping") or {}, parsed.mode, parsed.defaults
     )
     check_options_fit(conn, data_type, parsed)
     return NewJob(
@@ -112,7 +112,7 @@ def check_import_schedule(
             raise ValidationFailed(
                 f"mapping {message}.", [{"field": "mapping", "message": message}]
             )
-        validate_mapping_for_mode(data_type, list(mapping), mapping, parsed.mode)
+        validate_mapping_for_mode(data_type, list(mapping), mapping, parsed.mode, parsed.defaults)
     return saved
 
 
@@ -168,7 +168,10 @@ def _fetched_input(
         if value_maps and not options.value_maps:
             options = replace(options, value_maps=value_maps)
     try:
-        return validate_mapping_for_mode(data_type, headers, mapping, options.mode), options
+        checked = validate_mapping_for_mode(
+            data_type, headers, mapping, options.mode, options.defaults
+        )
+        return checked, options
     except ValidationFailed as exc:
         which = "the suggested mapping" if suggested else "the schedule's mapping"
         raise ValidationFailed(

@@ -122,7 +122,10 @@ def _weak_headers(
 
 
 def validate_mapping(
-    data_type: DataType, headers: Sequence[str], mapping: Mapping[str, str | None]
+    data_type: DataType,
+    headers: Sequence[str],
+    mapping: Mapping[str, str | None],
+    defaulted: Iterable[str] = (),
 ) -> dict[str, str]:
     """The mapping without its ignored columns, field names made canonical.
 
@@ -130,7 +133,8 @@ def validate_mapping(
     header the file lacks, an unknown field or a field mapped twice; `mapping`
     for a required field left unmapped (contacts' `name` is satisfied by
     `first_name` or `last_name`). An absent header mapped to None is ignored,
-    so a saved template still fits a file without that column.
+    so a saved template still fits a file without that column. A required field
+    with a default (`defaulted`, the import's `options.defaults`) needs no column.
     """
     errors: list[dict[str, object]] = []
     result: dict[str, str] = {}
@@ -145,7 +149,7 @@ def validate_mapping(
             continue
         owners[field] = header
         result[header] = field
-    errors.extend(_unmapped_required(data_type, owners))
+    errors.extend(_unmapped_required(data_type, {**dict.fromkeys(defaulted, ""), **owners}))
     if errors:
         first = str(errors[0]["message"])
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
@@ -154,13 +158,17 @@ def validate_mapping(
 
 
 def validate_mapping_for_mode(
-    data_type: DataType, headers: Sequence[str], mapping: Mapping[str, str | None], mode: str
+    data_type: DataType,
+    headers: Sequence[str],
+    mapping: Mapping[str, str | None],
+    mode: str,
+    defaulted: Iterable[str] = (),
 ) -> dict[str, str]:
     """`validate_mapping` under an import mode's rules: `update` writes only the mapped
     fields of existing records, so no field is required, but `id` or every key field
     must be mapped."""
     if mode != "update":
-        return validate_mapping(data_type, headers, mapping)
+        return validate_mapping(data_type, headers, mapping, defaulted)
     optional = tuple(replace(f, required=False) for f in data_type.fields)
     checked = validate_mapping(replace(data_type, fields=optional), headers, mapping)
     missing = [k for k in data_type.key_fields if k not in checked.values()]

@@ -152,3 +152,16 @@ def test_defaults_and_blank_cells_through_the_api_and_templates(
     )
     assert job.status_code == 201, job.text
     assert job.json()["options"]["defaults"] == {"status": "lead"}
+
+
+def test_a_required_field_with_a_default_needs_no_column(importer: Importer, org: Org) -> None:
+    job = importer.import_csv(
+        org,
+        "bids",
+        "Bid number,Title\nQ-1,Roof\nQ-2,Walls\n",
+        {"Bid number": "bid_number", "Title": "title"},
+        defaults={"amount": "0"},
+    )
+    assert job["counts"]["inserted"] == 2, job["error_message"]
+    amounts = importer.rows(org, "SELECT amount::text AS amount FROM bids")
+    assert amounts == [{"amount": "0.00"}, {"amount": "0.00"}]

@@ -123,11 +123,14 @@
     };
   }
 
-  // A required field is satisfied by its own column or, for a composed field (a contact's
-  // name), by a column of any of its parts: the server's rule, read from the description.
+  // A required field is satisfied by its own column, a default or, for a composed field (a
+  // contact's name), by a column of any of its parts: the server's rule, read from the
+  // description.
   function missingRequired(card) {
     const type = DATA_TYPES.find((t) => t.name === card.dataset.type);
-    const mapped = new Set(Object.values(currentMapping(card)));
+    // a required field with a default needs no column
+    const defaulted = Object.keys(CF.mappingStep.options(card).defaults || {});
+    const mapped = new Set([...Object.values(currentMapping(card)), ...defaulted]);
     const satisfied = (f) => mapped.has(f.name) || (f.composed_from || []).some((part) => mapped.has(part));
     return type.fields.filter((f) => f.required && !satisfied(f)).map((f) => f.label);
   }
