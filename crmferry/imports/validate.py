@@ -15,14 +15,21 @@ checks that need the whole file or the database: a key repeated inside the file
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from psycopg import sql
 
 from crmferry.db import Conn
-from crmferry.imports.cell_rules import CellContext, Check, DateChoice, convert_cell
+from crmferry.imports.cell_rules import Check, DateChoice
+from crmferry.imports.columns import (
+    Column,
+    cell_of,
+    cleaning,
+    composed_value,
+    field_columns,
+    organization_value,
+)
 from crmferry.imports.mapping import RECORD_ID
 from crmferry.imports.matching import ORG, by_id_join, id_checks, lookup_parts
 from crmferry.imports.options import ImportOptions
@@ -42,7 +49,6 @@ __all__ = [
 
 ROWS_TABLE = "import_rows"
 SEP = "\x1f"  # between a field name and its message inside `errors`
-DATE_LAYOUTS = ("YYYY-MM-DD", "MM/DD/YYYY", "DD/MM/YYYY")
 WORK_MEM = "64MB"
 # The organization, computed once per statement (an InitPlan): called per row, it
 # was about a tenth of a million-row INSERT. (Defined with the other joins, in `matching`.)
@@ -51,14 +57,6 @@ WORK_MEM = "64MB"
 SET_WORK_MEM = "SELECT set_config('work_mem', %s, true)"
 
 DROP_ROWS = "DROP TABLE IF EXISTS {rows}"
-
-_DATE_FIT = """
-SELECT count(v) AS present,
-       count(crmferry_parse_date(v, 'YYYY-MM-DD')) AS "YYYY-MM-DD",
-       count(crmferry_parse_date(v, 'MM/DD/YYYY')) AS "MM/DD/YYYY",
-       count(crmferry_parse_date(v, 'DD/MM/YYYY')) AS "DD/MM/YYYY"
-  FROM (SELECT crmferry_clean({column}) AS v FROM {table}) AS cells
-"""
 
 _BUILD_ROWS = """
 CREATE TEMP TABLE {rows} ON COMMIT DROP AS
@@ -74,9 +72,6 @@ _LINK_JOIN = "LEFT JOIN {table} AS {alias} ON {match}"
 
 # The record a row's key matches (NULL keys never match).
 _TARGET = "LEFT JOIN {table} AS target ON {match}"
-
-# A field's value from the organization (a bid's currency), computed once per statement.
-_ORGANIZATION_VALUE = "(SELECT {column} FROM organizations WHERE id = crmferry_current_org())"
 
 _ANALYZE_KEYS = "ANALYZE {rows} ({keys})"
 
@@ -169,14 +164,6 @@ def _key_pairs(
     return pairs
 
 
-@dataclass
-class _Column:
-    name: str
-    value: sql.Composable
-    checks: list[Check]
-    written: bool = True  # False: only checked (an id, a lookup's own cell)
-
-
 def staged_fields(fields: list[str], options: ImportOptions) -> list[str]:
     """The staging table's columns: the mapped fields, then each field with a default
     that no column is mapped to (staged empty, so its default fills it like a blank cell)."""
@@ -197,13 +184,13 @@ def build_rows(
     keyed = all(k in names for k in data_type.key_fields)
     target = _target_expression(keyed, by_id)
     links = [k for k in data_type.links if all(f in names for f in k.fields)]
-    columns: list[_Column] = []
+    columns: list[Column] = []
     for f in mapped:
         checks = _link_check(data_type, f, links)
-        columns += _columns(conn, f, names, fields, options, checks, target)
+        columns += field_columns(conn, f, names, fields, options, checks, target)
     typed = {c.name: c.value for c in columns}
     joins = [_link_join(data_type, link, typed) for link in links]
-    extra, insert_only = _derived_columns(data_type, names, links)
+    extra, insert_only = _derivedfield_columns(data_type, names, links)
     if not options.defaults_on_update:
         insert_only |= {n for n in names if n not in fields}
     for lookup in lookups:
@@ -215,11 +202,11 @@ def build_rows(
         for column in filled:  # the field has a default: it fills a blank lookup cell
             column.value = sql.SQL("coalesce({}, {})").format(found, column.value)
         if not filled:
-            extra.append(_Column(parts.fills, found, []))
-        extra.append(_Column(f"lookup:{lookup.name}", sql.NULL, parts.checks, written=False))
+            extra.append(Column(parts.fills, found, []))
+        extra.append(Column(f"lookup:{lookup.name}", sql.NULL, parts.checks, written=False))
     if by_id:
         checks = id_checks(data_type.key_fields, keyed)
-        extra.append(_Column("match:id", sql.SQL("by_id.id"), checks, written=False))
+        extra.append(Column("match:id", sql.SQL("by_id.id"), checks, written=False))
     all_columns = columns + extra
     plan = _plan(data_type, all_columns, insert_only, by_id, options, links, lookups)
     if keyed:
@@ -232,7 +219,7 @@ def build_rows(
         )
     if by_id:
         joins.append(by_id_join(data_type))
-    cleaned = [_cleaning(f, options) for f in mapped]
+    cleaned = [cleaning(f, options) for f in mapped]
     cleaned += [
         sql.SQL("crmferry_clean(raw.{0}) AS {0}").format(sql.Identifier(k.name)) for k in lookups
     ]
@@ -276,7 +263,7 @@ def _target_expression(keyed: bool, by_id: bool) -> sql.Composable:
 
 def _plan(
     data_type: DataType,
-    columns: list[_Column],
+    columns: list[Column],
     insert_only: set[str],
     by_id: bool,
     options: ImportOptions,
@@ -353,23 +340,23 @@ def _link_check(data_type: DataType, field: Field, links: list[Link]) -> list[Ch
         missing = sql.SQL("{}.{} IS NULL").format(
             sql.Identifier(_alias(link)), sql.Identifier(target.id_column)
         )
-        others = [sql.SQL("{} IS NOT NULL").format(_cell(f)) for f in link.fields[1:]]
+        others = [sql.SQL("{} IS NOT NULL").format(cell_of(f)) for f in link.fields[1:]]
         checks.append((sql.SQL(" AND ").join([*others, missing]), link.message))
     return checks
 
 
-def _derived_columns(
+def _derivedfield_columns(
     data_type: DataType, fields: list[str], links: list[Link]
-) -> tuple[list[_Column], set[str]]:
+) -> tuple[list[Column], set[str]]:
     """Columns that are not one mapped cell: composed fields, the ids links fill, and
     organization defaults of unmapped fields (written when a record is created, never
     on update: an unmapped field is never touched)."""
-    extra: list[_Column] = []
+    extra: list[Column] = []
     insert_only: set[str] = set()
     for f in data_type.importable_fields:
         if f.name in fields:
             continue
-        composed = _composed(f, fields)
+        composed = composed_value(f, fields)
         if composed is not None:
             typed = sql.SQL("({})::{}").format(composed, sql.SQL(f.sql_type))
             required: Check = (
@@ -377,16 +364,16 @@ def _derived_columns(
                 _composed_required(data_type, f),
             )
             checks = [required]
-            extra.append(_Column(f.name, typed, checks if f.required else []))
+            extra.append(Column(f.name, typed, checks if f.required else []))
         elif f.organization_default is not None:
-            value = sql.SQL("({})::{}").format(_organization_value(f), sql.SQL(f.sql_type))
-            extra.append(_Column(f.name, value, []))
+            value = sql.SQL("({})::{}").format(organization_value(f), sql.SQL(f.sql_type))
+            extra.append(Column(f.name, value, []))
             insert_only.add(f.name)
     for link in links:
         if link.id_column is not None:
             target = DATA_TYPES.link_target(link.target)
             linked = sql.Identifier(_alias(link), target.id_column)
-            extra.append(_Column(link.id_column, linked, []))
+            extra.append(Column(link.id_column, linked, []))
     return extra, insert_only
 
 
@@ -395,125 +382,12 @@ def _composed_required(data_type: DataType, f: Field) -> str:
     return f"is required (no {f.label.lower()}, {' or '.join(parts)} given)"
 
 
-def _composed(f: Field, fields: list[str]) -> sql.Composable | None:
-    """The value composed from the mapped parts of `f` (a contact's first and last name)."""
-    parts = [p for p in f.composed_from if p in fields]
-    if not parts:
-        return None
-    joined = sql.SQL(", ").join(_cell(p) for p in parts)
-    return sql.SQL("nullif(concat_ws(' ', {}), '')").format(joined)
-
-
-def _organization_value(f: Field) -> sql.Composable:
-    assert f.organization_default is not None
-    return sql.SQL(_ORGANIZATION_VALUE).format(column=sql.Identifier(f.organization_default))
-
-
-def _cleaning(f: Field, options: ImportOptions) -> sql.Composable:
-    """A staged cell trimmed, empty as NULL, rewritten by the field's value map (their
-    values trimmed and case-folded; a value mapped to "" is blank); e-mail addresses
-    lower-cased."""
-    column = sql.Identifier(f.name)
-    cleaned: sql.Composable = sql.SQL("crmferry_clean(raw.{})").format(column)
-    value_map = options.value_maps.get(f.name)
-    if value_map:
-        folded = {k.strip().casefold(): v.strip() for k, v in value_map.items()}
-        cleaned = sql.SQL("nullif(coalesce({}::jsonb ->> lower({}), {}), '')").format(
-            sql.Literal(json.dumps(folded)), cleaned, cleaned
-        )
-    if f.type == "email":
-        cleaned = sql.SQL("lower({})").format(cleaned)
-    return sql.SQL("{} AS {}").format(cleaned, column)
-
-
-def _cell(name: str) -> sql.Composable:
-    """The cleaned cell of a mapped field (see `_cleaning`)."""
-    return sql.SQL("r.{}").format(sql.Identifier(name))
-
-
-def _columns(
-    conn: Conn,
-    f: Field,
-    names: list[str],
-    mapped: list[str],
-    options: ImportOptions,
-    link_checks: list[Check],
-    target: sql.Composable,
-) -> list[_Column]:
-    """A field's typed value for a new record, the checks of its cell (see `cell_rules`),
-    and, when an update writes something else, its value for an existing record.
-
-    A blank cell becomes: the value composed from the row's parts, else the option's
-    default, else the organization's or field's default. On update the option's
-    default only with `defaults_on_update`; with `blank_cells: keep`, no fallback at
-    all (NULL: the record keeps its value). A field with a default and no column
-    (`staged_fields`) is written on update only with `defaults_on_update`.
-    """
-    cell = _cell(f.name)
-    date = resolve_date_format(conn, f.name, options) if f.type == "date" else None
-    context = CellContext(options.decimal, date)
-    converted = convert_cell(f, cell, context)
-    # a present cell is checked by type; an absent one only for being required
-    guarded: list[Check] = [
-        (sql.SQL("{} IS NOT NULL AND ({})").format(cell, cond), message)
-        for cond, message in [*converted.checks, *link_checks]
-    ]
-    composed, fallback = _composed(f, names), _fallback_default(f)
-    default = _option_default(f, options, context)
-    sql_type = sql.SQL(f.sql_type)
-    new_value = _coalesce(converted.value, composed, default, fallback)
-    typed = sql.SQL("({})::{}").format(new_value, sql_type)
-    keep = options.blank_cells == "keep"
-    if f.required:
-        # kept on update: an existing record has its value already
-        missing = sql.SQL("{} IS NULL AND {} IS NULL").format(typed, target) if keep else None
-        guarded.append((missing or sql.SQL("{} IS NULL").format(typed), "is required"))
-    columns = [_Column(f.name, typed, guarded)]
-    on_update = default if options.defaults_on_update else None
-    if f.name not in mapped and on_update is None:
-        return columns  # written on insert only (see `_derived_columns`' insert_only)
-    if keep or (default is not None and on_update is None):
-        value = _coalesce(converted.value, composed, on_update, None if keep else fallback)
-        columns.append(_Column(f"update:{f.name}", sql.SQL("({})::{}").format(value, sql_type), []))
-    return columns
-
-
-def _coalesce(*values: sql.Composable | None) -> sql.Composable:
-    present = [v for v in values if v is not None]
-    if len(present) == 1:
-        return present[0]
-    return sql.SQL("coalesce({})").format(sql.SQL(", ").join(present))
-
-
-def _option_default(
-    f: Field, options: ImportOptions, context: CellContext
-) -> sql.Composable | None:
-    """The import's default for `f`, converted by the field's rule (checked when the job
-    was created: `option_checks`)."""
-    if f.name not in options.defaults:
-        return None
-    if f.type == "date":
-        layout = options.date_format if options.date_format != "auto" else "YYYY-MM-DD"
-        context = CellContext(options.decimal, DateChoice(layout))
-    literal: sql.Composable = sql.Literal(options.defaults[f.name].strip())
-    if f.type == "email":
-        literal = sql.SQL("lower({})").format(literal)
-    return convert_cell(f, sql.SQL("{}::text").format(literal), context).value
-
-
-def _fallback_default(f: Field) -> sql.Composable | None:
-    """What an empty cell becomes: the organization's value, else the field's default."""
-    if f.organization_default is not None:
-        return _organization_value(f)
-    return sql.Literal(f.default) if f.default is not None else None
-
-
-def _reported(column: _Column) -> str:
+def _reported(column: Column) -> str:
     """The mapped name a column's errors are reported on ("lookup:owner_name" → owner_name)."""
     return column.name.rsplit(":", 1)[-1]
 
 
-def _check_expression(column: _Column) -> sql.Composable:
+def _check_expression(column: Column) -> sql.Composable:
     if not column.checks:
         return sql.SQL("NULL")
     branches = sql.SQL(" ").join(
@@ -521,30 +395,3 @@ def _check_expression(column: _Column) -> sql.Composable:
         for cond, message in column.checks
     )
     return sql.SQL("CASE {} END").format(branches)
-
-
-def resolve_date_format(conn: Conn, name: str, options: ImportOptions) -> DateChoice:
-    """The chosen layout, or for `auto` the one the whole column fits.
-
-    Auto never guesses: when both MM/DD/YYYY and DD/MM/YYYY read every value
-    (all days ≤ 12) the column's cells are errors asking for a date_format.
-    """
-    if options.date_format != "auto":
-        return DateChoice(options.date_format)
-    query = sql.SQL(_DATE_FIT).format(column=sql.Identifier(name), table=sql.Identifier(RAW_TABLE))
-    fit = conn.execute(query).fetchone()
-    assert fit is not None
-    present = fit["present"]
-    if present == 0:
-        return DateChoice("YYYY-MM-DD")
-    best = max(fit[layout] for layout in DATE_LAYOUTS)
-    leaders = [layout for layout in DATE_LAYOUTS if fit[layout] == best]
-    if best == 0:
-        return DateChoice(None, "is not a date (expected YYYY-MM-DD, MM/DD/YYYY or DD/MM/YYYY)")
-    if len(leaders) > 1:
-        return DateChoice(
-            None,
-            "is ambiguous: the column reads as both MM/DD/YYYY and DD/MM/YYYY; "
-            "choose the date_format option",
-        )
-    return DateChoice(leaders[0])
