@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from crmferry.db import Conn
 from crmferry.imports.cell_fit import refused_by_lookup, refused_ids, refused_values
-from crmferry.imports.mapping import RECORD_ID, suggest_mapping
+from crmferry.imports.mapping import RECORD_ID, normalise_header, suggest_mapping
 from crmferry.records import DataType, Field, Lookup, Vocabulary
 
 SHOWN_VALUES = 3
@@ -45,7 +45,23 @@ def suggest_from_values(
     }
     judge = _Judge(conn, data_type, columns)
     mapping = suggest_mapping(data_type, headers, judge.accept)
-    return Suggestion(mapping, judge.notes, judge.value_maps)
+    notes = {**_weak_notes(data_type, mapping), **judge.notes}
+    return Suggestion(mapping, notes, judge.value_maps)
+
+
+def _weak_notes(data_type: DataType, mapping: dict[str, str | None]) -> dict[str, str]:
+    """A note on each column left out for a weak spelling (Outlook's salutation "Title")."""
+    notes: dict[str, str] = {}
+    for f in data_type.importable_fields:
+        weak = {normalise_header(w) for w in f.weak_spellings}
+        taken = next((h for h, m in mapping.items() if m == f.name), None)
+        for header, mapped in mapping.items():
+            if mapped is None and taken is not None and normalise_header(header) in weak:
+                notes[header] = (
+                    f"Not mapped to {f.name}: column '{taken}' holds the {f.label.lower()} "
+                    "(this one is taken for something else, such as a salutation)."
+                )
+    return notes
 
 
 class _Judge:

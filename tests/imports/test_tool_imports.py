@@ -135,6 +135,9 @@ def test_pipedrive_people(importer: Importer, org: Org, owners: dict[str, str]) 
 
 
 def test_outlook_contacts_keep_their_job_title(importer: Importer, org: Org) -> None:
+    upload = upload_of(importer, org, "outlook_export.csv")
+    assert upload["suggested_mapping"]["Title"] is None
+    assert "column 'Job Title' holds the title" in upload["mapping_notes"]["Title"]
     job = import_suggested(importer, org, "outlook_export.csv")
     assert job["counts"]["inserted"] == 3  # also Alan Kay, who has no e-mail
     grace = contact(importer, org, "grace@navy.example")
