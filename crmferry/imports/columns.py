@@ -71,7 +71,7 @@ def cleaning(f: Field, options: ImportOptions) -> sql.Composable:
 
 
 def cell_of(name: str) -> sql.Composable:
-    """The cleaned cell of a mapped field (see `_cleaning`)."""
+    """The cleaned cell of a mapped field (see `cleaning`)."""
     return sql.SQL("r.{}").format(sql.Identifier(name))
 
 

@@ -34,7 +34,7 @@ from crmferry.imports.mapping import RECORD_ID
 from crmferry.imports.matching import ORG, by_id_join, id_checks, lookup_parts
 from crmferry.imports.options import ImportOptions
 from crmferry.imports.staging import RAW_TABLE
-from crmferry.records import DATA_TYPES, TEXT_LIKE, DataType, Field, Link, Lookup
+from crmferry.records import DATA_TYPES, TEXT_LIKE, DataType, Field, Link
 
 __all__ = [
     "ORG",
@@ -190,7 +190,8 @@ def build_rows(
         columns += field_columns(conn, f, names, fields, options, checks, target)
     typed = {c.name: c.value for c in columns}
     joins = [_link_join(data_type, link, typed) for link in links]
-    extra, insert_only = _derivedfield_columns(data_type, names, links)
+    kept_target = target if options.blank_cells == "keep" else None
+    extra, insert_only = _derived_columns(data_type, names, links, kept_target)
     if not options.defaults_on_update:
         insert_only |= {n for n in names if n not in fields}
     for lookup in lookups:
@@ -208,7 +209,7 @@ def build_rows(
         checks = id_checks(data_type.key_fields, keyed)
         extra.append(Column("match:id", sql.SQL("by_id.id"), checks, written=False))
     all_columns = columns + extra
-    plan = _plan(data_type, all_columns, insert_only, by_id, options, links, lookups)
+    plan = _plan(data_type, all_columns, insert_only, by_id, options)
     if keyed:
         key = [data_type.field(k) for k in plan.keys]
         pairs = _key_pairs(plan.keys, key, typed, data_type.key_case_insensitive)
@@ -267,19 +268,16 @@ def _plan(
     insert_only: set[str],
     by_id: bool,
     options: ImportOptions,
-    links: list[Link],
-    lookups: list[Lookup],
 ) -> RowsPlan:
     written = [c.name for c in columns if c.written and ":" not in c.name]
     sources = {c.name.split(":", 1)[1]: c.name for c in columns if c.name.startswith("update:")}
-    kept: set[str] = set()
-    if options.blank_cells == "keep":
-        kept = {n for n in sources if n not in insert_only}
-        kept |= {k.id_column for k in links if k.id_column}
-        kept |= {data_type.link(k.link).fields[0] for k in lookups}
+    update = [n for n in written if n not in insert_only]
+    # under `keep` a NULL update value is a blank cell (a mapped field's update value,
+    # a name composed of blank parts, a link or lookup left blank): the record keeps its own
+    kept = set(update) if options.blank_cells == "keep" else set()
     return RowsPlan(
         data_type,
-        update_columns=[n for n in written if n not in insert_only],
+        update_columns=update,
         insert_columns=written,
         by_id=by_id,
         update_sources=sources,
@@ -345,12 +343,13 @@ def _link_check(data_type: DataType, field: Field, links: list[Link]) -> list[Ch
     return checks
 
 
-def _derivedfield_columns(
-    data_type: DataType, fields: list[str], links: list[Link]
+def _derived_columns(
+    data_type: DataType, fields: list[str], links: list[Link], kept_target: sql.Composable | None
 ) -> tuple[list[Column], set[str]]:
     """Columns that are not one mapped cell: composed fields, the ids links fill, and
     organization defaults of unmapped fields (written when a record is created, never
-    on update: an unmapped field is never touched)."""
+    on update: an unmapped field is never touched). With `kept_target` (blank cells
+    kept) a composed field is required of new records only."""
     extra: list[Column] = []
     insert_only: set[str] = set()
     for f in data_type.importable_fields:
@@ -359,10 +358,10 @@ def _derivedfield_columns(
         composed = composed_value(f, fields)
         if composed is not None:
             typed = sql.SQL("({})::{}").format(composed, sql.SQL(f.sql_type))
-            required: Check = (
-                sql.SQL("{} IS NULL").format(composed),
-                _composed_required(data_type, f),
-            )
+            missing = sql.SQL("{} IS NULL").format(composed)
+            if kept_target is not None:
+                missing = sql.SQL("{} AND {} IS NULL").format(missing, kept_target)
+            required: Check = (missing, _composed_required(data_type, f))
             checks = [required]
             extra.append(Column(f.name, typed, checks if f.required else []))
         elif f.organization_default is not None:

@@ -165,3 +165,12 @@ def test_a_required_field_with_a_default_needs_no_column(importer: Importer, org
     assert job["counts"]["inserted"] == 2, job["error_message"]
     amounts = importer.rows(org, "SELECT amount::text AS amount FROM bids")
     assert amounts == [{"amount": "0.00"}, {"amount": "0.00"}]
+
+
+def test_blank_name_parts_keep_an_existing_contacts_name(importer: Importer, org: Org) -> None:
+    importer.import_csv(org, "contacts", SEED)
+    csv = "First name,Last name,Email,City\n,,ada@example.com,Paris\n,,new@example.com,Rome\n"
+    job = importer.import_csv(org, "contacts", csv, None, blank_cells="keep")
+    assert (job["counts"]["updated"], job["counts"]["failed"]) == (1, 1), job["error_message"]
+    ada = contact(importer, org, "ada@example.com")
+    assert (ada["name"], ada["city"]) == ("Ada", "Paris")
