@@ -125,6 +125,10 @@ def import_file(
             body["mapping"] = given or None
         else:
             body["mapping"] = _suggested(upload, str(data_type))
+            # the value maps that go with the suggestion (HubSpot stages → our statuses)
+            value_maps = (upload.get("suggested_options") or {}).get("value_maps")
+            if value_maps:
+                body["options"] = {"value_maps": value_maps, **body["options"]}
         job = client.create_job({**body, "upload_id": str(upload["id"])})
         typer.echo(job["id"])
         if wait:

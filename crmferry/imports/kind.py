@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -22,7 +23,8 @@ from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import CrmFerryError, JobCancelled, LeaseLost, ValidationFailed
 from crmferry.imports import merge, staging, validate
-from crmferry.imports.mapping import suggest_mapping, validate_mapping_for_mode
+from crmferry.imports.mapping import mappable_names, suggest_mapping, validate_mapping_for_mode
+from crmferry.imports.option_checks import check_options_fit
 from crmferry.imports.options import ImportOptions, parse_import_options, refuse_unknown_options
 from crmferry.imports.reading import ReadLimits, iter_rows, sniff
 from crmferry.imports.report import write_report
@@ -55,8 +57,9 @@ def prepare_import(
     upload = get_upload(conn, body["upload_id"])
     parsed = parse_import_options(body.get("options"))
     checked = validate_mapping_for_mode(
-        data_type, list(upload["headers"]), body.get("mapping") or {}, parsed.mode
+        data_type, list(upload["headers"]), body.get("mapping") or {}, parsed.mode, parsed.defaults
     )
+    check_options_fit(conn, data_type, parsed)
     return NewJob(
         options=parsed.as_dict(),
         mapping=checked,
@@ -78,7 +81,7 @@ def check_import_template(
     for header, field in mapping.items():
         if field is None or field == "":
             continue
-        if field not in data_type.field_names:
+        if field not in mappable_names(data_type):
             raise _invalid_template(
                 f"mapping.{header}", f"names no {data_type.name} field: '{field}'"
             )
@@ -87,7 +90,9 @@ def check_import_template(
                 f"mapping.{header}", f"maps '{field}', already mapped from '{seen[field]}'"
             )
         seen[field] = header
-    options = parse_import_options(saved.options).as_dict()
+    parsed = parse_import_options(saved.options)
+    check_options_fit(conn, data_type, parsed)
+    options = parsed.as_dict()
     return SavedInput(options, {str(h): (f or None) for h, f in mapping.items()})
 
 
@@ -101,6 +106,7 @@ def check_import_schedule(
     if isinstance(saved.options, dict):
         refuse_unknown_options(saved.options, also=("source",))  # "source": stored by 0.2
     parsed = parse_import_options(saved.options)
+    check_options_fit(conn, data_type, parsed)
     mapping = saved.mapping
     if mapping is not None:
         if not isinstance(mapping, dict):
@@ -108,7 +114,7 @@ def check_import_schedule(
             raise ValidationFailed(
                 f"mapping {message}.", [{"field": "mapping", "message": message}]
             )
-        validate_mapping_for_mode(data_type, list(mapping), mapping, parsed.mode)
+        validate_mapping_for_mode(data_type, list(mapping), mapping, parsed.mode, parsed.defaults)
     return saved
 
 
@@ -164,9 +170,16 @@ def _fetched_input(
     mapping = ctx.job["mapping"]
     suggested = mapping is None
     if mapping is None:
-        mapping = suggest_mapping(data_type, headers)
+        # what an upload of this file would suggest, its value maps included
+        mapping = upload.get("suggested_mapping") or suggest_mapping(data_type, headers)
+        value_maps = (upload.get("suggested_options") or {}).get("value_maps")
+        if value_maps and not options.value_maps:
+            options = replace(options, value_maps=value_maps)
     try:
-        return validate_mapping_for_mode(data_type, headers, mapping, options.mode), options
+        checked = validate_mapping_for_mode(
+            data_type, headers, mapping, options.mode, options.defaults
+        )
+        return checked, options
     except ValidationFailed as exc:
         which = "the suggested mapping" if suggested else "the schedule's mapping"
         raise ValidationFailed(
@@ -214,7 +227,7 @@ def run_file(
     positions = [headers.index(h) for h in mapping]
     estimate = upload["row_estimate"]
     clock = _StageClock(ctx.job_id)
-    staging.create_raw_table(conn, fields)
+    staging.create_raw_table(conn, validate.staged_fields(fields, options))
     total = staging.copy_rows(
         conn,
         fields,

@@ -164,7 +164,7 @@ def write_rows(
         counts.inserted, counts.updated = _run(conn, UPDATE_ROWS, parts)
     elif options.mode == "insert":
         counts.inserted, counts.updated = _run(conn, INSERT_ROWS, parts)
-    elif not plan.keyed:
+    elif not plan.matches:
         counts.inserted, counts.updated = _run(conn, INSERT_ROWS, parts)  # nothing can match
     else:
         counts.inserted, counts.updated = _upsert(conn, parts)
@@ -229,6 +229,21 @@ def _columns(prefix: str, names: list[str]) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(prefix, n) for n in names)
 
 
+def update_value(plan: RowsPlan, column: str, record: str) -> sql.Composable:
+    """What an update writes into `column` of the record aliased `record`: the row's
+    value (its update value when that differs, see `RowsPlan`), or, for a kept column
+    whose value is NULL (a blank cell under `blank_cells: keep`), the record's own."""
+    value = sql.Identifier("r", plan.update_sources.get(column, column))
+    if column in plan.kept:
+        return sql.SQL("coalesce({}, {})").format(value, sql.Identifier(record, column))
+    return value
+
+
+def _update_row(plan: RowsPlan, record: str) -> sql.Composable:
+    values = sql.SQL(", ").join(update_value(plan, n, record) for n in plan.update_columns)
+    return sql.SQL("ROW({})").format(values)
+
+
 def _parts(plan: RowsPlan, job_id: UUID | None) -> dict[str, sql.Composable]:
     data_type = plan.data_type
     org = sql.SQL(ORG)
@@ -243,25 +258,36 @@ def _parts(plan: RowsPlan, job_id: UUID | None) -> dict[str, sql.Composable]:
         "insert_columns": sql.SQL(", ").join(sql.Identifier(n) for n in plan.insert_columns),
         "values": _columns("r", plan.insert_columns),
         "old": sql.SQL("ROW({})").format(_columns("t", update)),
-        "new": sql.SQL("ROW({})").format(_columns("r", update)),
-        "excluded": sql.SQL("ROW({})").format(_columns("excluded", update)),
+        "new": _update_row(plan, "t"),
+        # a key inserted by another transaction meanwhile: the row's new-record values
+        # (the ON CONFLICT form cannot see the row's update values), blanks kept
+        "excluded": sql.SQL("ROW({})").format(
+            sql.SQL(", ").join(_excluded_value(plan, n) for n in update)
+        ),
         "conflict": _conflict_target(data_type),
         "assignments": sql.SQL(", ").join(
-            sql.SQL("{} = excluded.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in update
+            sql.SQL("{} = {}").format(sql.Identifier(n), _excluded_value(plan, n)) for n in update
         ),
         "from_rows": sql.SQL(", ").join(
-            sql.SQL("{} = r.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in update
+            sql.SQL("{} = {}").format(sql.Identifier(n), update_value(plan, n, "t")) for n in update
         ),
         "only_new": sql.SQL(""),
         # no key in the file: no row can match a record
         "not_same": sql.SQL(_NOT_SAME).format(
             table=sql.Identifier(data_type.table),
             same=sql.SQL("ROW({})").format(_columns("same", update)),
-            new=sql.SQL("ROW({})").format(_columns("r", update)),
+            new=_update_row(plan, "same"),
         )
-        if plan.keyed
+        if plan.matches
         else sql.SQL(""),
     }
+
+
+def _excluded_value(plan: RowsPlan, column: str) -> sql.Composable:
+    excluded = sql.Identifier("excluded", column)
+    if column in plan.kept:
+        return sql.SQL("coalesce({}, t.{})").format(excluded, sql.Identifier(column))
+    return excluded
 
 
 def _conflict_target(data_type: DataType) -> sql.Composable:

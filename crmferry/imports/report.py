@@ -22,7 +22,7 @@ from crmferry.imports.validate import ROWS_TABLE, SEP
 REPORT_HEADER = ["row_number", "column", "value", "message"]
 SUMMARY_ITEMS = 3
 
-_ERRORS = f"""
+REPORT_ERRORS = f"""
 SELECT r.row_number, split_part(e.item, '{SEP}', 1) AS field,
        split_part(e.item, '{SEP}', 2) AS message
   FROM {ROWS_TABLE} AS r CROSS JOIN LATERAL unnest(r.errors) WITH ORDINALITY AS e(item, n)
@@ -80,7 +80,7 @@ def write_report(
     ):
         writer = csv.writer(out)
         writer.writerow(REPORT_HEADER + [neutralise_formula(h) for h in headers])
-        cur.execute(_ERRORS)
+        cur.execute(REPORT_ERRORS)
         for item in cur:
             current = _advance(file_rows, current, item["row_number"])
             cells = current[1] if current and current[0] == item["row_number"] else []

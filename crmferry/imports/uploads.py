@@ -22,6 +22,8 @@ from crmferry.db import Conn
 from crmferry.errors import NotFound, PayloadTooLarge
 from crmferry.ids import id_or_not_found
 from crmferry.imports.reading import FileInfo, ReadLimits, sniff
+from crmferry.imports.suggestion import suggest_from_values
+from crmferry.records import get_data_type
 
 CHUNK_BYTES = 1024 * 1024
 
@@ -82,10 +84,25 @@ def store_upload(
         info = sniff(writer.path, ReadLimits.from_settings(settings))
         values = upload_values(upload_id, created_by, file_name, writer, relative, info, data_type)
         record_upload(conn, values)
+        suggested = _suggestion(conn, data_type, info)
     except BaseException:
         writer.discard()
         raise
-    return {**values, "headers": list(info.headers)}
+    return {**values, "headers": list(info.headers), **suggested}
+
+
+def _suggestion(conn: Conn, data_type: str | None, info: FileInfo) -> dict[str, Any]:
+    """For a file of a known type, the suggestion `POST /uploads` answers (see
+    `imports.suggestion`): `suggested_mapping`, `mapping_notes`, `suggested_options`."""
+    if data_type is None:
+        return {}
+    headers = list(info.headers)
+    found = suggest_from_values(conn, get_data_type(data_type), headers, info.preview)
+    return {
+        "suggested_mapping": found.mapping,
+        "mapping_notes": found.notes,
+        "suggested_options": {"value_maps": found.value_maps},
+    }
 
 
 def _file_chunks(file: BinaryIO) -> Iterator[bytes]:

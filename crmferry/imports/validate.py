@@ -16,38 +16,47 @@ checks that need the whole file or the database: a key repeated inside the file
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from psycopg import sql
 
 from crmferry.db import Conn
-from crmferry.imports.cell_rules import CellContext, Check, DateChoice, convert_cell
+from crmferry.imports.cell_rules import Check, DateChoice
+from crmferry.imports.columns import (
+    Column,
+    cell_of,
+    cleaning,
+    composed_value,
+    field_columns,
+    organization_value,
+)
+from crmferry.imports.mapping import RECORD_ID
+from crmferry.imports.matching import ORG, by_id_join, id_checks, lookup_parts
 from crmferry.imports.options import ImportOptions
 from crmferry.imports.staging import RAW_TABLE
 from crmferry.records import DATA_TYPES, TEXT_LIKE, DataType, Field, Link
 
-__all__ = ["ORG", "ROWS_TABLE", "SEP", "DateChoice", "RowsPlan", "build_rows", "key_match"]
+__all__ = [
+    "ORG",
+    "ROWS_TABLE",
+    "SEP",
+    "DateChoice",
+    "RowsPlan",
+    "build_rows",
+    "key_match",
+    "staged_fields",
+]
 
 ROWS_TABLE = "import_rows"
 SEP = "\x1f"  # between a field name and its message inside `errors`
-DATE_LAYOUTS = ("YYYY-MM-DD", "MM/DD/YYYY", "DD/MM/YYYY")
 WORK_MEM = "64MB"
 # The organization, computed once per statement (an InitPlan): called per row, it
-# was about a tenth of a million-row INSERT.
-ORG = "(SELECT crmferry_current_org())"
+# was about a tenth of a million-row INSERT. (Defined with the other joins, in `matching`.)
 
 # room to hash and sort a whole file in memory, for this job's transaction only
 SET_WORK_MEM = "SELECT set_config('work_mem', %s, true)"
 
 DROP_ROWS = "DROP TABLE IF EXISTS {rows}"
-
-_DATE_FIT = """
-SELECT count(v) AS present,
-       count(crmferry_parse_date(v, 'YYYY-MM-DD')) AS "YYYY-MM-DD",
-       count(crmferry_parse_date(v, 'MM/DD/YYYY')) AS "MM/DD/YYYY",
-       count(crmferry_parse_date(v, 'DD/MM/YYYY')) AS "DD/MM/YYYY"
-  FROM (SELECT crmferry_clean({column}) AS v FROM {table}) AS cells
-"""
 
 _BUILD_ROWS = """
 CREATE TEMP TABLE {rows} ON COMMIT DROP AS
@@ -63,9 +72,6 @@ _LINK_JOIN = "LEFT JOIN {table} AS {alias} ON {match}"
 
 # The record a row's key matches (NULL keys never match).
 _TARGET = "LEFT JOIN {table} AS target ON {match}"
-
-# A field's value from the organization (a bid's currency), computed once per statement.
-_ORGANIZATION_VALUE = "(SELECT {column} FROM organizations WHERE id = crmferry_current_org())"
 
 _ANALYZE_KEYS = "ANALYZE {rows} ({keys})"
 
@@ -88,14 +94,33 @@ UPDATE {rows}
  WHERE target_id IS NOT NULL AND cardinality(errors) = 0
 """
 
+# Later rows that name (by id or key) the record an earlier good row names.
+_MARK_REPEATED_TARGETS = """
+UPDATE {rows} AS r
+   SET errors = r.errors || ('id' || {sep} || 'names the record of row ' || d.first_row
+                             || ' of this file (a record may be written once)')
+  FROM (SELECT row_number, min(row_number) OVER (PARTITION BY target_id) AS first_row
+          FROM {rows} WHERE target_id IS NOT NULL AND cardinality(errors) = 0) AS d
+ WHERE d.row_number = r.row_number AND d.first_row < r.row_number
+"""
+
 
 @dataclass
 class RowsPlan:
-    """What the built `import_rows` table holds and how it matches the target table."""
+    """What the built `import_rows` table holds and how it matches the target table.
+
+    A column's update may differ from its insert (a default only for new records, or
+    `blank_cells: keep`): it is then written on update from `update_sources[column]`
+    (another column of `import_rows`), and a column in `kept` keeps the record's value
+    where that source is NULL.
+    """
 
     data_type: DataType
     update_columns: list[str]  # written on update: the mapped (and composed, linked) fields
     insert_columns: list[str]  # written on insert: the above plus insert-only defaults
+    by_id: bool = False  # an `id` column is mapped: rows match by it first
+    update_sources: dict[str, str] = field(default_factory=dict)
+    kept: set[str] = field(default_factory=set)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -103,8 +128,13 @@ class RowsPlan:
 
     @property
     def keyed(self) -> bool:
-        """True when every key field is mapped, so that rows can match records."""
+        """True when every key field is mapped, so that rows can match records by key."""
         return all(k in self.update_columns for k in self.keys)
+
+    @property
+    def matches(self) -> bool:
+        """True when rows can match records (by key or by id)."""
+        return self.keyed or self.by_id
 
 
 def key_match(alias: str, pairs: Iterable[tuple[str, sql.Composable, bool]]) -> sql.Composable:
@@ -134,31 +164,53 @@ def _key_pairs(
     return pairs
 
 
-@dataclass
-class _Column:
-    name: str
-    value: sql.Composable
-    checks: list[Check]
+def staged_fields(fields: list[str], options: ImportOptions) -> list[str]:
+    """The staging table's columns: the mapped fields, then each field with a default
+    that no column is mapped to (staged empty, so its default fills it like a blank cell)."""
+    return [*fields, *(name for name in options.defaults if name not in fields)]
 
 
 def build_rows(
     conn: Conn, data_type: DataType, fields: list[str], options: ImportOptions
 ) -> RowsPlan:
-    """Create `import_rows` from the staging table and mark every bad cell and row."""
+    """Create `import_rows` from the staging table (its columns: `staged_fields`) and
+    mark every bad cell and row."""
     conn.execute(SET_WORK_MEM, [WORK_MEM])
-    mapped = [data_type.field(f) for f in fields]
-    links = [k for k in data_type.links if all(f in fields for f in k.fields)]
-    columns = [_column(conn, f, fields, options, _link_check(data_type, f, links)) for f in mapped]
+    staged = staged_fields(fields, options)
+    names = [n for n in staged if n in data_type.field_names]
+    mapped = [data_type.field(n) for n in names]
+    lookups = [data_type.lookup(n) for n in staged if n in {k.name for k in data_type.lookups}]
+    by_id = RECORD_ID in staged
+    keyed = all(k in names for k in data_type.key_fields)
+    target = _target_expression(keyed, by_id)
+    links = [k for k in data_type.links if all(f in names for f in k.fields)]
+    columns: list[Column] = []
+    for f in mapped:
+        checks = _link_check(data_type, f, links)
+        columns += field_columns(conn, f, names, fields, options, checks, target)
     typed = {c.name: c.value for c in columns}
     joins = [_link_join(data_type, link, typed) for link in links]
-    extra, insert_only = _derived_columns(data_type, fields, links)
+    kept_target = target if options.blank_cells == "keep" else None
+    extra, insert_only = _derived_columns(data_type, names, links, kept_target)
+    if not options.defaults_on_update:
+        insert_only |= {n for n in names if n not in fields}
+    for lookup in lookups:
+        parts = lookup_parts(data_type, lookup)
+        joins.append(parts.join)
+        sql_type = sql.SQL(data_type.field(parts.fills).sql_type)
+        found = sql.SQL("({})::{}").format(parts.value, sql_type)
+        filled = [c for c in columns if c.name in (parts.fills, f"update:{parts.fills}")]
+        for column in filled:  # the field has a default: it fills a blank lookup cell
+            column.value = sql.SQL("coalesce({}, {})").format(found, column.value)
+        if not filled:
+            extra.append(Column(parts.fills, found, []))
+        extra.append(Column(f"lookup:{lookup.name}", sql.NULL, parts.checks, written=False))
+    if by_id:
+        checks = id_checks(data_type.key_fields, keyed)
+        extra.append(Column("match:id", sql.SQL("by_id.id"), checks, written=False))
     all_columns = columns + extra
-    plan = RowsPlan(
-        data_type,
-        update_columns=[c.name for c in all_columns if c.name not in insert_only],
-        insert_columns=[c.name for c in all_columns],
-    )
-    if plan.keyed:
+    plan = _plan(data_type, all_columns, insert_only, by_id, options)
+    if keyed:
         key = [data_type.field(k) for k in plan.keys]
         pairs = _key_pairs(plan.keys, key, typed, data_type.key_case_insensitive)
         joins.append(
@@ -166,22 +218,71 @@ def build_rows(
                 table=sql.Identifier(data_type.table), match=key_match("target", pairs)
             )
         )
+    if by_id:
+        joins.append(by_id_join(data_type))
+    cleaned = [cleaning(f, options) for f in mapped]
+    cleaned += [
+        sql.SQL("crmferry_clean(raw.{0}) AS {0}").format(sql.Identifier(k.name)) for k in lookups
+    ]
+    if by_id:
+        cleaned.append(sql.SQL("crmferry_clean(raw.id) AS id"))
     statement = sql.SQL(_BUILD_ROWS).format(
         rows=sql.Identifier(ROWS_TABLE),
         raw=sql.Identifier(RAW_TABLE),
         columns=sql.SQL(", ").join(
-            sql.SQL("{} AS {}").format(c.value, sql.Identifier(c.name)) for c in all_columns
+            sql.SQL("{} AS {}").format(c.value, sql.Identifier(c.name))
+            for c in all_columns
+            if c.written
         ),
         checks=sql.SQL(", ").join(_check_expression(c) for c in all_columns) or sql.SQL("NULL"),
-        cleaned=sql.SQL(", ").join(_cleaning(f) for f in mapped),
+        cleaned=sql.SQL(", ").join(cleaned) if cleaned else sql.SQL("NULL AS nothing"),
         joins=sql.SQL(" ").join(joins),
-        target_id=sql.SQL("target.id" if plan.keyed else "NULL::uuid"),
+        target_id=target,
     )
     conn.execute(sql.SQL(DROP_ROWS).format(rows=sql.Identifier(ROWS_TABLE)))
     conn.execute(statement)
     if plan.keyed:
         _check_keys(conn, plan, options)
+    if by_id:
+        marked = sql.SQL(_MARK_REPEATED_TARGETS).format(
+            rows=sql.Identifier(ROWS_TABLE), sep=sql.Literal(SEP)
+        )
+        conn.execute(marked)
+        if options.mode == "insert" and not plan.keyed:
+            _mark_existing(conn, plan)
     return plan
+
+
+def _target_expression(keyed: bool, by_id: bool) -> sql.Composable:
+    """The record a row matches: the one its id names, else the one its key names."""
+    if keyed and by_id:
+        return sql.SQL("coalesce(by_id.id, target.id)")
+    if by_id:
+        return sql.SQL("by_id.id")
+    return sql.SQL("target.id" if keyed else "NULL::uuid")
+
+
+def _plan(
+    data_type: DataType,
+    columns: list[Column],
+    insert_only: set[str],
+    by_id: bool,
+    options: ImportOptions,
+) -> RowsPlan:
+    written = [c.name for c in columns if c.written and ":" not in c.name]
+    sources = {c.name.split(":", 1)[1]: c.name for c in columns if c.name.startswith("update:")}
+    update = [n for n in written if n not in insert_only]
+    # under `keep` a NULL update value is a blank cell (a mapped field's update value,
+    # a name composed of blank parts, a link or lookup left blank): the record keeps its own
+    kept = set(update) if options.blank_cells == "keep" else set()
+    return RowsPlan(
+        data_type,
+        update_columns=update,
+        insert_columns=written,
+        by_id=by_id,
+        update_sources=sources,
+        kept=kept,
+    )
 
 
 def _check_keys(conn: Conn, plan: RowsPlan, options: ImportOptions) -> None:
@@ -198,10 +299,15 @@ def _check_keys(conn: Conn, plan: RowsPlan, options: ImportOptions) -> None:
     )
     conn.execute(repeated)
     if options.mode == "insert":
-        existing = sql.SQL(_MARK_EXISTING_KEYS).format(
-            rows=sql.Identifier(ROWS_TABLE), key_name=key_name, sep=sep
-        )
-        conn.execute(existing)
+        _mark_existing(conn, plan)
+
+
+def _mark_existing(conn: Conn, plan: RowsPlan) -> None:
+    key_name = sql.Literal(plan.keys[0] if plan.keyed else RECORD_ID)
+    existing = sql.SQL(_MARK_EXISTING_KEYS).format(
+        rows=sql.Identifier(ROWS_TABLE), key_name=key_name, sep=sql.Literal(SEP)
+    )
+    conn.execute(existing)
 
 
 def _alias(link: Link) -> str:
@@ -232,40 +338,41 @@ def _link_check(data_type: DataType, field: Field, links: list[Link]) -> list[Ch
         missing = sql.SQL("{}.{} IS NULL").format(
             sql.Identifier(_alias(link)), sql.Identifier(target.id_column)
         )
-        others = [sql.SQL("{} IS NOT NULL").format(_cell(f)) for f in link.fields[1:]]
+        others = [sql.SQL("{} IS NOT NULL").format(cell_of(f)) for f in link.fields[1:]]
         checks.append((sql.SQL(" AND ").join([*others, missing]), link.message))
     return checks
 
 
 def _derived_columns(
-    data_type: DataType, fields: list[str], links: list[Link]
-) -> tuple[list[_Column], set[str]]:
+    data_type: DataType, fields: list[str], links: list[Link], kept_target: sql.Composable | None
+) -> tuple[list[Column], set[str]]:
     """Columns that are not one mapped cell: composed fields, the ids links fill, and
     organization defaults of unmapped fields (written when a record is created, never
-    on update: an unmapped field is never touched)."""
-    extra: list[_Column] = []
+    on update: an unmapped field is never touched). With `kept_target` (blank cells
+    kept) a composed field is required of new records only."""
+    extra: list[Column] = []
     insert_only: set[str] = set()
     for f in data_type.importable_fields:
         if f.name in fields:
             continue
-        composed = _composed(f, fields)
+        composed = composed_value(f, fields)
         if composed is not None:
             typed = sql.SQL("({})::{}").format(composed, sql.SQL(f.sql_type))
-            required: Check = (
-                sql.SQL("{} IS NULL").format(composed),
-                _composed_required(data_type, f),
-            )
+            missing = sql.SQL("{} IS NULL").format(composed)
+            if kept_target is not None:
+                missing = sql.SQL("{} AND {} IS NULL").format(missing, kept_target)
+            required: Check = (missing, _composed_required(data_type, f))
             checks = [required]
-            extra.append(_Column(f.name, typed, checks if f.required else []))
+            extra.append(Column(f.name, typed, checks if f.required else []))
         elif f.organization_default is not None:
-            value = sql.SQL("({})::{}").format(_organization_value(f), sql.SQL(f.sql_type))
-            extra.append(_Column(f.name, value, []))
+            value = sql.SQL("({})::{}").format(organization_value(f), sql.SQL(f.sql_type))
+            extra.append(Column(f.name, value, []))
             insert_only.add(f.name)
     for link in links:
         if link.id_column is not None:
             target = DATA_TYPES.link_target(link.target)
             linked = sql.Identifier(_alias(link), target.id_column)
-            extra.append(_Column(link.id_column, linked, []))
+            extra.append(Column(link.id_column, linked, []))
     return extra, insert_only
 
 
@@ -274,94 +381,16 @@ def _composed_required(data_type: DataType, f: Field) -> str:
     return f"is required (no {f.label.lower()}, {' or '.join(parts)} given)"
 
 
-def _composed(f: Field, fields: list[str]) -> sql.Composable | None:
-    """The value composed from the mapped parts of `f` (a contact's first and last name)."""
-    parts = [p for p in f.composed_from if p in fields]
-    if not parts:
-        return None
-    joined = sql.SQL(", ").join(_cell(p) for p in parts)
-    return sql.SQL("nullif(concat_ws(' ', {}), '')").format(joined)
+def _reported(column: Column) -> str:
+    """The mapped name a column's errors are reported on ("lookup:owner_name" → owner_name)."""
+    return column.name.rsplit(":", 1)[-1]
 
 
-def _organization_value(f: Field) -> sql.Composable:
-    assert f.organization_default is not None
-    return sql.SQL(_ORGANIZATION_VALUE).format(column=sql.Identifier(f.organization_default))
-
-
-def _cleaning(f: Field) -> sql.Composable:
-    """A staged cell trimmed, empty as NULL; e-mail addresses lower-cased."""
-    column = sql.Identifier(f.name)
-    if f.type == "email":
-        return sql.SQL("lower(crmferry_clean(raw.{})) AS {}").format(column, column)
-    return sql.SQL("crmferry_clean(raw.{}) AS {}").format(column, column)
-
-
-def _cell(name: str) -> sql.Composable:
-    """The cleaned cell of a mapped field (see `_cleaning`)."""
-    return sql.SQL("r.{}").format(sql.Identifier(name))
-
-
-def _column(
-    conn: Conn, f: Field, fields: list[str], options: ImportOptions, link_checks: list[Check]
-) -> _Column:
-    """A mapped field's typed value and the checks of its cell (see `cell_rules`)."""
-    cell = _cell(f.name)
-    date = resolve_date_format(conn, f.name, options) if f.type == "date" else None
-    converted = convert_cell(f, cell, CellContext(options.decimal, date))
-    # a present cell is checked by type; an absent one only for being required
-    guarded: list[Check] = [
-        (sql.SQL("{} IS NOT NULL AND ({})").format(cell, cond), message)
-        for cond, message in [*converted.checks, *link_checks]
-    ]
-    value = converted.value
-    for fallback in (_composed(f, fields), _fallback_default(f)):
-        if fallback is not None:
-            value = sql.SQL("coalesce({}, {})").format(value, fallback)
-    typed = sql.SQL("({})::{}").format(value, sql.SQL(f.sql_type))
-    if f.required:
-        guarded.append((sql.SQL("{} IS NULL").format(typed), "is required"))
-    return _Column(f.name, typed, guarded)
-
-
-def _fallback_default(f: Field) -> sql.Composable | None:
-    """What an empty cell becomes: the organization's value, else the field's default."""
-    if f.organization_default is not None:
-        return _organization_value(f)
-    return sql.Literal(f.default) if f.default is not None else None
-
-
-def _check_expression(column: _Column) -> sql.Composable:
+def _check_expression(column: Column) -> sql.Composable:
     if not column.checks:
         return sql.SQL("NULL")
     branches = sql.SQL(" ").join(
-        sql.SQL("WHEN {} THEN {}").format(cond, sql.Literal(column.name + SEP + message))
+        sql.SQL("WHEN {} THEN {}").format(cond, sql.Literal(_reported(column) + SEP + message))
         for cond, message in column.checks
     )
     return sql.SQL("CASE {} END").format(branches)
-
-
-def resolve_date_format(conn: Conn, name: str, options: ImportOptions) -> DateChoice:
-    """The chosen layout, or for `auto` the one the whole column fits.
-
-    Auto never guesses: when both MM/DD/YYYY and DD/MM/YYYY read every value
-    (all days ≤ 12) the column's cells are errors asking for a date_format.
-    """
-    if options.date_format != "auto":
-        return DateChoice(options.date_format)
-    query = sql.SQL(_DATE_FIT).format(column=sql.Identifier(name), table=sql.Identifier(RAW_TABLE))
-    fit = conn.execute(query).fetchone()
-    assert fit is not None
-    present = fit["present"]
-    if present == 0:
-        return DateChoice("YYYY-MM-DD")
-    best = max(fit[layout] for layout in DATE_LAYOUTS)
-    leaders = [layout for layout in DATE_LAYOUTS if fit[layout] == best]
-    if best == 0:
-        return DateChoice(None, "is not a date (expected YYYY-MM-DD, MM/DD/YYYY or DD/MM/YYYY)")
-    if len(leaders) > 1:
-        return DateChoice(
-            None,
-            "is ambiguous: the column reads as both MM/DD/YYYY and DD/MM/YYYY; "
-            "choose the date_format option",
-        )
-    return DateChoice(leaders[0])

@@ -1,6 +1,15 @@
 """The kinds of CRM record, described once: fields, keys, links, search, and the registry."""
 
-from crmferry.records.fields import METADATA_FIELDS, TEXT_LIKE, DataType, Field, FieldType, Through
+from crmferry.records.fields import (
+    METADATA_FIELDS,
+    TEXT_LIKE,
+    DataType,
+    Field,
+    FieldType,
+    Lookup,
+    Through,
+    Vocabulary,
+)
 from crmferry.records.links import MEMBERS, Link, LinkTarget
 from crmferry.records.registry import (
     DATA_TYPES,
@@ -28,6 +37,8 @@ __all__ = [
     "FieldType",
     "Link",
     "LinkTarget",
+    "Lookup",
     "Through",
+    "Vocabulary",
     "get_data_type",
 ]

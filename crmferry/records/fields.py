@@ -20,6 +20,13 @@ description says what each layer must otherwise hard-code:
   discount is a percentage from 0 to 100); a value outside is a bad cell.
 * `DataType.links`: fields whose values name another record (see `links.py`).
 * `DataType.search_fields`: what the records' `q` search matches.
+* `Field.weak_spellings`: spellings that claim the field only when no header of the
+  file has one of its other spellings (Outlook's "Title" is the salutation when
+  "Job Title" is there).
+* `Field.vocabularies`: other tools' names for an enum's values (HubSpot's lifecycle
+  stages, Salesforce's lead statuses), offered as a value map when a column holds them.
+* `DataType.lookups`: import-only columns that name a linked record by another of its
+  columns (a contact's owner by the member's name); see `Lookup`.
 """
 
 from __future__ import annotations
@@ -55,6 +62,37 @@ class Through:
 
 
 @dataclass(frozen=True)
+class Vocabulary:
+    """Another tool's values of an enum field and ours for each (their spelling is
+    matched case-insensitively); suggested as `options.value_maps` when a column holds
+    them."""
+
+    name: str
+    values: tuple[tuple[str, str], ...]
+
+    def as_map(self) -> dict[str, str]:
+        return dict(self.values)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """An import-only column whose value names the record of link `link` by the
+    target's `column` (case-insensitive, matching exactly one) instead of its key: the
+    link's fields are filled with that record's key. A contact's "Contact owner" of
+    names fills `owner_email` with the member of that name."""
+
+    name: str
+    label: str
+    link: str
+    column: str
+    synonyms: tuple[str, ...] = ()
+    message: str = "matches no member of this organization by name"
+
+    def as_public(self) -> dict[str, object]:
+        return {"name": self.name, "label": self.label, "link": self.link, "by": self.column}
+
+
+@dataclass(frozen=True)
 class Field:
     """One column of a data type, as users, validation, SQL and exports see it."""
 
@@ -74,6 +112,8 @@ class Field:
     through: Through | None = None
     minimum: str | None = None
     maximum: str | None = None
+    weak_spellings: tuple[str, ...] = ()
+    vocabularies: tuple[Vocabulary, ...] = ()
 
     @property
     def importable(self) -> bool:
@@ -116,6 +156,7 @@ class DataType:
     links: tuple[Link, ...] = ()
     search_fields: tuple[str, ...] = ()
     extra_export_fields: tuple[Field, ...] = field(default=())
+    lookups: tuple[Lookup, ...] = ()
 
     def field(self, name: str) -> Field:
         """The field named `name` (its own fields only); KeyError otherwise."""
@@ -148,6 +189,13 @@ class DataType:
         every = (*self.fields, *self.extra_export_fields, *METADATA_FIELDS)
         return {f.name: f for f in every}
 
+    def lookup(self, name: str) -> Lookup:
+        """The lookup named `name`; KeyError otherwise."""
+        for lookup in self.lookups:
+            if lookup.name == name:
+                return lookup
+        raise KeyError(name)
+
     def link(self, name: str) -> Link:
         """The link named `name`; KeyError otherwise."""
         for link in self.links:
@@ -170,4 +218,5 @@ class DataType:
             "fields": [f.as_public() for f in self.fields],
             "links": [link.as_public() for link in self.links],
             "search_fields": list(self.search_fields),
+            "lookups": [lookup.as_public() for lookup in self.lookups],
         }

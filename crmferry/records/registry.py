@@ -98,6 +98,9 @@ def _problems(registry: DataTypes, t: DataType) -> Iterator[str]:
     for name in t.search_fields:
         if name not in names or t.field(name).type not in TEXT_LIKE:
             yield f"search field {name!r} is not one of its text fields"
+    for lookup in t.lookups:
+        if lookup.link not in {k.name for k in t.links} or lookup.name in names:
+            yield f"lookup {lookup.name!r} names no link, or is named like a field"
     link_names = {k.name for k in t.links if k.id_column}
     for f in t.extra_export_fields:
         if f.through is None or f.through.link not in link_names:

@@ -1,14 +1,16 @@
 """Contacts, inventory and bids: the ProSpaces field names, described once, and registered.
 
 Synonyms are normalised header spellings (see `imports.mapping.normalise_header`)
-so that exports of common tools (Outlook, Google Contacts, spreadsheets) map themselves.
+so that exports of common tools map themselves: Outlook, Google Contacts, HubSpot,
+Salesforce (reports and Data Loader), Zoho, Pipedrive, LinkedIn, spreadsheets.
 """
 
 from __future__ import annotations
 
-from crmferry.records.fields import DataType, Field, Through
+from crmferry.records.fields import DataType, Field, Lookup, Through
 from crmferry.records.links import Link
 from crmferry.records.registry import DATA_TYPES
+from crmferry.records.vocabularies import BID_STATUS_VOCABULARIES, CONTACT_STATUS_VOCABULARIES
 
 CONTACT_STATUSES = ("active", "inactive", "lead", "prospect", "customer")
 BID_STATUSES = ("draft", "pending", "sent", "submitted", "accepted", "rejected", "expired")
@@ -28,18 +30,33 @@ CONTACTS = DataType(
             message="is not a member of this organization",
         ),
     ),
+    lookups=(
+        Lookup(
+            "owner_name",
+            "Owner (member's name)",
+            link="owner",
+            column="name",
+            synonyms=("owner name", "contact owner name"),
+        ),
+    ),
     fields=(
         Field(
             "name",
             "Name",
             required=True,
             composed_from=("first_name", "last_name"),
-            synonyms=("full name", "contact name", "display name", "contact"),
+            synonyms=("full name", "contact name", "display name", "contact", "person name"),
         ),
         Field(
-            "first_name", "First name", synonyms=("first", "given name", "firstname", "forename")
+            "first_name",
+            "First name",
+            synonyms=("first", "given name", "firstname", "forename", "person first name"),
         ),
-        Field("last_name", "Last name", synonyms=("last", "surname", "family name", "lastname")),
+        Field(
+            "last_name",
+            "Last name",
+            synonyms=("last", "surname", "family name", "lastname", "person last name"),
+        ),
         Field(
             "email",
             "Email",
@@ -55,6 +72,8 @@ CONTACTS = DataType(
                 "mail",
                 "primary email",
                 "e mail 1 address",
+                "person email",
+                "person email work",
             ),
         ),
         Field(
@@ -72,6 +91,8 @@ CONTACTS = DataType(
                 "primary phone",
                 "phone 1 value",
                 "cell",
+                "person phone",
+                "person phone work",
             ),
         ),
         Field(
@@ -85,9 +106,22 @@ CONTACTS = DataType(
                 "account",
                 "account name",
                 "employer",
+                "organization name",
             ),
         ),
-        Field("title", "Title", synonyms=("job title", "position", "organization 1 title", "role")),
+        Field(
+            "title",
+            "Title",
+            synonyms=(
+                "job title",
+                "position",
+                "organization 1 title",
+                "organization title",
+                "role",
+            ),
+            # Outlook's "Title" is the salutation (Dr., Ms.) beside its "Job Title"
+            weak_spellings=("title",),
+        ),
         Field(
             "address",
             "Address",
@@ -99,12 +133,20 @@ CONTACTS = DataType(
                 "address line 1",
                 "home street",
                 "mailing street",
+                "mailingstreet",
             ),
         ),
         Field(
             "city",
             "City",
-            synonyms=("town", "business city", "address 1 city", "home city", "mailing city"),
+            synonyms=(
+                "town",
+                "business city",
+                "address 1 city",
+                "home city",
+                "mailing city",
+                "mailingcity",
+            ),
         ),
         Field(
             "state",
@@ -117,6 +159,10 @@ CONTACTS = DataType(
                 "address 1 region",
                 "home state",
                 "county",
+                "state region",
+                "mailing state",
+                "mailingstate",
+                "mailing state province",
             ),
         ),
         Field(
@@ -132,6 +178,11 @@ CONTACTS = DataType(
                 "business postal code",
                 "address 1 postal code",
                 "home postal code",
+                "mailing postal code",
+                "mailingpostalcode",
+                "mailing zip postal code",
+                "zip postal code",
+                "mailing zip",
             ),
         ),
         Field(
@@ -143,6 +194,8 @@ CONTACTS = DataType(
                 "address 1 country",
                 "home country region",
                 "nation",
+                "mailing country",
+                "mailingcountry",
             ),
         ),
         Field(
@@ -151,7 +204,8 @@ CONTACTS = DataType(
             "enum",
             choices=CONTACT_STATUSES,
             default="active",
-            synonyms=("contact status", "lifecycle stage", "stage"),
+            synonyms=("contact status", "lifecycle stage", "stage", "lead status"),
+            vocabularies=CONTACT_STATUS_VOCABULARIES,
         ),
         Field(
             "notes",
@@ -164,7 +218,15 @@ CONTACTS = DataType(
             "Owner email",
             "email",
             max_length=320,
-            synonyms=("owner", "contact owner", "assigned to", "owner e mail"),
+            synonyms=(
+                "owner",
+                "contact owner",
+                "assigned to",
+                "owner e mail",
+                "owner email",
+                "lead owner",
+                "person owner",
+            ),
         ),
     ),
 )
@@ -316,7 +378,8 @@ BIDS = DataType(
             "enum",
             choices=BID_STATUSES,
             default="pending",
-            synonyms=("bid status", "stage", "state"),
+            synonyms=("bid status", "stage", "state", "quote status"),
+            vocabularies=BID_STATUS_VOCABULARIES,
         ),
         Field(
             "valid_until",

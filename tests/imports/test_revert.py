@@ -110,7 +110,11 @@ def test_only_completed_real_imports_can_be_reverted(
     dry = importer.import_csv(org, "inventory", "SKU,Name\nA-1,Bolt\n", None, dry_run=True)
     assert revert(app_client, org, dry["id"]).status_code == 409
     aborted = importer.import_csv(
-        org, "inventory", "SKU,Name,Qty\nA-1,Bolt,x\n", None, on_error="abort"
+        org,
+        "inventory",
+        "SKU,Name,Qty\nA-1,Bolt,x\n",
+        {"SKU": "sku", "Name": "name", "Qty": "quantity"},  # a suggestion would leave Qty out
+        on_error="abort",
     )
     assert aborted["status"] == "failed"
     assert revert(app_client, org, aborted["id"]).status_code == 409

@@ -35,6 +35,10 @@ def test_an_import_template_is_saved_listed_read_and_deleted(
         "dry_run": False,
         "date_format": "auto",
         "decimal": ".",
+        "defaults": {},
+        "defaults_on_update": False,
+        "blank_cells": "clear",
+        "value_maps": {},
     }
     listed = app_client.get("/api/v1/templates", headers=org.viewer.headers).json()["items"]
     assert [t["id"] for t in listed] == [template["id"]]

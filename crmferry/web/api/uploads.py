@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import PurePath
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 
+from crmferry.db import Conn
 from crmferry.errors import CrmFerryError, PayloadTooLarge, ValidationFailed
+from crmferry.imports.checking import check_first_rows
 from crmferry.imports.mapping import suggest_mapping
 from crmferry.imports.reading import ReadLimits, sniff
+from crmferry.imports.suggestion import Suggestion, suggest_from_values
 from crmferry.imports.type_guess import suggest_data_type
 from crmferry.imports.uploads import (
     LimitedWriter,
@@ -22,7 +26,7 @@ from crmferry.imports.uploads import (
 )
 from crmferry.records import DATA_TYPES
 from crmferry.web.api.models.problems import problem_responses
-from crmferry.web.api.models.records import UPLOAD_FORM, Upload
+from crmferry.web.api.models.records import UPLOAD_FORM, Upload, UploadCheck, UploadCheckRequest
 from crmferry.web.deps import DB, AppSettings, MemberPrincipal
 
 router = APIRouter(tags=["imports"])
@@ -136,8 +140,10 @@ async def create_upload(
         values = upload_values(
             upload_id, principal.user_id, file_name, writer, relative, info, data_type
         )
+        headers = list(info.headers)
         with db.tenant(principal.organization_id) as conn:
             record_upload(conn, values)
+            suggested_type, suggestion = _suggestion(conn, data_type, headers, info.preview)
     except BaseException as exc:
         # whatever ends the upload early (a bad part, the client going away, a
         # cancelled request) leaves nothing on disk
@@ -145,8 +151,6 @@ async def create_upload(
         if isinstance(exc, ValueError) and not isinstance(exc, CrmFerryError):
             raise ValidationFailed(f"The upload could not be read: {exc}.") from exc
         raise
-    headers = list(info.headers)
-    suggested_type, suggested = _suggestion(data_type, headers)
     return {
         "id": str(upload_id),
         "file_name": file_name,
@@ -160,8 +164,40 @@ async def create_upload(
         "row_estimate": info.row_estimate,
         "data_type": data_type,
         "suggested_data_type": suggested_type,
-        "suggested_mapping": suggested,
+        "suggested_mapping": suggestion.mapping,
+        "mapping_notes": suggestion.notes,
+        "suggested_options": {"value_maps": suggestion.value_maps},
     }
+
+
+@router.post(
+    "/uploads/{upload_id}/check",
+    name="uploads_check",
+    tags=["uploads"],
+    response_model=UploadCheck,
+    responses=problem_responses(403, 404, 422),
+)
+def check_upload(
+    upload_id: Annotated[str, Path(description="An upload's id (uuid).")],
+    body: UploadCheckRequest,
+    principal: MemberPrincipal,
+    db: DB,
+    settings: AppSettings,
+) -> dict[str, Any]:
+    """What the import with this mapping and these options would say about the upload's
+    first 1,000 rows: each row's problems (row, column, value, message; at most 500) and
+    what would be inserted, updated or left unchanged. Nothing is written. 422 for a
+    mapping or options a job would refuse."""
+    options = body.options.plain() if body.options is not None else None
+    if body.data_type not in DATA_TYPES:
+        raise ValidationFailed(
+            f"Unknown data_type '{body.data_type}'.",
+            [{"field": "data_type", "message": "must be one of " + ", ".join(DATA_TYPES)}],
+        )
+    with db.tenant(principal.organization_id) as conn:
+        return check_first_rows(
+            conn, settings, upload_id, DATA_TYPES[body.data_type], body.mapping, options
+        )
 
 
 def _checked_parts(parts: _Parts) -> tuple[str, str | None]:
@@ -186,16 +222,18 @@ def _checked_parts(parts: _Parts) -> tuple[str, str | None]:
     return parts.file_name, data_type
 
 
-def _suggestion(data_type: str | None, headers: list[str]) -> tuple[str, dict[str, str | None]]:
-    """The mapping for the given type, else for the type the headers fit (every required
-    field mapped: `suggest_data_type`, as a batch types its files), else for the type
-    that maps the most headers."""
+def _suggestion(
+    conn: Conn, data_type: str | None, headers: list[str], rows: Sequence[Sequence[str]]
+) -> tuple[str, Suggestion]:
+    """The suggestion for the given type, else for the type the headers fit (every required
+    field mapped: `suggest_data_type`, as a batch types its files), else for the type that
+    maps the most headers; its values checked against the fields (see
+    `imports.suggestion`)."""
     data_type = data_type or suggest_data_type(headers)
-    if data_type is not None:
-        return data_type, dict(suggest_mapping(DATA_TYPES[data_type], headers))
-    scored = []
-    for name, described in DATA_TYPES.items():
-        mapping = dict(suggest_mapping(described, headers))
-        scored.append((sum(1 for f in mapping.values() if f), name, mapping))
-    best = max(scored, key=lambda item: item[0])
-    return best[1], best[2]
+    if data_type is None:
+        scored = []
+        for name, described in DATA_TYPES.items():
+            mapping = suggest_mapping(described, headers)
+            scored.append((sum(1 for f in mapping.values() if f), name))
+        data_type = max(scored, key=lambda item: item[0])[1]
+    return data_type, suggest_from_values(conn, DATA_TYPES[data_type], headers, rows)

@@ -17,7 +17,14 @@ from crmferry.exports.compression import COMPRESSIONS
 from crmferry.exports.destinations import TYPES as DESTINATION_TYPES
 from crmferry.exports.filters import MAX_IN_VALUES, OPS
 from crmferry.exports.options import DELIMITERS, FORMATS
-from crmferry.imports.options import DATE_FORMATS, DECIMAL_MARKS, MODES, ON_ERROR
+from crmferry.imports.options import (
+    BLANK_CELLS,
+    DATE_FORMATS,
+    DECIMAL_MARKS,
+    MAX_MAP_VALUES,
+    MODES,
+    ON_ERROR,
+)
 from crmferry.web.api.models.base import Choice, JsonValue, RequestBody, Text
 
 MAX_MAPPED_COLUMNS = 1000
@@ -39,6 +46,27 @@ class ImportOptions(RequestBody):
     )
     date_format: Annotated[Text, Choice(lambda: DATE_FORMATS, enforce=False)] | None = None
     decimal: Annotated[Text, Choice(lambda: DECIMAL_MARKS, enforce=False)] | None = None
+    defaults: dict[Text, Text | float | bool] | None = Field(
+        default=None,
+        max_length=MAX_MAP_VALUES,
+        description="Field → value filling the field when its cell is empty or no column "
+        "is mapped to it: for new records, and for updates with `defaults_on_update`. "
+        "Checked like a cell (a bad one is a 422 naming `options.defaults.<field>`).",
+    )
+    defaults_on_update: bool | None = Field(
+        default=None, description="Defaults fill existing records' fields too (default false)."
+    )
+    blank_cells: Annotated[Text, Choice(lambda: BLANK_CELLS, enforce=False)] | None = Field(
+        default=None,
+        description="`clear` (default): an empty cell empties the field; `keep`: an empty "
+        "cell leaves an existing record's value alone.",
+    )
+    value_maps: dict[Text, dict[Text, Text]] | None = Field(
+        default=None,
+        max_length=MAX_MAPPED_COLUMNS,
+        description='Field → {"their value": "ours"}, applied to each cell (trimmed, '
+        'case-insensitive) before it is checked; a value mapped to "" is blank.',
+    )
 
 
 Mapping = Annotated[

@@ -13,8 +13,9 @@ from pydantic import Field, create_model
 from crmferry.accounts.principal import Role
 from crmferry.records import DATA_TYPES, DataType
 from crmferry.records.fields import FieldType
-from crmferry.web.api.models.base import Answer, Instant, Page, Uuid
-from crmferry.web.api.models.jobs import KnownDataType
+from crmferry.web.api.models.base import Answer, Instant, Page, RequestBody, Uuid
+from crmferry.web.api.models.jobs import Counts, KnownDataType
+from crmferry.web.api.models.options import ImportOptions, Mapping
 
 # how each field type is written in a record answer (decimals as exact strings)
 _JSON_SCHEMA: dict[FieldType, dict[str, Any]] = {
@@ -84,6 +85,13 @@ class LinkInfo(Answer):
     id_column: str | None
 
 
+class LookupInfo(Answer):
+    name: str
+    label: str
+    link: str = Field(description="The link whose fields a matched record fills.")
+    by: str = Field(description="The linked record's column the value is matched on.")
+
+
 class DataTypeInfo(Answer):
     name: KnownDataType
     label: str
@@ -93,6 +101,11 @@ class DataTypeInfo(Answer):
     fields: list[FieldInfo]
     links: list[LinkInfo] = Field(default_factory=list)
     search_fields: list[str] = Field(default_factory=list)
+    lookups: list[LookupInfo] = Field(
+        default_factory=list,
+        description="Import-only columns that name a linked record by another column "
+        "(a contact's owner by the member's name).",
+    )
 
 
 class Organization(Answer):
@@ -114,6 +127,15 @@ class Me(Answer):
     organization: Organization
 
 
+class SuggestedOptions(Answer):
+    value_maps: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Field → {their value: ours}, for columns holding another tool's "
+        "names of an enum's values (HubSpot lifecycle stages, Salesforce and Zoho lead "
+        "statuses); pass as `options.value_maps`.",
+    )
+
+
 class Upload(Answer):
     """A stored upload: what was detected and the mapping suggested for it."""
 
@@ -130,6 +152,40 @@ class Upload(Answer):
     data_type: str | None
     suggested_data_type: str | None
     suggested_mapping: dict[str, str | None]
+    mapping_notes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Header → why its values led the suggestion (a lookup, a value map) "
+        "or kept it from a field.",
+    )
+    suggested_options: SuggestedOptions = Field(
+        default_factory=lambda: SuggestedOptions(),
+        description="Import options that go with the suggested mapping.",
+    )
+
+
+class UploadCheckRequest(RequestBody):
+    """The import a check tries on the upload's first rows (as `POST /jobs` would take it)."""
+
+    data_type: KnownDataType
+    mapping: Mapping
+    options: ImportOptions | None = None
+
+
+class CheckedRowError(Answer):
+    row_number: int = Field(description="The file's own row number (the header is row 1).")
+    column: str | None = Field(description="The file's column, when one is mapped.")
+    field: str
+    value: str
+    message: str
+
+
+class UploadCheck(Answer):
+    """What the import would do with the first 1,000 rows; nothing is written."""
+
+    rows_checked: int
+    counts: Counts
+    errors: list[CheckedRowError] = Field(description="At most 500, in row order.")
+    errors_truncated: bool
 
 
 UPLOAD_FORM = {

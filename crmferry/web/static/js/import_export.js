@@ -57,14 +57,6 @@
 
   /* Import ------------------------------------------------------------- */
 
-  function fieldOptions(type, selected) {
-    const options = [CF.el("option", { value: "" }, "— skip this column —")];
-    for (const f of type.fields.filter((field) => !field.computed)) {
-      options.push(CF.el("option", { value: f.name, selected: f.name === selected }, f.label + (f.required ? " *" : "") + (f.key ? " (key)" : "")));
-    }
-    return options;
-  }
-
   function renderPreview(card, upload) {
     const type = DATA_TYPES.find((t) => t.name === card.dataset.type);
     const delimiter = upload.delimiter === "\t" ? "tab" : upload.delimiter ? `“${upload.delimiter}”` : "—";
@@ -74,16 +66,10 @@
     const table = card.querySelector("table.preview");
     table.tHead.replaceChildren(CF.el("tr", {}, upload.headers.map((h) => CF.el("th", { scope: "col" }, h))));
     table.tBodies[0].replaceChildren(...(upload.preview || []).map((row) => CF.el("tr", {}, row.map((v) => CF.el("td", {}, v ?? "")))));
-    const rows = card.querySelector(".mapping-rows");
-    rows.replaceChildren(...upload.headers.map((header, i) => {
-      const id = `map-${type.name}-${i}`;
-      const suggested = (upload.suggested_mapping || {})[header] || "";
-      return CF.el("div", { class: "mapping-row" },
-        CF.el("label", { for: id }, header),
-        CF.el("select", { id, "data-header": header }, fieldOptions(type, suggested)));
-    }));
+    CF.mappingStep.render(card, upload, type);
     card.querySelector(".upload-result").hidden = false;
     loadTemplates(card);
+    CF.mappingStep.check(card, checkBody(card));
   }
 
   async function upload(card, file) {
@@ -109,14 +95,22 @@
   }
 
   function currentMapping(card) {
-    const mapping = {};
-    card.querySelectorAll(".mapping-rows select").forEach((s) => { if (s.value) mapping[s.dataset.header] = s.value; });
-    return mapping;
+    return CF.mappingStep.mapping(card);
   }
 
   function importOptions(form) {
     const value = (name) => form.querySelector(`[name="${name}"]`).value;
-    return { mode: value("mode"), on_error: value("on_error"), date_format: value("date_format"), decimal: value("decimal") };
+    const card = form.closest(".data-type");
+    return {
+      mode: value("mode"), on_error: value("on_error"), date_format: value("date_format"), decimal: value("decimal"),
+      ...CF.mappingStep.options(card),
+    };
+  }
+
+  // what the first-rows check tries: the mapping and options as the import would take them
+  function checkBody(card) {
+    const form = card.querySelector(".import-form");
+    return { data_type: card.dataset.type, mapping: currentMapping(card), options: importOptions(form) };
   }
 
   function importBody(card, extra) {
@@ -129,11 +123,14 @@
     };
   }
 
-  // A required field is satisfied by its own column or, for a composed field (a contact's
-  // name), by a column of any of its parts: the server's rule, read from the description.
+  // A required field is satisfied by its own column, a default or, for a composed field (a
+  // contact's name), by a column of any of its parts: the server's rule, read from the
+  // description.
   function missingRequired(card) {
     const type = DATA_TYPES.find((t) => t.name === card.dataset.type);
-    const mapped = new Set(Object.values(currentMapping(card)));
+    // a required field with a default needs no column
+    const defaulted = Object.keys(CF.mappingStep.options(card).defaults || {});
+    const mapped = new Set([...Object.values(currentMapping(card)), ...defaulted]);
     const satisfied = (f) => mapped.has(f.name) || (f.composed_from || []).some((part) => mapped.has(part));
     return type.fields.filter((f) => f.required && !satisfied(f)).map((f) => f.label);
   }
@@ -176,8 +173,10 @@
       });
       for (const [name, value] of Object.entries(template.options || {})) {
         const control = form.querySelector(`[name="${name}"]`);
-        if (control) control.value = value;
+        if (control && control.type !== "checkbox" && typeof value !== "object") control.value = value;
       }
+      const type = DATA_TYPES.find((t) => t.name === card.dataset.type);
+      CF.mappingStep.applyOptions(card, type, template.options || {});
     } catch (problem) { CF.showProblem(form, problem); }
   }
 
@@ -208,6 +207,7 @@
       zone.classList.remove("over");
       if (e.dataTransfer.files[0]) upload(card, e.dataTransfer.files[0]);
     });
+    CF.mappingStep.wire(card, DATA_TYPES.find((t) => t.name === card.dataset.type), () => checkBody(card));
     form.querySelector('[data-action="import-now"]').addEventListener("click", () => startImport(card, false));
     form.querySelector('[data-action="dry-run"]').addEventListener("click", () => startImport(card, true));
     form.querySelector(".load-template").addEventListener("click", () => applyTemplate(card));
