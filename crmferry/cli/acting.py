@@ -32,8 +32,8 @@ from crmferry.errors import (
     ValidationFailed,
 )
 from crmferry.jobs import operations
-from crmferry.jobs.files import resolve_path
 from crmferry.jobs.model import FINISHED, job_json
+from crmferry.storage import store_for
 
 POLL_SECONDS = 0.5
 
@@ -136,9 +136,8 @@ class LocalClient:
             row = operations.get_job(conn, job_id)
         if not row["result_path"]:
             raise NotFound("This job has no result file.")
-        source = resolve_path(self.settings, row["result_path"])
-        with source.open("rb") as reader, target.open("wb") as writer:
-            while chunk := reader.read(1 << 20):
+        with target.open("wb") as writer:
+            for chunk in store_for(self.settings).chunks(row["result_path"]):
                 writer.write(chunk)
         return target
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +25,7 @@ from crmferry.imports.mapping import suggest_mapping, validate_mapping_for_mode
 from crmferry.imports.options import ImportOptions, parse_import_options, refuse_unknown_options
 from crmferry.imports.reading import ReadLimits, iter_rows, sniff
 from crmferry.imports.report import write_report
-from crmferry.imports.uploads import get_upload, upload_path
+from crmferry.imports.uploads import forget_upload, get_upload
 from crmferry.jobs.kinds import (
     JobContext,
     JobKind,
@@ -35,6 +36,7 @@ from crmferry.jobs.kinds import (
 )
 from crmferry.jobs.sources import source_for
 from crmferry.records import DataType, get_data_type
+from crmferry.storage import store_for
 
 REPORT_NAME = "errors.csv"
 
@@ -169,7 +171,7 @@ def _fetched_input(
 def _forget(settings: Settings, fetched: dict[str, Any] | None) -> None:
     """Remove a downloaded file whose upload row is not going to commit."""
     if fetched is not None:
-        upload_path(settings, fetched["storage_path"]).unlink(missing_ok=True)
+        forget_upload(settings, fetched["storage_path"])
 
 
 def _invalid_template(field: str, message: str) -> ValidationFailed:
@@ -181,9 +183,21 @@ def _invalid_template(field: str, message: str) -> ValidationFailed:
 def _run(
     ctx: JobContext, upload: dict[str, Any], mapping: dict[str, str], options: ImportOptions
 ) -> JobOutcome:
+    # readers seek (encoding windows, XLSX's zip directory): a local copy where the
+    # store is not local, removed when the run ends
+    with store_for(ctx.settings).local_copy(upload["storage_path"]) as path:
+        return _run_file(ctx, path, upload, mapping, options)
+
+
+def _run_file(
+    ctx: JobContext,
+    path: Path,
+    upload: dict[str, Any],
+    mapping: dict[str, str],
+    options: ImportOptions,
+) -> JobOutcome:
     conn, settings = ctx.conn, ctx.settings
     data_type = get_data_type(ctx.job["data_type"])
-    path = upload_path(settings, upload["storage_path"])
     limits = ReadLimits.from_settings(settings)
     info = sniff(path, limits)
     headers = list(info.headers)

@@ -25,6 +25,7 @@ from crmferry.jobs.schedules import create_schedule
 from tests.conftest import Org
 from tests.imports.conftest import principal_of
 from tests.jobrun import run_job
+from tests.stored import read_stored, stored_keys
 
 FILES = Path(__file__).parent / "files"
 
@@ -141,9 +142,8 @@ def uploads_of(db: Database, org: Org) -> list[dict[str, Any]]:
         return conn.execute("SELECT * FROM uploads").fetchall()
 
 
-def stored_files(settings: Settings, org: Org) -> list[Path]:
-    folder = settings.files_dir / "uploads" / str(org.id)
-    return sorted(folder.iterdir()) if folder.exists() else []
+def stored_files(settings: Settings, org: Org) -> list[str]:
+    return stored_keys(settings, f"uploads/{org.id}")
 
 
 def contacts_of(db: Database, org: Org) -> list[dict[str, Any]]:
@@ -179,8 +179,8 @@ def test_a_run_downloads_the_file_stores_it_as_an_upload_and_imports_its_rows(
     assert upload["created_by"] == org.member.user_id
     assert upload["size_bytes"] == len(CONTACTS)
     assert upload["sha256"] == hashlib.sha256(CONTACTS).hexdigest()
-    assert (settings.files_dir / upload["storage_path"]).read_bytes() == CONTACTS
-    assert stored_files(settings, org) == [settings.files_dir / upload["storage_path"]]
+    assert read_stored(settings, upload["storage_path"]) == CONTACTS
+    assert stored_files(settings, org) == [upload["storage_path"]]
     (request,) = feed.requests
     assert request["user_agent"].startswith("crmferry/")
 

@@ -13,10 +13,10 @@ import pytest
 from crmferry.config import Settings
 from crmferry.db import Database
 from crmferry.jobs import engine
-from crmferry.jobs.files import job_files_dir
 from crmferry.jobs.running import run_claimed
 from tests.conftest import Org
 from tests.jobs.conftest import add_jobs, effects, jobs_of
+from tests.stored import job_folder_left, stored_keys
 
 pytestmark = pytest.mark.usefixtures("test_kind", "quiet_queue")
 
@@ -110,7 +110,8 @@ def test_failed_outcome_rolls_back_data_but_keeps_message_and_report(
     assert run_claimed(worker_db, settings, job) == "failed"
     (row,) = jobs_of(db, ids)
     assert row["status"] == "failed" and row["error_message"] == "3 rows were bad"
-    assert row["error_report_path"] and (settings.files_dir / row["error_report_path"]).exists()
+    assert row["error_report_path"]
+    assert stored_keys(settings, f"jobs/{org.id}/{ids[0]}") == [row["error_report_path"]]
     assert effects(db, ids) == {}
 
 
@@ -120,7 +121,7 @@ def test_a_failed_outcome_without_a_report_leaves_no_folder(
     ids = add_jobs(db, org, 1, options={"fail": "the source was empty", "folder": True})
     (job,) = claim_all(worker_db, ids)
     assert run_claimed(worker_db, settings, job) == "failed"
-    assert not job_files_dir(settings, org.id, ids[0]).exists()
+    assert not job_folder_left(settings, org.id, ids[0])
 
 
 def test_an_exception_fails_the_job_with_its_message_and_no_effect(
@@ -132,7 +133,7 @@ def test_an_exception_fails_the_job_with_its_message_and_no_effect(
     (row,) = jobs_of(db, ids)
     assert row["error_message"] == "RuntimeError: boom"
     assert row["result_path"] is None
-    assert not job_files_dir(settings, org.id, ids[0]).exists()
+    assert not job_folder_left(settings, org.id, ids[0])
     assert effects(db, ids) == {}
 
 
@@ -147,7 +148,7 @@ def test_cancel_request_stops_a_running_job_and_keeps_nothing(
     (row,) = jobs_of(db, ids)
     assert row["status"] == "cancelled" and row["progress_done"] < 60
     assert effects(db, ids) == {}
-    assert not job_files_dir(settings, org.id, ids[0]).exists()  # no empty folder either
+    assert not job_folder_left(settings, org.id, ids[0])  # no empty folder either
 
 
 def test_cancel_arriving_after_the_work_still_decides_cancelled(

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
+from pathlib import PurePosixPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Response
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
-from crmferry.config import Settings
-from crmferry.errors import NotFound
 from crmferry.exports import naming
 from crmferry.jobs import idempotency, operations
-from crmferry.jobs.files import resolve_path
 from crmferry.jobs.model import job_json
 from crmferry.web.api.models.base import BlankIsNone, Cursor, Text
 from crmferry.web.api.models.jobs import (
@@ -27,6 +24,7 @@ from crmferry.web.api.models.jobs import (
 )
 from crmferry.web.api.models.problems import problem_responses
 from crmferry.web.deps import DB, AppSettings, CurrentPrincipal
+from crmferry.web.downloads import media_type_for, stored_file_response
 
 router = APIRouter(tags=["jobs"])
 
@@ -49,6 +47,13 @@ REPLAYED: dict[int | str, dict[str, Any]] = {
     }
 }
 FILE_ERRORS = problem_responses(404)
+REDIRECT: dict[int | str, dict[str, Any]] = {
+    302: {
+        "description": "The file is in object storage: its presigned URL (valid 15 minutes, "
+        "the same download name), unless CRMFERRY_STORAGE_REDIRECT=false.",
+        "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+    }
+}
 
 
 @router.post(
@@ -179,7 +184,7 @@ def retry_job(
 @router.get(
     "/jobs/{job_id}/result",
     name="jobs_result",
-    response_class=FileResponse,
+    response_class=Response,
     responses={
         200: {
             "description": "The export's file, named `<data_type>-<YYYYMMDD-HHMMSS>.<ext>`.",
@@ -191,57 +196,54 @@ def retry_job(
                 "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}},
             },
         },
+        **REDIRECT,
         **FILE_ERRORS,
     },
 )
 def job_result(
     job_id: JobId, principal: CurrentPrincipal, db: DB, settings: AppSettings
-) -> FileResponse:
-    """The export file; 404 when the job has none."""
+) -> Response:
+    """The export file, or a 302 to a presigned URL of it in object storage; 404 when
+    the job has none."""
     with db.tenant(principal.organization_id) as conn:
         row = operations.get_job(conn, job_id)
-    path = _existing(settings, row["result_path"], "This job has no result file.")
-    return FileResponse(path, filename=_download_name(row, path))
+    name = _download_name(row, row["result_path"] or "")
+    return stored_file_response(
+        settings, row["result_path"], name, media_type_for(name), "This job has no result file."
+    )
 
 
 @router.get(
     "/jobs/{job_id}/errors",
     name="jobs_errors",
-    response_class=FileResponse,
+    response_class=Response,
     responses={
         200: {
             "description": "row_number, column, value, message, then the row's own columns.",
             "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
         },
+        **REDIRECT,
         **FILE_ERRORS,
     },
 )
 def job_errors(
     job_id: JobId, principal: CurrentPrincipal, db: DB, settings: AppSettings
-) -> FileResponse:
-    """The error report (CSV); 404 when the job has none."""
+) -> Response:
+    """The error report (CSV), or a 302 to a presigned URL of it; 404 when the job has
+    none."""
     with db.tenant(principal.organization_id) as conn:
         row = operations.get_job(conn, job_id)
-    path = _existing(settings, row["error_report_path"], "This job has no error report.")
-    return FileResponse(
-        path, media_type="text/csv", filename=f"{row['data_type']}-{str(row['id'])[:8]}-errors.csv"
+    name = f"{row['data_type']}-{str(row['id'])[:8]}-errors.csv"
+    return stored_file_response(
+        settings, row["error_report_path"], name, "text/csv", "This job has no error report."
     )
 
 
-def _download_name(row: dict[str, Any], path: Path) -> str:
+def _download_name(row: dict[str, Any], key: str) -> str:
     """options["result_file_name"] when the kind chose one, else
     `<data_type>-<YYYYMMDD-HHMMSS>.<ext>` from when the job finished (UTC)."""
     chosen = (row["options"] or {}).get("result_file_name")
     if isinstance(chosen, str) and chosen:
         return chosen
     when: datetime = row["completed_at"] or row["created_at"]
-    return naming.result_file_name(row["data_type"], when, "UTC", path.suffix)
-
-
-def _existing(settings: Settings, stored: str | None, message: str) -> Path:
-    if not stored:
-        raise NotFound(message)
-    path = resolve_path(settings, stored)
-    if not path.is_file():
-        raise NotFound(message + " (the file is gone)")
-    return path
+    return naming.result_file_name(row["data_type"], when, "UTC", PurePosixPath(key).suffix)
