@@ -6,6 +6,8 @@ import io
 import tempfile
 from pathlib import Path
 
+import httpx
+
 from crmferry.config import Settings
 from crmferry.storage import job_prefix, store_for
 from crmferry.storage.local import LocalStore
@@ -40,3 +42,12 @@ def job_folder_left(settings: Settings, organization_id: object, job_id: object)
     if isinstance(store, LocalStore):
         return (store.root / prefix).exists()
     return bool(store.list(prefix))
+
+
+def download(client: httpx.Client, url: str, headers: dict[str, str]) -> httpx.Response:
+    """GET a file from the API as a browser would: a 302 to a presigned URL of the
+    object store is followed there (outside the app)."""
+    response = client.get(url, headers=headers, follow_redirects=False)
+    if response.status_code == 302:
+        return httpx.get(response.headers["location"])
+    return response

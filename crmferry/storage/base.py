@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import quote
 
 from crmferry.errors import NotFound
 
@@ -98,3 +99,9 @@ class FileStore(abc.ABC):
         with self.open(key) as stream:
             while chunk := stream.read(CHUNK_BYTES):
                 yield chunk
+
+
+def content_disposition(file_name: str) -> str:
+    """`attachment` with an ASCII name and the exact UTF-8 one (RFC 6266)."""
+    plain = file_name.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(file_name)}"

@@ -16,14 +16,20 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, cast
-from urllib.parse import quote
 
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from crmferry.storage.base import CHUNK_BYTES, PRESIGN_SECONDS, FileGone, FileStore, StoredFile
+from crmferry.storage.base import (
+    CHUNK_BYTES,
+    PRESIGN_SECONDS,
+    FileGone,
+    FileStore,
+    StoredFile,
+    content_disposition,
+)
 from crmferry.storage.keys import checked_key
 
 MULTIPART_BYTES = 8 * 1024 * 1024
@@ -143,12 +149,6 @@ class S3Store(FileStore):
             "get_object", Params=params, ExpiresIn=PRESIGN_SECONDS
         )
         return url
-
-
-def content_disposition(file_name: str) -> str:
-    """`attachment` with an ASCII name and the exact UTF-8 one (RFC 6266)."""
-    plain = file_name.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
-    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(file_name)}"
 
 
 def _missing(exc: ClientError) -> bool:

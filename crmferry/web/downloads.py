@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from crmferry.config import Settings
 from crmferry.errors import NotFound
 from crmferry.storage import store_for
-from crmferry.storage.s3 import content_disposition
+from crmferry.storage.base import content_disposition
 
 MEDIA_TYPES = {
     ".csv": "text/csv; charset=utf-8",

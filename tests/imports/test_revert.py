@@ -6,10 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Org
 from tests.imports.conftest import Importer
+
+pytestmark = pytest.mark.usefixtures("each_backend")
 
 SNAPSHOT = "SELECT * FROM contacts ORDER BY lower(email)"
 

@@ -27,6 +27,8 @@ from tests.imports.conftest import principal_of
 from tests.jobrun import run_job
 from tests.stored import read_stored, stored_keys
 
+pytestmark = pytest.mark.usefixtures("each_backend")
+
 FILES = Path(__file__).parent / "files"
 
 CONTACTS = b"""First Name,Last Name,E-mail,Phone,Company

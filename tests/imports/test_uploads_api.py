@@ -15,6 +15,8 @@ from crmferry.web.app import create_app
 from tests.conftest import Org
 from tests.stored import stored_keys
 
+pytestmark = pytest.mark.usefixtures("each_backend")
+
 CSV = "E-mail Address,Given Name,Family Name,Organization 1 - Name\nann@example.com,Ann,Lee,Acme\n"
 
 
