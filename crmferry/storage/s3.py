@@ -50,7 +50,9 @@ class S3Store(FileStore):
         self.prefix = prefix.strip("/")
         self.scratch = scratch
         style = "path" if endpoint_url else "auto"
-        config = Config(s3={"addressing_style": style}, retries={"mode": "standard"})
+        config = Config(
+            signature_version="s3v4", s3={"addressing_style": style}, retries={"mode": "standard"}
+        )
         self.client: Any = boto3.session.Session().client(
             "s3", endpoint_url=endpoint_url, config=config
         )
