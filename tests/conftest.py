@@ -130,6 +130,15 @@ def s3_backend(
     return Backend("s3", endpoint, bucket)
 
 
+@pytest.fixture
+def own_data_dir(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty CRMFERRY_DATA_DIR of this test's own, to see what is left in it."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    monkeypatch.setattr(settings, "data_dir", folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def db(settings: Settings) -> Iterator[Database]:
     database = connect(settings, upgrade=True)

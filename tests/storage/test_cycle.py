@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from crmferry.config import Settings
@@ -34,15 +33,6 @@ def _run(db: Database, settings: Settings, org: Org, job: dict[str, Any], **kw: 
 
 def _files_under(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file())
-
-
-@pytest.fixture
-def own_data_dir(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty CRMFERRY_DATA_DIR of this test's own, to see what is left in it."""
-    folder = tmp_path / "data"
-    folder.mkdir()
-    monkeypatch.setattr(settings, "data_dir", folder)
-    return folder
 
 
 def test_a_full_cycle_on_object_storage_leaves_nothing_on_disk(
