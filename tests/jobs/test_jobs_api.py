@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from crmferry.db import Database
 from tests.conftest import Org
 from tests.jobs.conftest import add_jobs
-from tests.stored import put_stored, stored_keys
+from tests.stored import download, put_stored, stored_keys
 
 pytestmark = pytest.mark.usefixtures("test_kind")
 
@@ -178,6 +178,7 @@ def test_cancel_codes_pending_running_finished(
     assert viewer.status_code == 403
 
 
+@pytest.mark.usefixtures("each_backend")
 def test_delete_only_finished_jobs_and_their_files(
     app_client: TestClient, org: Org, db: Database, settings: Any
 ) -> None:
@@ -191,7 +192,7 @@ def test_delete_only_finished_jobs_and_their_files(
             [f"jobs/{org.id}/{job['id']}/result.csv", job["id"]],
         )
     set_status(db, job["id"], "completed")
-    assert app_client.get(url + "/result", headers=org.member.headers).status_code == 200
+    assert download(app_client, url + "/result", org.member.headers).status_code == 200
     assert app_client.delete(url, headers=org.member.headers).status_code == 204
     assert stored_keys(settings, f"jobs/{org.id}/{job['id']}") == []
     assert app_client.get(url, headers=org.member.headers).status_code == 404

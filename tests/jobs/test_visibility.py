@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from crmferry.config import Settings
@@ -81,6 +82,7 @@ def test_metrics_expose_jobs_by_status_and_queue_lag(
         )
 
 
+@pytest.mark.usefixtures("each_backend")
 def test_retention_prunes_old_finished_jobs_and_their_files(
     db: Database, worker_db: Database, settings: Settings, org: Org
 ) -> None:

@@ -10,7 +10,7 @@ import pytest
 from crmferry.config import Settings
 from crmferry.storage import FileGone, store_for
 from tests.conftest import Backend
-from tests.s3server import bucket_keys
+from tests.s3server import bucket_keys, open_multipart_uploads
 
 pytestmark = pytest.mark.usefixtures("each_backend")
 
@@ -101,3 +101,28 @@ def test_a_folder_store_puts_a_file_from_elsewhere_whole(
     assert store.put_file("jobs/o/e/attempt-1/made.csv", outside) == 1000
     assert not outside.exists()
     assert store.size("jobs/o/e/attempt-1/made.csv") == 1000
+
+
+class _BreaksOff:
+    """A stream that fails after `good` bytes, as a client going away does."""
+
+    def __init__(self, good: int) -> None:
+        self.left = good
+
+    def read(self, size: int = -1) -> bytes:
+        if self.left <= 0:
+            raise OSError("the connection broke off")
+        n = min(self.left, size if size > 0 else self.left)
+        self.left -= n
+        return b"x" * n
+
+
+def test_a_failed_multipart_upload_is_aborted_and_leaves_no_object(
+    settings: Settings, s3_backend: Backend
+) -> None:
+    store = store_for(settings)
+    with pytest.raises(OSError, match="broke off"):
+        store.put_stream("jobs/o/f/attempt-1/big.csv", _BreaksOff(20 * 1024 * 1024))  # type: ignore[arg-type]
+    endpoint, bucket = s3_backend.endpoint or "", s3_backend.bucket or ""
+    assert bucket_keys(endpoint, bucket) == []
+    assert open_multipart_uploads(endpoint, bucket) == []
