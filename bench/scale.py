@@ -179,7 +179,11 @@ class Scale:
             requests.append((n, body))
         requests.sort(key=lambda item: item[0])  # one import, one export, ...
         with self.db.owner_connect() as conn:
+            # every round exports the same seeded rows and imports only new ones
             conn.execute("DELETE FROM scheduled_jobs")
+            conn.execute("DELETE FROM import_changes")
+            conn.execute("DELETE FROM contacts WHERE email LIKE '%@scale.example.com'")
+            conn.execute("VACUUM ANALYZE contacts")
         for n, request in requests:
             principal = self.principal(n)
             with self.db.tenant(principal.organization_id) as conn:
