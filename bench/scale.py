@@ -7,8 +7,8 @@ Each round starts the given number of `crmferry worker` processes, each with an 
 CRMFERRY_DATA_DIR of its own and CRMFERRY_STORAGE_URL pointing at moto's S3 server (its
 own process on 127.0.0.1). The files to import (`--rows` new contacts each) are put
 into the bucket first, as the web would; then the imports and CSV exports (of the
-organization's `--rows` seeded contacts), spread over 4 organizations, are created due
-at once. Printed per worker count: jobs/s and rows/s from the first due time to the
+organization's `--rows` seeded contacts, created first so that each reads those alone),
+spread over 4 organizations, are created due at once. Printed per worker count: jobs/s and rows/s from the first due time to the
 last completion, start lag (started_at - scheduled_time by the database clock, p50 and
 max: with every job due at once this is the wait in the queue), the ratio to one
 worker, and whether any worker's data folder kept a file (it must not).
@@ -170,14 +170,15 @@ class Scale:
         from crmferry.jobs import operations
 
         uploads = [self.upload(round_no, n) for n in range(self.args.imports)]
+        # the exports first (claimed first, by id): each reads the organization's seeded
+        # rows alone, whatever the worker count, so every round moves the same rows
         requests: list[tuple[int, dict[str, Any]]] = []
-        for n, upload in enumerate(uploads):
-            body = {"job_type": "import", "data_type": "contacts", "upload_id": str(upload["id"])}
-            requests.append((n, {**body, "mapping": MAPPING}))
         for n in range(self.args.exports):
             body = {"job_type": "export", "data_type": "contacts", "options": {"format": "csv"}}
             requests.append((n, body))
-        requests.sort(key=lambda item: item[0])  # one import, one export, ...
+        for n, upload in enumerate(uploads):
+            body = {"job_type": "import", "data_type": "contacts", "upload_id": str(upload["id"])}
+            requests.append((n, {**body, "mapping": MAPPING}))
         with self.db.owner_connect() as conn:
             # every round exports the same seeded rows and imports only new ones
             conn.execute("DELETE FROM scheduled_jobs")

@@ -84,6 +84,11 @@ class FileStore(abc.ABC):
     def list(self, prefix: str) -> list[StoredFile]:
         """Every file under `prefix/` (all of them for an empty prefix), sorted by key."""
 
+    @abc.abstractmethod
+    def check(self) -> None:
+        """StorageUnavailable, naming the setting and the reason, unless files can be
+        kept here: processes call it at start, rather than failing job after job."""
+
     def presign(self, key: str, file_name: str, media_type: str) -> str | None:
         """A URL that serves `key` for PRESIGN_SECONDS with this download name, or None
         when the backend cannot give one (the web then streams the file itself)."""

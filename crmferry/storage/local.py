@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from crmferry.errors import StorageUnavailable
 from crmferry.storage.base import CHUNK_BYTES, FileGone, FileStore, StoredFile
 from crmferry.storage.keys import checked_key
 
@@ -27,6 +28,14 @@ class LocalStore(FileStore):
 
     def _path(self, key: str) -> Path:
         return self.root / checked_key(key)
+
+    def check(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageUnavailable(
+                f"CRMFERRY_DATA_DIR: the file folder {self.root} cannot be created: {exc}."
+            ) from None
 
     def staging_path(self, key: str) -> Path:
         path = self._path(key)

@@ -20,8 +20,9 @@ from typing import Any, BinaryIO, cast
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from crmferry.errors import StorageUnavailable
 from crmferry.storage.base import (
     CHUNK_BYTES,
     PRESIGN_SECONDS,
@@ -63,6 +64,17 @@ class S3Store(FileStore):
 
     def _key(self, name: str) -> str:
         return name[len(self.prefix) + 1 :] if self.prefix else name
+
+    def check(self) -> None:
+        where = f"s3://{self.bucket}/{self.prefix}"
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            reason = "no such bucket" if str(code) in MISSING else f"refused ({code})"
+            raise StorageUnavailable(f"CRMFERRY_STORAGE_URL {where}: {reason}.") from None
+        except BotoCoreError as exc:  # no endpoint, no credentials
+            raise StorageUnavailable(f"CRMFERRY_STORAGE_URL {where}: {exc}.") from None
 
     def staging_path(self, key: str) -> Path:
         return self.staging_dir(key) / Path(key).name
