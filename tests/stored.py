@@ -41,7 +41,14 @@ def job_folder_left(settings: Settings, organization_id: object, job_id: object)
     prefix = job_prefix(organization_id, job_id)
     if isinstance(store, LocalStore):
         return (store.root / prefix).exists()
-    return bool(store.list(prefix))
+    return bool(store.list(prefix)) or staging_left(settings)
+
+
+def staging_left(settings: Settings) -> bool:
+    """Whether object storage's local staging folder (CRMFERRY_DATA_DIR/tmp) holds a file."""
+    if isinstance(store_for(settings), LocalStore):
+        return False
+    return any(p.is_file() for p in (settings.data_dir.resolve() / "tmp").rglob("*"))
 
 
 def download(client: httpx.Client, url: str, headers: dict[str, str]) -> httpx.Response:
