@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -19,12 +20,14 @@ from uuid import UUID
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.db import Conn
-from crmferry.errors import NotFound, PayloadTooLarge
+from crmferry.errors import NotFound, PayloadTooLarge, StorageUnavailable
 from crmferry.ids import id_or_not_found
 from crmferry.imports.reading import FileInfo, ReadLimits, sniff
 from crmferry.storage import store_for, upload_key
 
 CHUNK_BYTES = 1024 * 1024
+
+log = logging.getLogger(__name__)
 
 _INSERT_UPLOAD = """
 INSERT INTO uploads (id, organization_id, created_by, file_name, size_bytes, sha256,
@@ -110,8 +113,11 @@ def forget_upload(settings: Settings, key: str) -> None:
     """Remove a stored upload whose row is not going to commit, and what is left of its
     spool; missing is fine."""
     store = store_for(settings)
-    store.delete(key)
     store.release_staging(key)
+    try:
+        store.delete(key)
+    except StorageUnavailable as exc:  # cleaning up after an error: that error is the news
+        log.warning("upload %s left in the store: %s", key, exc.detail)
 
 
 def new_upload_location(settings: Settings, organization_id: UUID) -> tuple[UUID, str]:

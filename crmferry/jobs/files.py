@@ -7,11 +7,15 @@ The job row keeps the files' storage keys."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from uuid import UUID
 
 from crmferry.config import Settings
+from crmferry.errors import StorageUnavailable
 from crmferry.storage import attempt_prefix, job_prefix, store_for
+
+log = logging.getLogger(__name__)
 
 
 def attempt_dir(settings: Settings, organization_id: object, job_id: UUID, attempt: int) -> Path:
@@ -58,8 +62,12 @@ def discard_attempt(
     empty goes too, the job's own folder included."""
     store = store_for(settings)
     prefix = attempt_prefix(organization_id, job_id, attempt)
-    store.delete_prefix(prefix, keep=(keep,) if keep else ())
     store.release_staging(prefix)
+    try:
+        store.delete_prefix(prefix, keep=(keep,) if keep else ())
+    except StorageUnavailable as exc:  # the attempt already ended; its row names none of it
+        log.warning("files of %s left in the store: %s", prefix, exc.detail)
+        return
     if final:
         # not while the job may go on: another attempt's folder may be on its way
         store.prune_empty(prefix)

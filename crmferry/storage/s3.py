@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 import boto3
+from boto3.exceptions import Boto3Error
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -76,6 +77,24 @@ class S3Store(FileStore):
         except BotoCoreError as exc:  # no endpoint, no credentials
             raise StorageUnavailable(f"CRMFERRY_STORAGE_URL {where}: {exc}.") from None
 
+    @contextlib.contextmanager
+    def _reported(self, what: str) -> Iterator[None]:
+        """S3's and the network's failures as StorageUnavailable (a 503 problem, a job
+        failing with the reason); a missing key stays a ClientError for the caller."""
+        try:
+            yield
+        except ClientError as exc:
+            if _missing(exc):
+                raise
+            code = exc.response.get("Error", {}).get("Code")
+            raise StorageUnavailable(
+                f"The file store s3://{self.bucket}/{self.prefix} {what}: {code}."
+            ) from exc
+        except (BotoCoreError, Boto3Error) as exc:
+            raise StorageUnavailable(
+                f"The file store s3://{self.bucket}/{self.prefix} {what}: {exc}."
+            ) from exc
+
     def staging_path(self, key: str) -> Path:
         return self.staging_dir(key) / Path(key).name
 
@@ -90,7 +109,8 @@ class S3Store(FileStore):
 
     def put_file(self, key: str, path: Path) -> int:
         size = path.stat().st_size
-        self.client.upload_file(str(path), self.bucket, self._object(key), Config=TRANSFER)
+        with self._reported("could not store a file"):
+            self.client.upload_file(str(path), self.bucket, self._object(key), Config=TRANSFER)
         path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # a staging folder left empty
             path.parent.rmdir()
@@ -98,13 +118,15 @@ class S3Store(FileStore):
 
     def put_stream(self, key: str, stream: BinaryIO) -> int:
         counted = _Counting(stream)
-        self.client.upload_fileobj(counted, self.bucket, self._object(key), Config=TRANSFER)
+        with self._reported("could not store a file"):
+            self.client.upload_fileobj(counted, self.bucket, self._object(key), Config=TRANSFER)
         return counted.size
 
     @contextlib.contextmanager
     def open(self, key: str) -> Iterator[BinaryIO]:
         try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self._object(key))["Body"]
+            with self._reported("could not read a file"):
+                body = self.client.get_object(Bucket=self.bucket, Key=self._object(key))["Body"]
         except ClientError as exc:
             if _missing(exc):
                 raise FileGone(f"The stored file {key} is gone.") from None
@@ -125,7 +147,8 @@ class S3Store(FileStore):
 
     def size(self, key: str) -> int | None:
         try:
-            head = self.client.head_object(Bucket=self.bucket, Key=self._object(key))
+            with self._reported("could not look up a file"):
+                head = self.client.head_object(Bucket=self.bucket, Key=self._object(key))
         except ClientError as exc:
             if _missing(exc):
                 return None
@@ -133,13 +156,17 @@ class S3Store(FileStore):
         return int(head["ContentLength"])
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._object(key))
+        with self._reported("could not delete a file"):
+            self.client.delete_object(Bucket=self.bucket, Key=self._object(key))
 
     def delete_prefix(self, prefix: str, keep: tuple[str, ...] = ()) -> None:
         names = [self._object(f.key) for f in self.list(prefix) if f.key not in keep]
         for start in range(0, len(names), DELETE_BATCH):
             batch = [{"Key": name} for name in names[start : start + DELETE_BATCH]]
-            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            with self._reported("could not delete files"):
+                self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+                )
 
     def list(self, prefix: str) -> list[StoredFile]:
         base = self._object(prefix) + "/" if prefix else (self.prefix + "/" if self.prefix else "")
@@ -147,9 +174,10 @@ class S3Store(FileStore):
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=base
         )
-        for page in pages:
-            for item in page.get("Contents", []):
-                found.append(StoredFile(self._key(item["Key"]), int(item["Size"])))
+        with self._reported("could not list files"):
+            for page in pages:
+                for item in page.get("Contents", []):
+                    found.append(StoredFile(self._key(item["Key"]), int(item["Size"])))
         return sorted(found, key=lambda f: f.key)
 
     def presign(self, key: str, file_name: str, media_type: str) -> str | None:

@@ -15,6 +15,7 @@ from crmferry.config import Settings
 from crmferry.db import Database
 from tests.conftest import Backend, Org
 from tests.jobs.conftest import add_jobs
+from tests.s3server import s3_client
 from tests.stored import put_stored
 
 CONTENT = b"name\nAda\n"
@@ -93,3 +94,18 @@ def test_another_organization_gets_no_redirect(
     mine, other = make_org("Mine"), make_org("Other")
     job_id = _finished_job(db, settings, mine)
     assert _get(app_client, other, f"/api/v1/jobs/{job_id}/result").status_code == 404
+
+
+def test_an_upload_while_the_bucket_is_gone_is_a_503_and_leaves_nothing(
+    app_client: TestClient, settings: Settings, org: Org, s3_backend: Backend, own_data_dir: Any
+) -> None:
+    s3_client(s3_backend.endpoint or "").delete_bucket(Bucket=s3_backend.bucket)
+    response = app_client.post(
+        "/api/v1/uploads",
+        headers=org.member.headers,
+        files={"file": ("people.csv", b"Name,Email\nAnn,ann@example.com\n")},
+    )
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "could not store a file" in response.json()["detail"]
+    assert [p for p in own_data_dir.rglob("*") if p.is_file()] == []
