@@ -46,7 +46,7 @@ REPLAYED: dict[int | str, dict[str, Any]] = {
         "description": "A repeat with an Idempotency-Key already used: the job it made.",
     }
 }
-FILE_ERRORS = problem_responses(404)
+FILE_ERRORS = problem_responses(404, 503)
 REDIRECT: dict[int | str, dict[str, Any]] = {
     302: {
         "description": "The file is in object storage: its presigned URL (valid 15 minutes, "

@@ -102,7 +102,7 @@ class _Parts:
     tags=["uploads"],
     response_model=Upload,
     openapi_extra={"requestBody": UPLOAD_FORM},
-    responses=problem_responses(403, 413, 415, 422),
+    responses=problem_responses(403, 413, 415, 422, 503),
 )
 async def create_upload(
     request: Request, principal: MemberPrincipal, db: DB, settings: AppSettings
