@@ -21,6 +21,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from crmferry.storage import job_prefix, store_for
+
 SECRET = "bench-secret-key-not-for-production-000000000000"
 
 
@@ -105,6 +107,5 @@ class BenchJobContext:
         pass
 
     def files_dir(self) -> Path:
-        folder = Path(self.settings.files_dir) / "jobs" / str(self.job_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        prefix = job_prefix(self.organization_id, self.job_id)
+        return store_for(self.settings).staging_dir(prefix)

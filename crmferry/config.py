@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -73,6 +72,11 @@ class Settings(BaseSettings):
     webhook_disable_after_seconds: int = Field(default=5 * 24 * 3600, ge=0)
     webhook_rotation_overlap_seconds: int = Field(default=24 * 3600, ge=0)
     export_alert_rows: int = Field(default=100_000, ge=1)
+    # where files are kept: empty for CRMFERRY_DATA_DIR/files, or s3://bucket/prefix
+    storage_url: str | None = None
+    s3_endpoint_url: str | None = None
+    # downloads answer 302 to a presigned URL when the store can give one
+    storage_redirect: bool = True
 
     @field_validator("outbound_allow")
     @classmethod
@@ -106,10 +110,15 @@ class Settings(BaseSettings):
                 raise ValueError(exc.detail) from None
         return value or None
 
-    @cached_property
-    def files_dir(self) -> Path:
-        """Where uploads, results and error reports live (never in the database)."""
-        return self.data_dir.resolve() / "files"
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_url_parses(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("CRMFERRY_STORAGE_URL must look like s3://bucket/prefix")
+        return value
 
     @property
     def allowed_host_names(self) -> tuple[str, ...]:

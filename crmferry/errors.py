@@ -73,6 +73,14 @@ class SourceUnavailable(CrmFerryError):
     title = "Source unavailable"
 
 
+class StorageUnavailable(CrmFerryError):
+    """The file store cannot be used: a bucket that does not exist or refuses us, an
+    endpoint that does not answer, no credentials."""
+
+    status = 503
+    title = "Storage unavailable"
+
+
 class JobSignal(Exception):
     """Base of the signals that stop a running job from inside: not an error of a request,
     so it carries no HTTP status and never reaches a client."""

@@ -30,6 +30,7 @@ from crmferry.db import Database, connect
 from crmferry.db.embedded import start_embedded, stop_embedded
 from crmferry.db.urls import WORKER_ROLE, with_database
 from crmferry.web.app import create_app
+from tests.s3server import S3_ENV, new_bucket, s3_server
 
 TEST_SECRET = "test-secret-key-not-for-production-0123456789"
 TEST_PASSWORD = "correct horse battery staple"
@@ -82,6 +83,60 @@ def settings(database_url: str, data_dir: Path) -> Settings:
         # Starlette's test client calls itself "testserver"; live servers use 127.0.0.1
         allowed_hosts="testserver,127.0.0.1,localhost",
     )
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server on 127.0.0.1 for the session, credentials in the environment."""
+    with pytest.MonkeyPatch.context() as env, s3_server() as endpoint:
+        for name, value in S3_ENV.items():
+            env.setenv(name, value)
+        yield endpoint
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The file store a test runs on: "local", or "s3" with its own bucket."""
+
+    name: str
+    endpoint: str | None = None
+    bucket: str | None = None
+
+
+@pytest.fixture(params=["local", "s3"])
+def each_backend(
+    request: pytest.FixtureRequest, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Backend:
+    """Run the test on the folder store and again on S3 (a new bucket, prefix "files"):
+    the shared settings point at it for this test only."""
+    if request.param == "local":
+        return Backend("local")
+    endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = new_bucket(endpoint)
+    monkeypatch.setattr(settings, "storage_url", f"s3://{bucket}/files")
+    monkeypatch.setattr(settings, "s3_endpoint_url", endpoint)
+    return Backend("s3", endpoint, bucket)
+
+
+@pytest.fixture
+def s3_backend(
+    request: pytest.FixtureRequest, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Backend:
+    """The S3 store only (a new bucket), for tests of what only object storage does."""
+    endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = new_bucket(endpoint)
+    monkeypatch.setattr(settings, "storage_url", f"s3://{bucket}/files")
+    monkeypatch.setattr(settings, "s3_endpoint_url", endpoint)
+    return Backend("s3", endpoint, bucket)
+
+
+@pytest.fixture
+def own_data_dir(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty CRMFERRY_DATA_DIR of this test's own, to see what is left in it."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    monkeypatch.setattr(settings, "data_dir", folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -33,8 +33,8 @@ from crmferry.errors import (
     ValidationFailed,
 )
 from crmferry.jobs import operations
-from crmferry.jobs.files import resolve_path
 from crmferry.jobs.model import FINISHED, job_json
+from crmferry.storage import store_for
 
 POLL_SECONDS = 0.5
 
@@ -138,9 +138,8 @@ class LocalClient:
             if not row["result_path"]:
                 raise NotFound("This job has no result file.")
             audit.record_download(conn, self.principal, row, "cli")
-        source = resolve_path(self.settings, row["result_path"])
-        with source.open("rb") as reader, target.open("wb") as writer:
-            while chunk := reader.read(1 << 20):
+        with target.open("wb") as writer:
+            for chunk in store_for(self.settings).chunks(row["result_path"]):
                 writer.write(chunk)
         return target
 

@@ -19,6 +19,7 @@ from crmferry.db import connect
 from crmferry.db.embedded import embedded_running, stop_embedded
 from crmferry.jobs.kinds import load_plugins
 from crmferry.jobs.worker import run_worker
+from crmferry.storage import store_for
 from crmferry.web.app import create_app
 
 console = Console(stderr=True)
@@ -40,6 +41,7 @@ def up(
 ) -> None:
     """Migrations, embedded PostgreSQL (without DATABASE_URL), the server and N workers."""
     settings = settings_from(data_dir)
+    store_for(settings).check()
     started_embedded = settings.database_url is None and not embedded_running(settings.data_dir)
     db = connect(settings, upgrade=True)
     with db.owner_connect() as conn:
@@ -117,6 +119,7 @@ def serve(
     """The web pages and the API (migrations applied first)."""
     load_plugins(plugins)
     settings = settings_from(data_dir)
+    store_for(settings).check()
     db = connect(settings, upgrade=True)
     app = create_app(settings, db)
     try:
@@ -136,5 +139,6 @@ def worker(
 ) -> None:
     """A worker process: claims due jobs and runs them until SIGTERM/SIGINT."""
     settings = settings_from(data_dir)
+    store_for(settings).check()
     connect(settings, upgrade=True).close()
     raise typer.Exit(run_worker(settings, concurrency, plugins))

@@ -29,8 +29,7 @@ from crmferry.imports.batch import (
 )
 from crmferry.imports.kind import run_file
 from crmferry.imports.options import parse_import_options
-from crmferry.imports.uploads import get_upload, upload_path
-from crmferry.jobs.files import stored_path
+from crmferry.imports.uploads import forget_upload, get_upload
 from crmferry.jobs.kinds import (
     JobContext,
     JobKind,
@@ -166,7 +165,7 @@ def run_batch(ctx: JobContext) -> JobOutcome:
 
 def _forget(settings: Settings, downloads: list[dict[str, Any]]) -> None:
     for upload in downloads:
-        upload_path(settings, upload["storage_path"]).unlink(missing_ok=True)
+        forget_upload(settings, upload["storage_path"])
 
 
 def _run(
@@ -220,11 +219,13 @@ def _run_items(ctx: JobContext, items: list[dict[str, Any]], results: list[dict[
             f"item-{index + 1}-errors.csv",
         )
         done += outcome.record_count
-        results.append(_result(item, outcome, stored_path(ctx.settings, outcome.error_report_path)))
+        results.append(_result(item, outcome))
     ctx.progress(done, done)
 
 
-def _result(item: dict[str, Any], outcome: JobOutcome, stored: str | None) -> dict[str, Any]:
+def _result(item: dict[str, Any], outcome: JobOutcome) -> dict[str, Any]:
+    """A file's result; its `report` (a file of the attempt) is stored by the engine with
+    the job's, which records its key as `report_path`."""
     return {
         "file_name": item["file_name"],
         "data_type": item["data_type"],
@@ -232,7 +233,6 @@ def _result(item: dict[str, Any], outcome: JobOutcome, stored: str | None) -> di
         "record_count": outcome.record_count,
         "counts": outcome.counts,
         "error_message": outcome.error_message,
-        "report_path": stored,
         "report": outcome.error_report_path,
     }
 
@@ -248,8 +248,6 @@ def _outcome(
     totals = {k: sum(r["counts"].get(k, 0) for r in results) for k in (*WRITE_COUNTS, "failed")}
     reports = [r["report"] for r in results if r["report"] is not None]
     message = failed_file or _summary(results, bad, aborted)
-    for r in results:
-        del r["report"]
     return JobOutcome(
         record_count=sum(r["record_count"] for r in results),
         counts=totals,

@@ -19,8 +19,9 @@ from crmferry.imports.option_checks import check_options_fit
 from crmferry.imports.options import parse_import_options
 from crmferry.imports.reading import ReadLimits, iter_rows, sniff
 from crmferry.imports.report import REPORT_ERRORS
-from crmferry.imports.uploads import get_upload, upload_path
+from crmferry.imports.uploads import get_upload
 from crmferry.records import DataType
+from crmferry.storage import store_for
 
 CHECK_ROWS = 1000
 MAX_ERRORS = 500
@@ -50,10 +51,11 @@ def check_first_rows(
         data_type, headers, raw_mapping, options.mode, options.defaults
     )
     check_options_fit(conn, data_type, options)
-    path = upload_path(settings, upload["storage_path"])
     limits = ReadLimits.from_settings(settings)
-    info = sniff(path, limits)
-    rows = list(islice(iter_rows(path, info, limits), CHECK_ROWS))
+    # the readers seek: a local copy where the store is not local, removed at once
+    with store_for(settings).local_copy(upload["storage_path"]) as path:
+        info = sniff(path, limits)
+        rows = list(islice(iter_rows(path, info, limits), CHECK_ROWS))
     fields = list(mapping.values())
     positions = [list(info.headers).index(h) for h in mapping]
     result: dict[str, Any] = {}

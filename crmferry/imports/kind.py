@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -28,7 +29,7 @@ from crmferry.imports.option_checks import check_options_fit
 from crmferry.imports.options import ImportOptions, parse_import_options, refuse_unknown_options
 from crmferry.imports.reading import ReadLimits, iter_rows, sniff
 from crmferry.imports.report import write_report
-from crmferry.imports.uploads import get_upload, upload_path
+from crmferry.imports.uploads import forget_upload, get_upload
 from crmferry.jobs.kinds import (
     JobContext,
     JobKind,
@@ -39,6 +40,7 @@ from crmferry.jobs.kinds import (
 )
 from crmferry.jobs.sources import source_for
 from crmferry.records import DataType, get_data_type
+from crmferry.storage import store_for
 
 REPORT_NAME = "errors.csv"
 
@@ -190,7 +192,7 @@ def _fetched_input(
 def _forget(settings: Settings, fetched: dict[str, Any] | None) -> None:
     """Remove a downloaded file whose upload row is not going to commit."""
     if fetched is not None:
-        upload_path(settings, fetched["storage_path"]).unlink(missing_ok=True)
+        forget_upload(settings, fetched["storage_path"])
 
 
 def _invalid_template(field: str, message: str) -> ValidationFailed:
@@ -218,8 +220,23 @@ def run_file(
     """Import one uploaded file into `data_type` on the job's transaction: stage, validate,
     write (or count, for a dry run), and report bad rows in `report_name` of the job's
     folder. `progress(done, total)` after each staged batch (it raises on a cancel)."""
+    # readers seek (encoding windows, XLSX's zip directory): a local copy where the
+    # store is not local, removed when the run ends
+    with store_for(ctx.settings).local_copy(upload["storage_path"]) as path:
+        return _run_file(ctx, data_type, path, upload, mapping, options, progress, report_name)
+
+
+def _run_file(
+    ctx: JobContext,
+    data_type: DataType,
+    path: Path,
+    upload: dict[str, Any],
+    mapping: dict[str, str],
+    options: ImportOptions,
+    progress: Callable[[int, int | None], None],
+    report_name: str,
+) -> JobOutcome:
     conn, settings = ctx.conn, ctx.settings
-    path = upload_path(settings, upload["storage_path"])
     limits = ReadLimits.from_settings(settings)
     info = sniff(path, limits)
     headers = list(info.headers)

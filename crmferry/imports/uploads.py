@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -19,13 +20,16 @@ from uuid import UUID
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.db import Conn
-from crmferry.errors import NotFound, PayloadTooLarge
+from crmferry.errors import NotFound, PayloadTooLarge, StorageUnavailable
 from crmferry.ids import id_or_not_found
 from crmferry.imports.reading import FileInfo, ReadLimits, sniff
 from crmferry.imports.suggestion import suggest_from_values
 from crmferry.records import get_data_type
+from crmferry.storage import store_for, upload_key
 
 CHUNK_BYTES = 1024 * 1024
+
+log = logging.getLogger(__name__)
 
 _INSERT_UPLOAD = """
 INSERT INTO uploads (id, organization_id, created_by, file_name, size_bytes, sha256,
@@ -75,18 +79,20 @@ def store_upload(
     Whatever goes wrong, the partial or unusable file is removed before the error
     propagates, also an error raised by `chunks` itself (a download that breaks off).
     """
-    upload_id, relative = new_upload_location(settings, organization_id)
-    writer = LimitedWriter(upload_path(settings, relative), limit or settings.max_upload_bytes)
+    upload_id, key = new_upload_location(settings, organization_id)
+    writer = LimitedWriter(spool_path(settings, key), limit or settings.max_upload_bytes)
     try:
         for chunk in chunks:
             writer.write(chunk)
         writer.close()
         info = sniff(writer.path, ReadLimits.from_settings(settings))
-        values = upload_values(upload_id, created_by, file_name, writer, relative, info, data_type)
+        values = upload_values(upload_id, created_by, file_name, writer, key, info, data_type)
+        keep_upload(settings, key, writer.path)
         record_upload(conn, values)
         suggested = _suggestion(conn, data_type, info)
     except BaseException:
         writer.discard()
+        forget_upload(settings, key)
         raise
     return {**values, "headers": list(info.headers), **suggested}
 
@@ -110,14 +116,32 @@ def _file_chunks(file: BinaryIO) -> Iterator[bytes]:
         yield chunk
 
 
-def upload_path(settings: Settings, relative_path: str) -> Path:
-    """The absolute path of a stored upload."""
-    return settings.files_dir / relative_path
+def spool_path(settings: Settings, key: str) -> Path:
+    """Where an upload is written while it arrives and is sniffed (a bounded spool: at
+    most CRMFERRY_MAX_UPLOAD_BYTES), before it enters the store (`keep_upload`)."""
+    return store_for(settings).staging_path(key)
+
+
+def keep_upload(settings: Settings, key: str, spooled: Path) -> None:
+    """Put a sniffed upload into the store (the spool is gone afterwards)."""
+    store_for(settings).put_file(key, spooled)
+
+
+def forget_upload(settings: Settings, key: str) -> None:
+    """Remove a stored upload whose row is not going to commit, and what is left of its
+    spool; missing is fine."""
+    store = store_for(settings)
+    store.release_staging(key)
+    try:
+        store.delete(key)
+    except StorageUnavailable as exc:  # cleaning up after an error: that error is the news
+        log.warning("upload %s left in the store: %s", key, exc.detail)
 
 
 def new_upload_location(settings: Settings, organization_id: UUID) -> tuple[UUID, str]:
+    """A new upload's id and storage key."""
     upload_id = uuid.uuid4()
-    return upload_id, f"uploads/{organization_id}/{upload_id}"
+    return upload_id, upload_key(organization_id, upload_id)
 
 
 class LimitedWriter:

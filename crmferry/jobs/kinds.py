@@ -62,6 +62,8 @@ class JobOutcome:
     replace the job's (a scheduled import's downloaded file and the mapping it ran
     with), and `result_file_name` is the download name of `result_path` (kept in the
     job's options; without it the name is `<data_type>-<finished>.<ext>`).
+    `result_path` and `error_report_path` are local files in `files_dir()`; the job row
+    keeps their storage keys.
     """
 
     record_count: int = 0
@@ -111,7 +113,9 @@ class JobContext(Protocol):
         """Raise JobCancelled or LeaseLost as `progress` would, without a database call."""
 
     def files_dir(self) -> Path:
-        """A folder of this job's own for result and report files."""
+        """A local folder of this attempt's own to write result and report files in. The
+        engine puts the files the outcome names into the file store before the attempt
+        commits, and removes what the attempt wrote when it does not."""
 
 
 # (conn, principal, data type, request body, settings) → the job to insert; raises

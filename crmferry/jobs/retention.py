@@ -1,5 +1,8 @@
 """Retention: finished jobs older than CRMFERRY_RETENTION_DAYS go, with their files,
-in small batches (vacuum-friendly, short locks), by the workers themselves."""
+and then the uploads older than that which no job names any more, with theirs; in
+small batches (vacuum-friendly, short locks), by the workers themselves. A row goes
+first and its file after: a file without a row is harmless, a row without its file
+would be a broken download."""
 
 from __future__ import annotations
 
@@ -8,17 +11,20 @@ import logging
 from crmferry.config import Settings
 from crmferry.db import Database
 from crmferry.jobs.files import delete_job_files
+from crmferry.storage import store_for
 
 log = logging.getLogger(__name__)
 
 PRUNE = "SELECT * FROM crmferry_prune_jobs(%s, %s)"
 # the deleted records incremental exports read (migration 0095), kept as long as jobs
 PRUNE_TOMBSTONES = "SELECT crmferry_prune_tombstones(%s) AS n"
+PRUNE_UPLOADS = "SELECT * FROM crmferry_prune_uploads(%s, %s)"
 BATCH = 500
 
 
 def prune_finished_jobs(db: Database, settings: Settings, batch: int = BATCH) -> int:
-    """Delete finished jobs past the retention window and their files; how many."""
+    """Delete finished jobs past the retention window and their files, then the uploads
+    no job names that are past it too; how many jobs."""
     total = 0
     while True:
         with db.anonymous() as conn:
@@ -36,6 +42,25 @@ def prune_finished_jobs(db: Database, settings: Settings, batch: int = BATCH) ->
             break
     with db.anonymous() as conn:
         conn.execute(PRUNE_TOMBSTONES, [settings.retention_days])
-    if total:
-        log.info("pruned %d finished job(s) older than %d days", total, settings.retention_days)
+    uploads = prune_unused_uploads(db, settings, batch)
+    if total or uploads:
+        log.info(
+            "pruned %d finished job(s) and %d upload(s) older than %d days",
+            total,
+            uploads,
+            settings.retention_days,
+        )
     return total
+
+
+def prune_unused_uploads(db: Database, settings: Settings, batch: int = BATCH) -> int:
+    """Delete uploads past the retention window that no job names, and their files."""
+    store, total = store_for(settings), 0
+    while True:
+        with db.anonymous() as conn:
+            rows = conn.execute(PRUNE_UPLOADS, [settings.retention_days, batch]).fetchall()
+        for row in rows:
+            store.delete(row["storage_path"])
+        total += len(rows)
+        if len(rows) < batch:
+            return total

@@ -23,7 +23,7 @@ from crmferry.db import Conn, Database
 from crmferry.errors import CrmFerryError, JobCancelled, LeaseLost, RetryLater
 from crmferry.jobs import engine
 from crmferry.jobs.engine import Claim, Finish
-from crmferry.jobs.files import attempt_dir, discard_attempt, stored_path
+from crmferry.jobs.files import attempt_dir, discard_attempt, publish, release_attempt
 from crmferry.jobs.kinds import JobOutcome, kind_for
 
 log = logging.getLogger(__name__)
@@ -169,6 +169,7 @@ def run_claimed(
     try:
         return _attempt(db, settings, claim, signals)
     finally:
+        release_attempt(settings, claim.organization_id, claim.job_id, claim.attempts)
         heartbeats.forget(claim)
         if own:
             heartbeats.stop()
@@ -190,7 +191,7 @@ def _attempt(db: Database, settings: Settings, claim: Claim, signals: JobSignals
             if outcome.failed:
                 raise _RollBack(outcome)
             # one transaction: the job's data and its "completed" commit together
-            if engine.finish(conn, claim, _completed(settings, outcome)) is None:
+            if engine.finish(conn, claim, _completed(settings, claim, outcome)) is None:
                 raise _RollBack(None)
         return "completed"
     except _RollBack as stop:
@@ -201,15 +202,15 @@ def _attempt(db: Database, settings: Settings, claim: Claim, signals: JobSignals
         return _cancelled(db, settings, claim, outcome)
     except RetryLater as later:
         status = engine.retry_later(db, claim, later.detail, later.after_seconds) or "lost"
-        _discard(settings, claim, outcome, final=status == "failed")
+        _discard(settings, claim, final=status == "failed")
         return status
     except LeaseLost:
-        _discard(settings, claim, outcome, final=False)
+        _discard(settings, claim, final=False)
         return "lost"
     except psycopg.OperationalError as exc:
         # the database went away, not the job's fault: give it back for another try
         log.warning("job %s lost its database connection: %s", claim.job_id, exc)
-        _discard(settings, claim, outcome, final=False)
+        _discard(settings, claim, final=False)
         # if even that fails, the lease runs out and the sweep puts it back
         with contextlib.suppress(psycopg.Error):
             engine.release(db, claim, "database connection lost")
@@ -218,46 +219,90 @@ def _attempt(db: Database, settings: Settings, claim: Claim, signals: JobSignals
         log.exception("job %s failed", claim.job_id)
         message = exc.detail if isinstance(exc, CrmFerryError) else f"{type(exc).__name__}: {exc}"
         status = _fail(db, settings, claim, message)
-        _discard(settings, claim, outcome, final=status != "lost")
+        _discard(settings, claim, final=status != "lost")
         return status
 
 
 def _cancelled(db: Database, settings: Settings, claim: Claim, outcome: JobOutcome | None) -> str:
     """A cancel request stopped the attempt (or arrived before its completion)."""
     status = "cancelled" if engine.mark_cancelled(db, claim) else "lost"
-    _discard(settings, claim, outcome, final=status != "lost")
+    _discard(settings, claim, final=status != "lost")
     return status
 
 
-def _completed(settings: Settings, outcome: JobOutcome) -> Finish:
+def _completed(settings: Settings, claim: Claim, outcome: JobOutcome) -> Finish:
+    """The job's "completed", its files stored first (so the row names stored files)."""
+    org, job, attempt = claim.organization_id, claim.job_id, claim.attempts
+    report = publish(settings, org, job, attempt, outcome.error_report_path)
     return Finish(
         status="completed",
         error=outcome.error_message,
         record_count=outcome.record_count,
         counts=outcome.counts,
-        result_path=stored_path(settings, outcome.result_path),
+        result_path=publish(settings, org, job, attempt, outcome.result_path),
         result_size=outcome.result_size,
-        error_report_path=stored_path(settings, outcome.error_report_path),
+        error_report_path=report,
         result_file_name=outcome.result_file_name,
         upload_id=outcome.upload_id,
         mapping=outcome.mapping,
         options=outcome.options,
-        items=outcome.items,
+        items=_publish_items(settings, claim, outcome, report)[0],
     )
+
+
+def _publish_items(
+    settings: Settings, claim: Claim, outcome: JobOutcome, report: str | None
+) -> tuple[list[dict[str, Any]] | None, list[str]]:
+    """The outcome's items (a batch's files) with each one's error report (`report`, a
+    file the attempt wrote) stored like the job's own: its key as `report_path`; and
+    those keys. The job's report is stored once, under the key it already has."""
+    if outcome.items is None:
+        return None, []
+    items, keys = [], []
+    for item in outcome.items:
+        item = dict(item)
+        path = item.pop("report", None)
+        key = None
+        if path is not None:
+            same = outcome.error_report_path is not None and Path(path) == outcome.error_report_path
+            key = (
+                report
+                if same
+                else publish(
+                    settings, claim.organization_id, claim.job_id, claim.attempts, Path(path)
+                )
+            )
+        item["report_path"] = key
+        if key:
+            keys.append(key)
+        items.append(item)
+    return items, keys
 
 
 def _failed_outcome(db: Database, settings: Settings, claim: Claim, outcome: JobOutcome) -> str:
     """The kind said failed: its data is rolled back, its counts, message and report kept."""
+    report = publish(
+        settings, claim.organization_id, claim.job_id, claim.attempts, outcome.error_report_path
+    )
+    items, item_reports = _publish_items(settings, claim, outcome, report)
     finish = Finish(
         status="failed",
         error=outcome.error_message or "The job failed.",
         record_count=outcome.record_count,
         counts=outcome.counts,
-        error_report_path=stored_path(settings, outcome.error_report_path),
-        items=outcome.items,
+        error_report_path=report,
+        items=items,
     )
     status = "failed" if engine.finish_apart(db, claim, finish) is not None else "lost"
-    _discard(settings, claim, outcome, keep_report=status != "lost", final=status != "lost")
+    kept = status != "lost"
+    discard_attempt(
+        settings,
+        claim.organization_id,
+        claim.job_id,
+        claim.attempts,
+        keep=(report, *item_reports) if kept else (),
+        final=kept,
+    )
     return status
 
 
@@ -265,25 +310,7 @@ def _fail(db: Database, settings: Settings, claim: Claim, message: str) -> str:
     return "failed" if engine.finish_apart(db, claim, Finish("failed", message)) else "lost"
 
 
-def _discard(
-    settings: Settings,
-    claim: Claim,
-    outcome: JobOutcome | None,
-    *,
-    keep_report: bool = False,
-    final: bool,
-) -> None:
-    """Remove files of an attempt that did not commit (the report of a failure stays);
-    `final` when the job ends with this attempt (its folder goes too once empty)."""
-    paths = [] if outcome is None else [outcome.result_path]
-    if outcome is not None and not keep_report:
-        paths.append(outcome.error_report_path)
-    discard_attempt(
-        settings,
-        claim.organization_id,
-        claim.job_id,
-        claim.attempts,
-        *paths,
-        keep_folder=keep_report and outcome is not None and outcome.error_report_path is not None,
-        final=final,
-    )
+def _discard(settings: Settings, claim: Claim, *, final: bool) -> None:
+    """Remove the files of an attempt that did not commit; `final` when the job ends
+    with this attempt (what is left empty goes too)."""
+    discard_attempt(settings, claim.organization_id, claim.job_id, claim.attempts, final=final)

@@ -40,6 +40,7 @@ TITLES = {
     422: "Validation failed",
     429: "Too many requests",
     500: "Internal server error",
+    503: "Service unavailable",
 }
 
 log = logging.getLogger(__name__)

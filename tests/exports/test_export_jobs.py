@@ -23,6 +23,9 @@ from crmferry.db import Database
 from crmferry.exports import split
 from tests.conftest import TEST_SECRET, Org
 from tests.jobrun import run_job
+from tests.stored import download
+
+pytestmark = pytest.mark.usefixtures("each_backend")
 
 
 def _contacts(db: Database, org: Org, rows: list[tuple[str, str | None, str]]) -> None:
@@ -77,7 +80,7 @@ def test_csv_export_job_downloads_the_chosen_fields_and_rows(
     assert done["record_count"] == 2
     shown = app_client.get(f"/api/v1/jobs/{job['id']}", headers=org.viewer.headers).json()
     assert shown["result_url"] == f"/api/v1/jobs/{job['id']}/result"
-    response = app_client.get(shown["result_url"], headers=org.viewer.headers)
+    response = download(app_client, shown["result_url"], org.viewer.headers)
     assert response.status_code == 200
     disposition = response.headers["content-disposition"]
     assert re.search(r'filename="contacts-\d{8}-\d{6}\.csv"', disposition), disposition
@@ -106,16 +109,16 @@ def test_xlsx_and_jsonl_export_jobs(
     )
     for job in (xlsx, jsonl):
         _run(db, settings, org, job)
-    workbook_bytes = app_client.get(
-        f"/api/v1/jobs/{xlsx['id']}/result", headers=org.member.headers
+    workbook_bytes = download(
+        app_client, f"/api/v1/jobs/{xlsx['id']}/result", org.member.headers
     ).content
     sheet = openpyxl.load_workbook(io.BytesIO(workbook_bytes), read_only=True).active
     assert sheet is not None
     values = [list(row) for row in sheet.iter_rows(values_only=True)]
     assert values[0] == ["sku", "quantity", "unit_price"]
     assert values[1][0] == "A-1" and values[1][1] == 3 and float(values[1][2]) == 12.5
-    lines = app_client.get(
-        f"/api/v1/jobs/{jsonl['id']}/result", headers=org.member.headers
+    lines = download(
+        app_client, f"/api/v1/jobs/{jsonl['id']}/result", org.member.headers
     ).text.splitlines()
     assert [json.loads(line) for line in lines] == [{"sku": "A-1", "quantity": 3}]
 
@@ -146,12 +149,11 @@ def test_another_organizations_result_is_404(
     job = _export(app_client, a, {"format": "csv"})
     _run(db, settings, a, job)
     assert (
-        app_client.get(f"/api/v1/jobs/{job['id']}/result", headers=a.member.headers).status_code
+        download(app_client, f"/api/v1/jobs/{job['id']}/result", a.member.headers).status_code
         == 200
     )
     assert (
-        app_client.get(f"/api/v1/jobs/{job['id']}/result", headers=b.admin.headers).status_code
-        == 404
+        download(app_client, f"/api/v1/jobs/{job['id']}/result", b.admin.headers).status_code == 404
     )
     assert app_client.get(f"/api/v1/jobs/{job['id']}", headers=b.admin.headers).status_code == 404
 
@@ -164,9 +166,7 @@ def test_a_csv_export_imported_back_is_all_unchanged(
         conn.execute("UPDATE contacts SET phone = '+1 555 0100', notes = 'line one\nline two'")
     job = _export(app_client, org, {"format": "csv"})
     _run(db, settings, org, job)
-    exported = app_client.get(
-        f"/api/v1/jobs/{job['id']}/result", headers=org.member.headers
-    ).content
+    exported = download(app_client, f"/api/v1/jobs/{job['id']}/result", org.member.headers).content
     upload = app_client.post(
         "/api/v1/uploads",
         headers=org.member.headers,
@@ -206,7 +206,7 @@ def test_a_large_csv_export_job_reads_two_streams_into_the_same_file(
         monkeypatch.setattr(split, "SPLIT_MIN_ROWS", min_rows)
         job = _export(app_client, org, {"format": "csv"})
         assert _run(db, settings, org, job)["record_count"] == 40
-        result = app_client.get(f"/api/v1/jobs/{job['id']}/result", headers=org.member.headers)
+        result = download(app_client, f"/api/v1/jobs/{job['id']}/result", org.member.headers)
         files.append(result.content)
     assert len(appended) == 1 and appended[0] > 0
     assert files[1] == files[0]

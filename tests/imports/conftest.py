@@ -15,9 +15,9 @@ from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.db import Database
 from crmferry.jobs import operations
-from crmferry.jobs.files import resolve_path
 from tests.conftest import Member, Org
 from tests.jobrun import run_job
+from tests.stored import fetched_copy
 
 
 def principal_of(org: Org, member: Member) -> Principal:
@@ -68,10 +68,10 @@ class Importer:
     def run(self, org: Org, job_id: uuid.UUID, cancel: bool = False) -> dict[str, Any]:
         """Claim this job (others are given back) and run it as a worker does; with
         `cancel`, a cancel is requested once it runs. The finished job row, with
-        `report_file` the absolute path of its error report (or None)."""
+        `report_file` a local copy of its error report (or None)."""
         done = run_job(self.db, self.settings, org.id, job_id, cancel)
         stored = done["error_report_path"]
-        return {**done, "report_file": resolve_path(self.settings, stored) if stored else None}
+        return {**done, "report_file": fetched_copy(self.settings, stored) if stored else None}
 
     def import_csv(
         self,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -14,6 +13,7 @@ from crmferry.config import Settings
 from tests.conftest import Org
 from tests.imports.conftest import Importer
 from tests.imports.test_batch import CONTACTS, LINES, PRODUCTS, QUOTES
+from tests.stored import stored_keys
 
 FILES = {
     "contacts.csv": CONTACTS,
@@ -36,8 +36,8 @@ def _zip(entries: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes
     return buffer.getvalue()
 
 
-def _stored_files(settings: Settings) -> list[Path]:
-    found = [p for p in (settings.files_dir / "uploads").rglob("*") if p.is_file()]
+def _stored_files(settings: Settings) -> list[str]:
+    found = stored_keys(settings, "uploads")
     assert found, "the fixtures' own uploads are stored here"
     return found
 

@@ -15,6 +15,9 @@ from fastapi.testclient import TestClient
 from crmferry.errors import ValidationFailed
 from tests.conftest import Org
 from tests.imports.conftest import Importer
+from tests.stored import download
+
+pytestmark = pytest.mark.usefixtures("each_backend")
 
 CONTACTS = """First Name,Last Name,E-mail,Phone,Company
 Ann,Lee,ann@example.com,+1 555 010 0001,"Lee, Ltd"
@@ -442,8 +445,8 @@ def test_post_jobs_checks_the_import_and_the_errors_csv_is_served(
     assert created.status_code == 201, created.text
     assert created.json()["file_name"] == "file.csv"
     importer.run(mine, uuid.UUID(created.json()["id"]))
-    errors = app_client.get(
-        f"/api/v1/jobs/{created.json()['id']}/errors", headers=mine.viewer.headers
+    errors = download(
+        app_client, f"/api/v1/jobs/{created.json()['id']}/errors", mine.viewer.headers
     )
     assert errors.status_code == 200
     lines = errors.text.lstrip("\ufeff").splitlines()

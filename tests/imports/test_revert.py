@@ -6,10 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Org
 from tests.imports.conftest import Importer
+
+pytestmark = pytest.mark.usefixtures("each_backend")
 
 # every column but changed_xid: a revert is a change of its own (incremental exports)
 SNAPSHOT = "SELECT to_jsonb(c) - 'changed_xid' AS record FROM contacts AS c ORDER BY lower(email)"

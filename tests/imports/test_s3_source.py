@@ -21,6 +21,7 @@ from tests.customer_buckets import customer_credentials, direct_client, new_buck
 from tests.imports.conftest import principal_of
 from tests.imports.test_sources import CONTACTS, MAPPING, contacts_of, uploads_of
 from tests.jobrun import run_job
+from tests.stored import read_stored, stored_keys
 
 __all__ = ["s3_endpoint"]
 
@@ -153,7 +154,7 @@ def test_a_gzip_object_is_decompressed_and_stored_without_its_gz(
     assert job["status"] == "completed", job["error_message"]
     (upload,) = uploads_of(db, org)
     assert upload["file_name"] == "contacts.csv" and upload["size_bytes"] == len(CONTACTS)
-    assert (settings.files_dir / upload["storage_path"]).read_bytes() == CONTACTS
+    assert read_stored(settings, upload["storage_path"]) == CONTACTS
 
 
 def test_a_gzip_bomb_stops_at_the_decompressed_limit_and_leaves_nothing(
@@ -173,8 +174,7 @@ def test_a_gzip_bomb_stops_at_the_decompressed_limit_and_leaves_nothing(
         "decompression was stopped there."
     )
     assert uploads_of(db, org) == []
-    folder = settings.files_dir / "uploads" / str(org.id)
-    assert not folder.exists() or list(folder.iterdir()) == []
+    assert stored_keys(settings, f"uploads/{org.id}") == []
 
 
 @pytest.mark.parametrize(

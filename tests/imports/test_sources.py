@@ -25,6 +25,9 @@ from crmferry.jobs.schedules import create_schedule
 from tests.conftest import Org
 from tests.imports.conftest import principal_of
 from tests.jobrun import run_job
+from tests.stored import read_stored, stored_keys
+
+pytestmark = pytest.mark.usefixtures("each_backend")
 
 FILES = Path(__file__).parent / "files"
 
@@ -141,9 +144,8 @@ def uploads_of(db: Database, org: Org) -> list[dict[str, Any]]:
         return conn.execute("SELECT * FROM uploads").fetchall()
 
 
-def stored_files(settings: Settings, org: Org) -> list[Path]:
-    folder = settings.files_dir / "uploads" / str(org.id)
-    return sorted(folder.iterdir()) if folder.exists() else []
+def stored_files(settings: Settings, org: Org) -> list[str]:
+    return stored_keys(settings, f"uploads/{org.id}")
 
 
 def contacts_of(db: Database, org: Org) -> list[dict[str, Any]]:
@@ -179,8 +181,8 @@ def test_a_run_downloads_the_file_stores_it_as_an_upload_and_imports_its_rows(
     assert upload["created_by"] == org.member.user_id
     assert upload["size_bytes"] == len(CONTACTS)
     assert upload["sha256"] == hashlib.sha256(CONTACTS).hexdigest()
-    assert (settings.files_dir / upload["storage_path"]).read_bytes() == CONTACTS
-    assert stored_files(settings, org) == [settings.files_dir / upload["storage_path"]]
+    assert read_stored(settings, upload["storage_path"]) == CONTACTS
+    assert stored_files(settings, org) == [upload["storage_path"]]
     (request,) = feed.requests
     assert request["user_agent"].startswith("crmferry/")
 
@@ -357,7 +359,7 @@ def test_a_gzip_download_is_decompressed_on_the_fly_by_its_bytes(
         assert job["status"] == "completed", job["error_message"]
     first, second = sorted(uploads_of(db, org), key=lambda u: u["created_at"])
     assert (first["file_name"], second["file_name"]) == ("contacts.csv", "latest")
-    assert (settings.files_dir / first["storage_path"]).read_bytes() == CONTACTS
+    assert read_stored(settings, first["storage_path"]) == CONTACTS
     assert first["size_bytes"] == len(CONTACTS) == second["size_bytes"]
 
 

@@ -13,13 +13,15 @@ from crmferry.config import Settings
 from crmferry.db import Database
 from crmferry.web.app import create_app
 from tests.conftest import Org
+from tests.stored import stored_keys
+
+pytestmark = pytest.mark.usefixtures("each_backend")
 
 CSV = "E-mail Address,Given Name,Family Name,Organization 1 - Name\nann@example.com,Ann,Lee,Acme\n"
 
 
 def stored_files(settings: Settings, org: Org) -> list[str]:
-    folder = settings.files_dir / "uploads" / str(org.id)
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    return [key.rsplit("/", 1)[-1] for key in stored_keys(settings, f"uploads/{org.id}")]
 
 
 def test_upload_answers_the_file_description_and_a_suggested_mapping(

@@ -13,10 +13,10 @@ import pytest
 from crmferry.config import Settings
 from crmferry.db import Database
 from crmferry.jobs import engine
-from crmferry.jobs.files import job_files_dir
 from crmferry.jobs.running import run_claimed
 from tests.conftest import Org
 from tests.jobs.conftest import add_jobs, effects, jobs_of
+from tests.stored import job_folder_left, staging_left, stored_keys
 
 pytestmark = pytest.mark.usefixtures("test_kind", "quiet_queue")
 
@@ -102,6 +102,7 @@ def test_a_job_that_sleeps_a_second_records_at_least_a_second(
     assert ended - datetime.fromisoformat(attempt["started_at"]) >= second
 
 
+@pytest.mark.usefixtures("each_backend")
 def test_failed_outcome_rolls_back_data_but_keeps_message_and_report(
     db: Database, worker_db: Database, settings: Settings, org: Org
 ) -> None:
@@ -110,19 +111,22 @@ def test_failed_outcome_rolls_back_data_but_keeps_message_and_report(
     assert run_claimed(worker_db, settings, job) == "failed"
     (row,) = jobs_of(db, ids)
     assert row["status"] == "failed" and row["error_message"] == "3 rows were bad"
-    assert row["error_report_path"] and (settings.files_dir / row["error_report_path"]).exists()
+    assert row["error_report_path"]
+    assert stored_keys(settings, f"jobs/{org.id}/{ids[0]}") == [row["error_report_path"]]
     assert effects(db, ids) == {}
 
 
+@pytest.mark.usefixtures("each_backend")
 def test_a_failed_outcome_without_a_report_leaves_no_folder(
     db: Database, worker_db: Database, settings: Settings, org: Org
 ) -> None:
     ids = add_jobs(db, org, 1, options={"fail": "the source was empty", "folder": True})
     (job,) = claim_all(worker_db, ids)
     assert run_claimed(worker_db, settings, job) == "failed"
-    assert not job_files_dir(settings, org.id, ids[0]).exists()
+    assert not job_folder_left(settings, org.id, ids[0])
 
 
+@pytest.mark.usefixtures("each_backend")
 def test_an_exception_fails_the_job_with_its_message_and_no_effect(
     db: Database, worker_db: Database, settings: Settings, org: Org
 ) -> None:
@@ -132,10 +136,11 @@ def test_an_exception_fails_the_job_with_its_message_and_no_effect(
     (row,) = jobs_of(db, ids)
     assert row["error_message"] == "RuntimeError: boom"
     assert row["result_path"] is None
-    assert not job_files_dir(settings, org.id, ids[0]).exists()
+    assert not job_folder_left(settings, org.id, ids[0])
     assert effects(db, ids) == {}
 
 
+@pytest.mark.usefixtures("each_backend")
 def test_cancel_request_stops_a_running_job_and_keeps_nothing(
     db: Database, worker_db: Database, settings: Settings, org: Org
 ) -> None:
@@ -147,7 +152,7 @@ def test_cancel_request_stops_a_running_job_and_keeps_nothing(
     (row,) = jobs_of(db, ids)
     assert row["status"] == "cancelled" and row["progress_done"] < 60
     assert effects(db, ids) == {}
-    assert not job_files_dir(settings, org.id, ids[0]).exists()  # no empty folder either
+    assert not job_folder_left(settings, org.id, ids[0])  # no empty folder either
 
 
 def test_cancel_arriving_after_the_work_still_decides_cancelled(
@@ -160,6 +165,35 @@ def test_cancel_arriving_after_the_work_still_decides_cancelled(
         conn.execute("UPDATE scheduled_jobs SET cancel_requested = true WHERE id = %s", ids)
     assert run_claimed(worker_db, settings, job) == "cancelled"
     assert effects(db, ids) == {}
+
+
+@pytest.mark.usefixtures("each_backend")
+def test_a_result_stored_before_a_cancel_wins_the_commit_is_removed(
+    db: Database, worker_db: Database, settings: Settings, org: Org
+) -> None:
+    """The file goes into the store before "completed"; when that commit loses to a
+    cancel, the stored file goes again."""
+    ids = add_jobs(db, org, 1, options={"cpu": 0.3, "result": "a,b\n"})
+    (job,) = claim_all(worker_db, ids)
+    with db.tenant(org.id) as conn:
+        conn.execute("UPDATE scheduled_jobs SET cancel_requested = true WHERE id = %s", ids)
+    assert run_claimed(worker_db, settings, job) == "cancelled"
+    (row,) = jobs_of(db, ids)
+    assert row["result_path"] is None
+    assert not job_folder_left(settings, org.id, ids[0])
+
+
+@pytest.mark.usefixtures("each_backend")
+def test_a_completed_result_is_stored_under_its_attempt(
+    db: Database, worker_db: Database, settings: Settings, org: Org
+) -> None:
+    ids = add_jobs(db, org, 1, options={"result": "a,b\n"})
+    (job,) = claim_all(worker_db, ids)
+    assert run_claimed(worker_db, settings, job) == "completed"
+    (row,) = jobs_of(db, ids)
+    assert row["result_path"] == f"jobs/{org.id}/{ids[0]}/attempt-1/result.csv"
+    assert stored_keys(settings, f"jobs/{org.id}/{ids[0]}") == [row["result_path"]]
+    assert not staging_left(settings)
 
 
 def test_a_lost_claim_never_records_its_outcome(

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from crmferry.db import Database
 from tests.conftest import Org
 from tests.jobs.conftest import add_jobs
+from tests.stored import download, put_stored, stored_keys
 
 pytestmark = pytest.mark.usefixtures("test_kind")
 
@@ -177,24 +178,23 @@ def test_cancel_codes_pending_running_finished(
     assert viewer.status_code == 403
 
 
+@pytest.mark.usefixtures("each_backend")
 def test_delete_only_finished_jobs_and_their_files(
     app_client: TestClient, org: Org, db: Database, settings: Any
 ) -> None:
     job = post_job(app_client, org).json()
     url = f"/api/v1/jobs/{job['id']}"
     assert app_client.delete(url, headers=org.member.headers).status_code == 409
-    folder = settings.files_dir / "jobs" / str(org.id) / job["id"]
-    folder.mkdir(parents=True)
-    (folder / "result.csv").write_text("x\n")
+    put_stored(settings, f"jobs/{org.id}/{job['id']}/result.csv", b"x\n")
     with db.owner_connect() as conn:
         conn.execute(
             "UPDATE scheduled_jobs SET result_path = %s WHERE id = %s",
             [f"jobs/{org.id}/{job['id']}/result.csv", job["id"]],
         )
     set_status(db, job["id"], "completed")
-    assert app_client.get(url + "/result", headers=org.member.headers).status_code == 200
+    assert download(app_client, url + "/result", org.member.headers).status_code == 200
     assert app_client.delete(url, headers=org.member.headers).status_code == 204
-    assert not folder.exists()
+    assert stored_keys(settings, f"jobs/{org.id}/{job['id']}") == []
     assert app_client.get(url, headers=org.member.headers).status_code == 404
 
 
@@ -218,8 +218,7 @@ def test_result_download_is_named_by_data_type_and_time(
 ) -> None:
     (job_id,) = add_jobs(db, org)
     stored = f"jobs/{org.id}/{job_id}/result.csv"
-    (settings.files_dir / stored).parent.mkdir(parents=True)
-    (settings.files_dir / stored).write_text("name\nAda\n")
+    put_stored(settings, stored, b"name\nAda\n")
     with db.owner_connect() as conn:
         conn.execute(
             "UPDATE scheduled_jobs SET status = 'completed', result_path = %s,"

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from crmferry.config import Settings
@@ -15,6 +16,7 @@ from crmferry.db import Database
 from crmferry.jobs.retention import prune_finished_jobs
 from tests.conftest import Org
 from tests.jobs.conftest import add_jobs, jobs_of
+from tests.stored import put_stored, stored_keys
 
 
 def test_events_stream_sends_own_organizations_job_changes(
@@ -80,13 +82,12 @@ def test_metrics_expose_jobs_by_status_and_queue_lag(
         )
 
 
+@pytest.mark.usefixtures("each_backend")
 def test_retention_prunes_old_finished_jobs_and_their_files(
     db: Database, worker_db: Database, settings: Settings, org: Org
 ) -> None:
     old, recent, waiting = add_jobs(db, org, 3)
-    folder = settings.files_dir / "jobs" / str(org.id) / str(old)
-    folder.mkdir(parents=True)
-    (folder / "result.csv").write_text("x")
+    put_stored(settings, f"jobs/{org.id}/{old}/result.csv", b"x")
     with db.owner_connect() as conn:
         conn.execute(
             "UPDATE scheduled_jobs SET status = 'completed', completed_at = now() - %s::interval,"
@@ -100,4 +101,4 @@ def test_retention_prunes_old_finished_jobs_and_their_files(
         )
     assert prune_finished_jobs(worker_db, settings, batch=1) >= 1
     assert {r["id"] for r in jobs_of(db, [old, recent, waiting])} == {recent, waiting}
-    assert not folder.exists()
+    assert stored_keys(settings, f"jobs/{org.id}/{old}") == []

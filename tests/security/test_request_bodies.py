@@ -9,7 +9,6 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi.testclient import TestClient
@@ -20,6 +19,7 @@ from crmferry.db import Database
 from crmferry.web.app import create_app
 from tests.conftest import Org
 from tests.security.conftest import LiveApp
+from tests.stored import stored_keys
 
 HUGE = 200 * 1024 * 1024
 CSV = b"Name,E-mail\nAnn Lee,ann@example.com\n"
@@ -150,9 +150,8 @@ def test_uploads_keep_their_own_larger_limit(settings: Settings, db: Database, o
     assert response.json()["size_bytes"] == len(content)
 
 
-def _stored(settings: Settings, org: Org) -> list[Path]:
-    folder = settings.files_dir / "uploads" / str(org.id)
-    return sorted(folder.iterdir()) if folder.exists() else []
+def _stored(settings: Settings, org: Org) -> list[str]:
+    return stored_keys(settings, f"uploads/{org.id}")
 
 
 def _uploads(db: Database, org: Org) -> int:

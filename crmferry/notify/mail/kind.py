@@ -10,13 +10,13 @@ its Message-ID (the event id and the address), so a repeat can be told apart.
 from __future__ import annotations
 
 import mimetypes
+from pathlib import Path
 from typing import Any
 
 from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import RetryLater
 from crmferry.exports.naming import download_name
-from crmferry.jobs.files import resolve_path
 from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome
 from crmferry.notify.channels import (
     Channel,
@@ -29,6 +29,8 @@ from crmferry.notify.channels import (
 from crmferry.notify.mail.message import Attachment, MailFacts, compose, first_errors
 from crmferry.notify.mail.recipients import mail_recipients
 from crmferry.notify.mail.smtp import MailDeferred, MailRefused, SmtpServer, send
+from crmferry.storage import store_for
+from crmferry.storage.base import FileGone, FileStore
 
 JOB_TYPE = "deliver_email"
 
@@ -74,24 +76,42 @@ def _facts(ctx: JobContext, event: Event, attach: bool) -> MailFacts:
     job = ctx.conn.execute(JOB_FILES, [event.job_id]).fetchone() if event.job_id else None
     if job is None:
         return facts
+    store = store_for(ctx.settings)
     if job["error_report_path"]:
-        facts.first_errors = first_errors(resolve_path(ctx.settings, job["error_report_path"]))
+        facts.first_errors = _first_errors(store, job["error_report_path"])
     if attach and event.type == "job.completed" and job["result_path"]:
-        facts = _with_attachment(ctx.settings, job, facts)
+        facts = _with_attachment(ctx.settings, store, job, facts)
     return facts
 
 
-def _with_attachment(settings: Settings, job: dict[str, Any], facts: MailFacts) -> MailFacts:
-    path = resolve_path(settings, job["result_path"])
-    if not path.exists():
+def _first_errors(store: FileStore, key: str) -> list[dict[str, str]]:
+    try:
+        with store.open(key) as report:
+            return first_errors(report)
+    except FileGone:
+        return []
+
+
+def _with_attachment(
+    settings: Settings, store: FileStore, job: dict[str, Any], facts: MailFacts
+) -> MailFacts:
+    """The export's file attached when it is small enough (read whole: it is at most
+    CRMFERRY_MAIL_ATTACH_MAX_BYTES), else the mail says it is too large to attach."""
+    key = job["result_path"]
+    size = job["result_size"] if job["result_size"] is not None else store.size(key)
+    if size is None:
         return facts
-    size = job["result_size"] if job["result_size"] is not None else path.stat().st_size
     if size > settings.mail_attach_max_bytes:
         facts.attachment_too_large = True
         return facts
-    name = download_name(job, path)
+    name = download_name(job, Path(key))
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    facts.attachment = Attachment(path, name, content_type)
+    try:
+        with store.open(key) as stored:
+            content = stored.read(settings.mail_attach_max_bytes + 1)
+    except FileGone:
+        return facts
+    facts.attachment = Attachment(content, name, content_type)
     return facts
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import itertools
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -36,7 +37,7 @@ SUBJECT_PREFIX = "[CRM Ferry] "
 
 @dataclass(frozen=True)
 class Attachment:
-    path: Path
+    content: bytes  # at most CRMFERRY_MAIL_ATTACH_MAX_BYTES
     file_name: str
     content_type: str
 
@@ -69,7 +70,7 @@ def compose(settings: Settings, event: Event, address: str, facts: MailFacts) ->
     if facts.attachment is not None:
         maintype, _, subtype = facts.attachment.content_type.partition("/")
         message.add_attachment(
-            facts.attachment.path.read_bytes(),
+            facts.attachment.content,
             maintype=maintype,
             subtype=subtype,
             filename=facts.attachment.file_name,
@@ -77,18 +78,15 @@ def compose(settings: Settings, event: Event, address: str, facts: MailFacts) ->
     return message
 
 
-def first_errors(report: Path) -> list[dict[str, str]]:
+def first_errors(report: BinaryIO) -> list[dict[str, str]]:
     """The first rows of an import's error report (row, column, value, message), read
-    a few lines only."""
-    try:
-        with report.open(newline="", encoding="utf-8-sig") as handle:
-            rows = csv.DictReader(handle)
-            return [
-                {k: str(row.get(k) or "") for k in ("row_number", "column", "value", "message")}
-                for row in itertools.islice(rows, FIRST_ERRORS)
-            ]
-    except OSError:
-        return []
+    a few lines only from its stream."""
+    handle = io.TextIOWrapper(report, newline="", encoding="utf-8-sig")
+    rows = csv.DictReader(handle)
+    return [
+        {k: str(row.get(k) or "") for k in ("row_number", "column", "value", "message")}
+        for row in itertools.islice(rows, FIRST_ERRORS)
+    ]
 
 
 def _context(settings: Settings, event: Event, facts: MailFacts) -> dict[str, Any]:

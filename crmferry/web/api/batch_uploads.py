@@ -30,9 +30,11 @@ from crmferry.imports.reading.bundle import (
 from crmferry.imports.type_guess import suggest_data_type
 from crmferry.imports.uploads import (
     LimitedWriter,
+    forget_upload,
+    keep_upload,
     new_upload_location,
     record_upload,
-    upload_path,
+    spool_path,
     upload_values,
 )
 from crmferry.records import DATA_TYPES
@@ -113,7 +115,7 @@ class _FileParts:
 
 def _new_file(settings: Settings, organization_id: UUID, name: str) -> _Stored:
     upload_id, relative = new_upload_location(settings, organization_id)
-    writer = LimitedWriter(upload_path(settings, relative), settings.max_upload_bytes)
+    writer = LimitedWriter(spool_path(settings, relative), settings.max_upload_bytes)
     return _Stored(upload_id, relative, name, writer)
 
 
@@ -154,8 +156,9 @@ async def create_upload_batch(
         parts.files = stored
         return {"items": await run_in_threadpool(_record_all, db, settings, principal, stored)}
     except BaseException as exc:
-        for file in parts.files:  # nothing of a refused batch stays on disk
+        for file in parts.files:  # nothing of a refused batch stays on disk or in the store
             file.writer.discard()
+            await run_in_threadpool(forget_upload, settings, file.relative)
         if isinstance(exc, ValueError) and not isinstance(exc, CrmFerryError):
             raise ValidationFailed(f"The upload could not be read: {exc}.") from exc
         raise
@@ -250,6 +253,8 @@ def _record_all(
                 "suggested_mapping": dict(mapping),
             }
         )
+    for file in files:  # sniffed, all of them: into the store, then their rows at once
+        keep_upload(settings, file.relative, file.writer.path)
     with db.tenant(principal.organization_id) as conn:
         for values in rows:
             record_upload(conn, values)

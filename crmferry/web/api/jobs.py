@@ -8,17 +8,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Response
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from crmferry import audit
-from crmferry.config import Settings
 from crmferry.errors import NotFound
 from crmferry.exports import naming
 from crmferry.exports.changes import window_of_job
 from crmferry.exports.compression import media_type
 from crmferry.exports.deleted import deleted_csv
 from crmferry.jobs import idempotency, operations
-from crmferry.jobs.files import resolve_path
 from crmferry.jobs.model import job_json
 from crmferry.records import get_data_type
 from crmferry.web.api.models.base import BlankIsNone, Cursor, Text
@@ -32,6 +30,7 @@ from crmferry.web.api.models.jobs import (
 )
 from crmferry.web.api.models.problems import problem_responses
 from crmferry.web.deps import DB, AppSettings, CurrentPrincipal
+from crmferry.web.downloads import stored_file_response
 
 router = APIRouter(tags=["jobs"])
 
@@ -53,7 +52,14 @@ REPLAYED: dict[int | str, dict[str, Any]] = {
         "description": "A repeat with an Idempotency-Key already used: the job it made.",
     }
 }
-FILE_ERRORS = problem_responses(404)
+FILE_ERRORS = problem_responses(404, 503)
+REDIRECT: dict[int | str, dict[str, Any]] = {
+    302: {
+        "description": "The file is in object storage: its presigned URL (valid 15 minutes, "
+        "the same download name), unless CRMFERRY_STORAGE_REDIRECT=false.",
+        "headers": {"Location": {"schema": {"type": "string", "format": "uri"}}},
+    }
+}
 
 
 @router.post(
@@ -184,7 +190,7 @@ def retry_job(
 @router.get(
     "/jobs/{job_id}/result",
     name="jobs_result",
-    response_class=FileResponse,
+    response_class=Response,
     responses={
         200: {
             "description": "The export's file, named `<data_type>-<YYYYMMDD-HHMMSS>.<ext>` "
@@ -198,30 +204,37 @@ def retry_job(
                 "application/gzip": {"schema": {"type": "string", "format": "binary"}},
             },
         },
+        **REDIRECT,
         **FILE_ERRORS,
     },
 )
 def job_result(
     job_id: JobId, principal: CurrentPrincipal, db: DB, settings: AppSettings
-) -> FileResponse:
-    """The export file; 404 when the job has none."""
+) -> Response:
+    """The export file, or a 302 to a presigned URL of it in object storage; 404 when
+    the job has none."""
     with db.tenant(principal.organization_id) as conn:
         row = operations.get_job(conn, job_id)
-        path = _existing(settings, row["result_path"], "This job has no result file.")
-        audit.record_download(conn, principal, row, "api" if principal.via == "token" else "web")
-    name = _download_name(row, path)
-    return FileResponse(path, filename=name, media_type=media_type(name))
+        if row["result_path"]:
+            audit.record_download(
+                conn, principal, row, "api" if principal.via == "token" else "web"
+            )
+    name = _download_name(row, row["result_path"] or "")
+    return stored_file_response(
+        settings, row["result_path"], name, media_type(name), "This job has no result file."
+    )
 
 
 @router.get(
     "/jobs/{job_id}/errors",
     name="jobs_errors",
-    response_class=FileResponse,
+    response_class=Response,
     responses={
         200: {
             "description": "row_number, column, value, message, then the row's own columns.",
             "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
         },
+        **REDIRECT,
         **FILE_ERRORS,
     },
 )
@@ -233,8 +246,9 @@ def job_errors(
     item: int | None = Query(
         default=None, ge=1, le=1000, description="A batch's file, counted from 1 in run order."
     ),
-) -> FileResponse:
-    """The error report (CSV); 404 when the job (or its file `item`) has none."""
+) -> Response:
+    """The error report (CSV), or a 302 to a presigned URL of it; 404 when the job (or
+    its file `item`) has none."""
     with db.tenant(principal.organization_id) as conn:
         row = operations.get_job(conn, job_id)
     stored, data_type = row["error_report_path"], row["data_type"]
@@ -243,10 +257,8 @@ def job_errors(
         if item > len(items):
             raise NotFound(f"This job has no file {item}.")
         stored, data_type = items[item - 1].get("report_path"), items[item - 1]["data_type"]
-    path = _existing(settings, stored, "This job has no error report.")
-    return FileResponse(
-        path, media_type="text/csv", filename=f"{data_type}-{str(row['id'])[:8]}-errors.csv"
-    )
+    name = f"{data_type}-{str(row['id'])[:8]}-errors.csv"
+    return stored_file_response(settings, stored, name, "text/csv", "This job has no error report.")
 
 
 @router.get(
@@ -286,14 +298,6 @@ def job_deleted(job_id: JobId, principal: CurrentPrincipal, db: DB) -> Streaming
     )
 
 
-def _download_name(row: dict[str, Any], path: Path) -> str:
-    return naming.download_name(row, path)
-
-
-def _existing(settings: Settings, stored: str | None, message: str) -> Path:
-    if not stored:
-        raise NotFound(message)
-    path = resolve_path(settings, stored)
-    if not path.is_file():
-        raise NotFound(message + " (the file is gone)")
-    return path
+def _download_name(row: dict[str, Any], key: str) -> str:
+    """The result's download name (see `naming.download_name`), by its storage key."""
+    return naming.download_name(row, Path(key))

@@ -19,9 +19,11 @@ from crmferry.imports.suggestion import Suggestion, suggest_from_values
 from crmferry.imports.type_guess import suggest_data_type
 from crmferry.imports.uploads import (
     LimitedWriter,
+    forget_upload,
+    keep_upload,
     new_upload_location,
     record_upload,
-    upload_path,
+    spool_path,
     upload_values,
 )
 from crmferry.records import DATA_TYPES
@@ -105,7 +107,7 @@ class _Parts:
     tags=["uploads"],
     response_model=Upload,
     openapi_extra={"requestBody": UPLOAD_FORM},
-    responses=problem_responses(403, 413, 415, 422),
+    responses=problem_responses(403, 413, 415, 422, 503),
 )
 async def create_upload(
     request: Request, principal: MemberPrincipal, db: DB, settings: AppSettings
@@ -125,8 +127,8 @@ async def create_upload(
             "Send the file as multipart/form-data in a field named 'file'.",
             [{"field": "file", "message": "is required"}],
         )
-    upload_id, relative = new_upload_location(settings, principal.organization_id)
-    path = upload_path(settings, relative)
+    upload_id, key = new_upload_location(settings, principal.organization_id)
+    path = spool_path(settings, key)
     writer = LimitedWriter(path, limit)
     parts = _Parts(writer)
     try:
@@ -138,16 +140,18 @@ async def create_upload(
         file_name, data_type = _checked_parts(parts)
         info = await run_in_threadpool(sniff, path, ReadLimits.from_settings(settings))
         values = upload_values(
-            upload_id, principal.user_id, file_name, writer, relative, info, data_type
+            upload_id, principal.user_id, file_name, writer, key, info, data_type
         )
         headers = list(info.headers)
+        await run_in_threadpool(keep_upload, settings, key, path)
         with db.tenant(principal.organization_id) as conn:
             record_upload(conn, values)
             suggested_type, suggestion = _suggestion(conn, data_type, headers, info.preview)
     except BaseException as exc:
         # whatever ends the upload early (a bad part, the client going away, a
-        # cancelled request) leaves nothing on disk
+        # cancelled request) leaves nothing on disk nor in the store
         writer.discard()
+        await run_in_threadpool(forget_upload, settings, key)
         if isinstance(exc, ValueError) and not isinstance(exc, CrmFerryError):
             raise ValidationFailed(f"The upload could not be read: {exc}.") from exc
         raise

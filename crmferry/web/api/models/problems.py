@@ -39,6 +39,7 @@ WHEN = {
     415: "A file that cannot be read.",
     422: "A field, parameter or file that cannot be used; `errors` names each.",
     429: "Too many requests.",
+    503: "The file store (object storage) cannot be reached; try again.",
 }
 
 
