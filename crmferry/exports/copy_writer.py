@@ -2,7 +2,8 @@
 straight from libpq into the file (`streams`).
 
 * CSV: RFC 4180 quoting by PostgreSQL (fields holding the delimiter, quotes, CR or LF
-  are quoted, quotes doubled); LF line ends; UTF-8 with a BOM unless `bom` is false;
+  are quoted, quotes doubled); CRLF line ends (a line break inside a value is kept as
+  it is); UTF-8 with a BOM unless `bom` is false;
   header = field names; empty fields are empty; decimals as stored (`1234.50`);
   dates `YYYY-MM-DD`; times in UTC; text neutralised (`formulas`). Given a `Split`,
   an export of more than SPLIT_MIN_ROWS rows in the default order is read as two COPY
@@ -74,7 +75,7 @@ def write_csv(
     with path.open("wb", buffering=FILE_BUFFER) as out:
         out.write(prefix)
         copy = _csv_copy(query, options, header=True)
-        return _copy_to(conn, copy, params, out, progress, chunk_rows, header_lines=1)
+        return _copy_to(conn, copy, params, out, progress, chunk_rows, header_lines=1, crlf=True)
 
 
 def write_jsonl(
@@ -128,6 +129,7 @@ def _copy_to(
     progress: Progress,
     chunk_rows: int,
     header_lines: int = 0,
+    crlf: bool = False,
 ) -> int:
     """Stream `COPY ... TO STDOUT` into `out` in chunks; return the number of rows.
 
@@ -135,5 +137,5 @@ def _copy_to(
     literals, never our string-building).
     """
     with conn.cursor() as cur, cur.copy(statement, params):
-        stream = CopyStream(conn.pgconn, out, header_lines)
+        stream = CopyStream(conn.pgconn, out, header_lines, crlf=crlf)
         return copy_into_files([stream], progress, chunk_rows)

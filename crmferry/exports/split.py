@@ -89,7 +89,8 @@ class Split:
                     out = stack.enter_context(target.open("wb", buffering=FILE_BUFFER))
                     cur = stack.enter_context(each.cursor())
                     stack.enter_context(cur.copy(statement, params))
-                    streams.append(CopyStream(each.pgconn, out, header_lines=int(index == 0)))
+                    first = index == 0
+                    streams.append(CopyStream(each.pgconn, out, int(first), crlf=True))
                 streams[0].out.write(prefix)
                 rows = copy_into_files(streams, progress, chunk_rows)
             _append(path, tail)
