@@ -146,3 +146,20 @@ def _error_of(result: PGresult) -> psycopg.Error:
 
 def _message(pgconn: PGconn) -> str:
     return pgconn.error_message.decode(errors="replace") or "COPY failed"
+
+
+def copy_rows_into(stream: CopyStream, max_rows: int) -> int:
+    """Write up to `max_rows` more rows of the stream's COPY to `stream.out`, all of
+    them written when this returns (so that the caller may then point `out` at another
+    file); return how many: fewer only at the COPY's end, then 0 (`stream.done`).
+    Header messages are rows here."""
+    taken = 0
+    while taken < max_rows and not stream.done:
+        got = _drain(stream, max_rows - taken)
+        taken += got
+        if not got and not stream.done:
+            _wait_for_input([stream.pgconn])
+    if stream.pending:
+        stream.out.write(stream.pending)
+        stream.pending.clear()
+    return taken
