@@ -10,8 +10,9 @@ Cells by the field's type (styles: `xlsx_package.Style`):
   dropped (the rule looks through them), cut to Excel's 32,767 characters, and escaped:
   `& < >` as entities, a literal `_xHHHH_` as `_x005F_xHHHH_`, CR as `_x000D_` (the
   workbook escape Excel writes: a raw CR would read back as LF, XML normalises line
-  ends) and LF as `&#10;` (so that a COPY line is one row). The escaping runs only on
-  the rare value that needs it (one regular-expression test per text cell);
+  ends) and LF as `&#10;` (so that a COPY line is one row), in a `<t xml:space=
+  "preserve">`. The escaping runs only on the rare row that needs it (one
+  regular-expression test per row, on its text joined: `row_select_list`);
 * integer: a number; decimal: a number formatted `0.00` (NaN and infinities, which
   no cell holds, as text); boolean: a boolean cell;
 * date: its serial day number (1900 date system), formatted `yyyy-mm-dd`; a date
@@ -87,29 +88,77 @@ DATETIME_CELL = (
 )
 
 
-def cell_expr(column: Column) -> sql.Composable:
-    """The SQL text of the column's `<c>` element (never NULL)."""
+_TYPED_CELLS = {
+    "integer": INTEGER_CELL,
+    "decimal": DECIMAL_CELL,
+    "boolean": BOOLEAN_CELL,
+    "date": DATE_CELL,
+    "datetime": DATETIME_CELL,
+}
+
+# Text a plain <t> element holds as it is: none of & < > CR LF, no control character,
+# nothing that reads as an _xHHHH_ escape, no leading or trailing space or tab in any
+# value (DEL, never in these tests' way, separates the values), and short enough for
+# each cell.
+ROW_TEXT_IS_PLAIN = (
+    f"octet_length({{text}}) <= {MAX_XLSX_CELL} AND {{text}} !~ "
+    + _NEEDS_ESCAPING[:-1]
+    + "|(^|\\x7f)[ \\t]|[ \\t](\\x7f|$)'"
+)
+ROW_XML = (
+    "CASE WHEN {plain_check} THEN concat('<row>', {plain}, '</row>')"
+    " ELSE concat('<row>', {escaped}, '</row>') END AS xml"
+)
+PLAIN_CELL = (
+    "CASE WHEN octet_length({raw}) > 0"
+    " THEN '<c t=\"inlineStr\"><is><t>' || {v} || '</t></is></c>' ELSE '<c/>' END"
+)
+
+
+def _is_text(column: Column) -> bool:
+    return column.field.sql_type != "uuid" and (
+        column.field.type in TEXT_LIKE or column.field.type == "enum"
+    )
+
+
+def _known(column: Column) -> bool:
+    return column.field.sql_type == "uuid" or column.field.type in _TYPED_CELLS or _is_text(column)
+
+
+def cell_expr(column: Column, plain: bool = False) -> sql.Composable:
+    """The SQL text of the column's `<c>` element (never NULL). `plain`: the row's text
+    needs no escaping (`row_select_list` checks), so text goes as it is."""
     field = column.field
-    if field.sql_type == "uuid":
-        template = PLAIN_TEXT_CELL
-    elif field.type in TEXT_LIKE or field.type == "enum":
-        template = TEXT_CELL
-    elif field.type == "integer":
-        template = INTEGER_CELL
-    elif field.type == "decimal":
-        template = DECIMAL_CELL
-    elif field.type == "boolean":
-        template = BOOLEAN_CELL
-    elif field.type == "date":
-        template = DATE_CELL
-    elif field.type == "datetime":
-        template = DATETIME_CELL
-    else:  # a type this module does not know yet: its text, escaped as text is
+    if not _known(column):  # a type this module does not know yet: its text, as text
         return sql.SQL(TEXT_CELL).format(v=sql.SQL("({})::text").format(column.expr))
-    return sql.SQL(template).format(v=neutralised_expr(column))
+    if _is_text(column):
+        if plain:
+            return sql.SQL(PLAIN_CELL).format(raw=column.expr, v=neutralised_expr(column))
+        return sql.SQL(TEXT_CELL).format(v=neutralised_expr(column))
+    if field.sql_type == "uuid":
+        return sql.SQL(PLAIN_TEXT_CELL).format(v=column.expr)
+    return sql.SQL(_TYPED_CELLS[field.type]).format(v=column.expr)
 
 
 def row_select_list(columns: Sequence[Column]) -> list[sql.Composable]:
-    """The one-column projection of a sheet row: `<row>` and its cells, as `xml`."""
-    cells = sql.SQL(", ").join(cell_expr(c) for c in columns)
-    return [sql.SQL("concat('<row>', {}, '</row>') AS xml").format(cells)]
+    """The one-column projection of a sheet row: `<row>` and its cells, as `xml`.
+
+    One test per row, on its text fields joined (ROW_TEXT_IS_PLAIN), picks the cells:
+    plain when nothing in the row's text needs escaping or `xml:space` (most rows),
+    else each text cell escaped (TEXT_CELL): one regular expression per row instead of
+    one per cell, and each neutralised value computed once on the plain path."""
+    texts = [c.expr for c in columns if _is_text(c) or not _known(c)]
+    escaped = sql.SQL(", ").join(cell_expr(c) for c in columns)
+    if not texts:
+        return [sql.SQL("concat('<row>', {}, '</row>') AS xml").format(escaped)]
+    plain = sql.SQL(", ").join(cell_expr(c, plain=True) for c in columns)
+    joined = sql.SQL("concat_ws(E'\\x7f', {})").format(
+        sql.SQL(", ").join(sql.SQL("({})::text").format(t) for t in texts)
+    )
+    return [
+        sql.SQL(ROW_XML).format(
+            plain_check=sql.SQL(ROW_TEXT_IS_PLAIN).format(text=joined),
+            plain=plain,
+            escaped=escaped,
+        )
+    ]
