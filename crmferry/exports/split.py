@@ -68,10 +68,15 @@ class Split:
         prefix: bytes,
         progress: Progress,
         chunk_rows: int,
+        *,
+        header: bool = True,
+        crlf: bool = True,
     ) -> int | None:
         """Run the two COPY `parts` at once, the first on `conn` (in its snapshot
         transaction), and write `prefix`, then their rows, to `path`; return the number
         of rows, or None, having written nothing, when no second connection opens.
+        `header`: the first part begins with a header line (not a record); `crlf`: lines
+        end in CRLF (`streams.CopyStream`).
         Whatever is raised (by either COPY, or by `progress`) stops both and removes
         the part file; `path` is the caller's to remove."""
         tail = path.with_name(path.name + ".2")
@@ -89,8 +94,8 @@ class Split:
                     out = stack.enter_context(target.open("wb", buffering=FILE_BUFFER))
                     cur = stack.enter_context(each.cursor())
                     stack.enter_context(cur.copy(statement, params))
-                    first = index == 0
-                    streams.append(CopyStream(each.pgconn, out, int(first), crlf=True))
+                    headers = int(header and index == 0)
+                    streams.append(CopyStream(each.pgconn, out, headers, crlf=crlf))
                 streams[0].out.write(prefix)
                 rows = copy_into_files(streams, progress, chunk_rows)
             _append(path, tail)
