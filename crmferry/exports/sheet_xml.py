@@ -98,10 +98,10 @@ _TYPED_CELLS = {
 
 # Text a plain <t> element holds as it is: none of & < > CR LF, no control character,
 # nothing that reads as an _xHHHH_ escape, no leading or trailing space or tab in any
-# value (DEL, never in these tests' way, separates the values), and short enough for
-# each cell.
+# value (DEL separates the values: one inside a value only sends the row the escaped
+# way), and short enough for each cell (the longest value's length, which costs no copy of the text).
 ROW_TEXT_IS_PLAIN = (
-    f"octet_length({{text}}) <= {MAX_XLSX_CELL} AND {{text}} !~ "
+    f"greatest({{lengths}}) <= {MAX_XLSX_CELL} AND {{text}} !~ "
     + _NEEDS_ESCAPING[:-1]
     + "|(^|\\x7f)[ \\t]|[ \\t](\\x7f|$)'"
 )
@@ -152,12 +152,14 @@ def row_select_list(columns: Sequence[Column]) -> list[sql.Composable]:
     if not texts:
         return [sql.SQL("concat('<row>', {}, '</row>') AS xml").format(escaped)]
     plain = sql.SQL(", ").join(cell_expr(c, plain=True) for c in columns)
+    # each value's length (NULLs ignored; all NULL: NULL, the escaped path, still right)
+    lengths = sql.SQL(", ").join(sql.SQL("octet_length(({})::text)").format(t) for t in texts)
     joined = sql.SQL("concat_ws(E'\\x7f', {})").format(
         sql.SQL(", ").join(sql.SQL("({})::text").format(t) for t in texts)
     )
     return [
         sql.SQL(ROW_XML).format(
-            plain_check=sql.SQL(ROW_TEXT_IS_PLAIN).format(text=joined),
+            plain_check=sql.SQL(ROW_TEXT_IS_PLAIN).format(text=joined, lengths=lengths),
             plain=plain,
             escaped=escaped,
         )
