@@ -99,7 +99,7 @@ _TYPED_CELLS = {
 # Text a plain <t> element holds as it is: none of & < > CR LF, no control character,
 # nothing that reads as an _xHHHH_ escape, no leading or trailing space or tab in any
 # value (DEL separates the values: one inside a value only sends the row the escaped
-# way), and short enough for each cell (the longest value's length, which costs no copy of the text).
+# way), and short enough for each cell (the longest value's length: no copy of text).
 ROW_TEXT_IS_PLAIN = (
     f"greatest({{lengths}}) <= {MAX_XLSX_CELL} AND {{text}} !~ "
     + _NEEDS_ESCAPING[:-1]
