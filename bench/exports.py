@@ -1,7 +1,7 @@
 """Export benchmark: our export job against PostgreSQL's own COPY TO, same rows, same run.
 
     python bench/exports.py [--rows 1000000] [--runs 3] [--xlsx-rows N | --skip-xlsx]
-                            [--json PATH]
+                            [--xlsx-runs K] [--xlsx-candidates] [--json PATH]
 
 Generates N realistic contacts for one organization and times, each run in a fresh
 child process, interleaved so that a shared machine's drift hits all alike (figures
@@ -19,9 +19,11 @@ are medians of --runs):
 * our export job, run as the worker runs it (the handler in the job's transaction, its
   own snapshot, the row count, the file written and renamed): CSV, JSON Lines and XLSX.
 
-XLSX exports are slow today (minutes for 1M rows): `--xlsx-rows N` measures them on a
-second organization of N contacts, against the limit of those N rows; `--skip-xlsx`
-leaves them out. Peak RSS is each export process's ru_maxrss. Uses DATABASE_URL, or an
+`--xlsx-rows N` measures the XLSX export on a second organization of N contacts,
+against the limit of those N rows; `--skip-xlsx` leaves it out; `--xlsx-candidates`
+also runs two Python writers on the same rows (`xlsx_candidates`: xlsxwriter in
+constant-memory mode and pyexcelerate, the `bench` extra), as the choice of writer
+was made. Peak RSS is each export process's ru_maxrss. Uses DATABASE_URL, or an
 embedded PostgreSQL in a temporary folder; works in a scratch database it drops after.
 """
 
