@@ -14,13 +14,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
 from psycopg import sql
 
+from crmferry.exports.changes import changed_condition
 from crmferry.exports.filters import Filter
+from crmferry.exports.included import (
+    csv_column_name,
+    includable,
+    lines_join,
+    lines_json_expr,
+    rollup_expr,
+    rollups,
+)
 from crmferry.exports.options import ExportOptions, export_field
 from crmferry.records import DATA_TYPES, DataType, Field, Link
 
@@ -55,23 +64,79 @@ def column_expr(data_type: DataType, name: str) -> sql.Composable:
 
 
 def export_columns(data_type: DataType, options: ExportOptions) -> list[Column]:
-    """The selected columns, in the order the options list them."""
-    return [Column(export_field(data_type, n), column_expr(data_type, n)) for n in options.fields]
+    """The selected columns, in the order the options list them (a derived field, such
+    as a bid's amount from its lines, as its derivation)."""
+    derived = rollups(data_type)
+    columns = []
+    for name in options.fields:
+        expr = column_expr(data_type, name)
+        if name in options.derived:
+            expr = rollup_expr(derived[name], expr)
+        columns.append(Column(export_field(data_type, name), expr))
+    return columns
+
+
+def included_row_columns(data_type: DataType, options: ExportOptions) -> list[Column]:
+    """The columns of the included records when each is a row of its own (CSV), named
+    `<included>.<field>`."""
+    known = includable(data_type)
+    return [
+        Column(
+            replace(f, name=csv_column_name(known[n], f)),
+            sql.Identifier(known[n].alias, f.name),
+        )
+        for n in options.include
+        for f in known[n].fields
+    ]
+
+
+def included_sheet_query(
+    data_type: DataType, options: ExportOptions, name: str, select_list: Sequence[sql.Composable]
+) -> tuple[sql.Composed, list[Any]]:
+    """The included records `name` of the exported records (its own sheet), in the order
+    of their key; `select_list` reads them as `i`."""
+    included = includable(data_type)[name]
+    exported, params = _compose(data_type, options, sql.SQL("r.id"), sql.SQL(""))
+    query = sql.SQL(
+        "SELECT {select} FROM {table} AS i WHERE i.{link_id} IN ({exported}) ORDER BY {order}"
+    ).format(
+        select=sql.SQL(", ").join(select_list),
+        table=sql.Identifier(included.data_type.table),
+        link_id=included.link_id,
+        exported=exported,
+        order=included.order("i"),
+    )
+    return query, params
+
+
+def included_columns(data_type: DataType, name: str) -> list[Column]:
+    """Every field of the included records `name`, read as `i`."""
+    included = includable(data_type)[name]
+    return [Column(f, sql.Identifier("i", f.name)) for f in included.data_type.fields]
 
 
 def build_export_query(
     data_type: DataType,
     options: ExportOptions,
     select_list: Sequence[sql.Composable] | None = None,
+    *,
+    included_rows: bool = False,
 ) -> tuple[sql.Composed, list[Any]]:
     """`SELECT ... FROM ... WHERE ... ORDER BY ...` and its parameters.
 
     `select_list` replaces the default projection (each column `AS` its field name),
     so that writers can wrap columns (formula neutralisation, booleans as text).
+    `included_rows`: one row per included record (CSV; `included_row_columns`).
     """
     if select_list is None:
         select_list = _aliased(export_columns(data_type, options))
-    return _compose(data_type, options, sql.SQL(", ").join(select_list), sql.SQL(""))
+    select = sql.SQL(", ").join(select_list)
+    if not (included_rows and options.include):
+        return _compose(data_type, options, select, sql.SQL(""))
+    known = [includable(data_type)[n] for n in options.include]
+    joins = sql.SQL(" ").join(lines_join(inc) for inc in known)
+    then = [inc.order(inc.alias) for inc in known]
+    return _compose(data_type, options, select, joins, order_after=then)
 
 
 def build_json_export_query(
@@ -79,23 +144,33 @@ def build_json_export_query(
 ) -> tuple[sql.Composed, list[Any]]:
     """The export as one text column `json` of compact JSON objects, keys in field
     order, values typed (numbers, booleans, null; dates and times as ISO strings)."""
-    return build_export_query(
-        data_type, options, json_select_list(export_columns(data_type, options))
-    )
+    return build_export_query(data_type, options, json_export_select_list(data_type, options))
 
 
-def json_select_list(columns: Sequence[Column]) -> list[sql.Composable]:
+def json_export_select_list(data_type: DataType, options: ExportOptions) -> list[sql.Composable]:
+    """The JSON Lines projection of the export: its fields, then each included kind of
+    record as an array (`lines_json_expr`), under its name."""
+    included = includable(data_type)
+    arrays = [(n, lines_json_expr(included[n])) for n in options.include]
+    return json_select_list(export_columns(data_type, options), arrays)
+
+
+def json_select_list(
+    columns: Sequence[Column], extra: Sequence[tuple[str, sql.Composable]] = ()
+) -> list[sql.Composable]:
     """One compact JSON object per record, as text: `{"name":value,...}` with each value
     `to_json(v)` (what `row_to_json` writes for it, byte for byte: numbers as stored,
-    dates and times ISO 8601 in the session's time zone, text escaped) or `null`. A plain
+    dates and times ISO 8601 in the session's time zone, text escaped, a json value as
+    it is) or `null`; `extra` adds (key, expression) pairs after the columns. A plain
     select list, unlike `row_to_json` over a LATERAL row, so that the split export
     (`build_split_export_queries`) takes it like the CSV one."""
+    pairs = [*((c.name, c.expr) for c in columns), *extra]
     parts: list[sql.Composable] = []
-    for index, column in enumerate(columns):
-        key = ("{" if index == 0 else ",") + json.dumps(column.name) + ":"
-        value = sql.SQL("COALESCE(to_json({})::text, 'null')").format(column.expr)
+    for index, (name, expr) in enumerate(pairs):
+        key = ("{" if index == 0 else ",") + json.dumps(name) + ":"
+        value = sql.SQL("COALESCE(to_json({})::text, 'null')").format(expr)
         parts += [sql.Literal(key), value]
-    parts.append(sql.Literal("}" if columns else "{}"))
+    parts.append(sql.Literal("}" if pairs else "{}"))
     return [sql.SQL("concat({}) AS json").format(sql.SQL(", ").join(parts))]
 
 
@@ -142,6 +217,8 @@ SPLITTABLE_SORTS = (("created_at", "id"),)
 
 def splittable(options: ExportOptions) -> bool:
     """True when the export's order can be cut in contiguous ranges of its sort key."""
+    if options.include:
+        return False  # one row per included record: the parts would not be ranges
     fields = tuple(key.field for key in options.sort)
     directions = {key.descending for key in options.sort}
     return fields in SPLITTABLE_SORTS and len(directions) == 1
@@ -153,10 +230,13 @@ def _compose(
     select: sql.Composable,
     lateral: sql.Composable,
     condition: sql.Composable | None = None,
+    order_after: Sequence[sql.Composable] = (),
 ) -> tuple[sql.Composed, list[Any]]:
     """The SELECT; `condition`, when given, is ANDed to the filters (its parameters
-    come before theirs: the caller lists them)."""
+    come before theirs: the caller lists them); `order_after` follows the sort keys."""
     conditions, params = _where(data_type, options.filters)
+    if options.window is not None:
+        conditions = [_changed(data_type, options), *conditions]
     if condition is not None:
         conditions = [condition, *conditions]
     query = sql.SQL(
@@ -167,9 +247,30 @@ def _compose(
         join=sql.Composed([_join(link) for link in _links_used(data_type, options)]),
         lateral=lateral,
         where=sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("true"),
-        order=_order_by(data_type, options),
+        order=sql.SQL(", ").join([_order_by(data_type, options), *order_after]),
     )
     return query, params
+
+
+def _changed(data_type: DataType, options: ExportOptions) -> sql.Composable:
+    """The records of the change window; with included records, also those whose
+    included records changed (a bid whose lines did)."""
+    assert options.window is not None
+    own = changed_condition(options.window)
+    known = includable(data_type)
+    others = [
+        sql.SQL(CHANGED_INCLUDED).format(
+            table=sql.Identifier(known[n].data_type.table),
+            link_id=known[n].link_id,
+            changed=changed_condition(options.window, "i"),
+        )
+        for n in options.include
+    ]
+    return sql.SQL("({})").format(sql.SQL(" OR ").join([own, *others])) if others else own
+
+
+# A record whose included records (a bid's lines) were written in the change window.
+CHANGED_INCLUDED = "EXISTS (SELECT FROM {table} AS i WHERE i.{link_id} = r.id AND {changed})"
 
 
 def _links_used(data_type: DataType, options: ExportOptions) -> list[Link]:

@@ -4,8 +4,10 @@ workbook needs, each sheet's head (a bold header row, frozen, column widths) and
 
 `Workbook` is written to a binary file the caller opened; sheets are added in order,
 each opened when its first rows arrive (so that an export that fills a sheet exactly
-has no empty sheet after it), and the workbook, its styles and the content types are
-written last, when the sheets' names and row counts are known.
+has no empty sheet after it), in groups (the exported records, then each kind of
+included records, each group its own title and columns), and the workbook, its styles
+and the content types are written last, when the sheets' names and row counts are
+known.
 """
 
 from __future__ import annotations
@@ -95,8 +97,11 @@ class Workbook:
         self.archive = zipfile.ZipFile(
             out, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESSION_LEVEL
         )
-        self.title = title
+        self.title = title  # of the current group of sheets (the records, or included ones)
         self.columns = list(columns)
+        self.group_sheets = 0  # sheets of the current group opened so far
+        self.sheet_names: list[str] = []
+        self.sheet_widths: list[int] = []  # columns of each sheet
         self.sheet_rows: list[int] = []  # records in each sheet opened so far
         self._sheet = _LazySheet(self)
 
@@ -111,12 +116,22 @@ class Workbook:
         self._sheet.finish()
         self._sheet = _LazySheet(self)
 
-    def close(self) -> None:
+    def next_group(self, title: str, columns: Sequence[Column]) -> None:
+        """End the current group of sheets; the next rows start a sheet named `title`
+        with `columns` (included records, after the exported ones)."""
+        self._end_group()
+        self.title, self.columns, self.group_sheets = title, list(columns), 0
+        self._sheet = _LazySheet(self)
+
+    def _end_group(self) -> None:
         self._sheet.finish()
-        if not self.sheet_rows:  # no record: one sheet with the header alone
+        if not self.group_sheets:  # no record: one sheet with the header alone
             self._sheet.open()
             self._sheet.finish()
-        names = [self.sheet_name(n) for n in range(1, len(self.sheet_rows) + 1)]
+
+    def close(self) -> None:
+        self._end_group()
+        names = self.sheet_names
         self.archive.writestr("xl/workbook.xml", self._workbook_xml(names))
         self.archive.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(len(names)))
         self.archive.writestr("xl/styles.xml", STYLES_XML)
@@ -137,6 +152,9 @@ class Workbook:
 
     def open_sheet(self) -> IO[bytes]:
         """The next sheet's part, its head written (the header row included)."""
+        self.group_sheets += 1
+        self.sheet_names.append(self.sheet_name(self.group_sheets))
+        self.sheet_widths.append(len(self.columns))
         self.sheet_rows.append(0)
         name = f"xl/worksheets/sheet{len(self.sheet_rows)}.xml"
         part = self.archive.open(name, "w", force_zip64=True)
@@ -170,12 +188,16 @@ class Workbook:
             f'<sheet name={quoteattr(name)} sheetId="{n}" r:id="rId{n}"/>'
             for n, name in enumerate(names, 1)
         )
-        last_column = column_letter(len(self.columns) - 1)
         filters = "".join(
             f'<definedName name="_xlnm._FilterDatabase" localSheetId="{n}" hidden="1">'
-            + escape(f"'{name.replace(chr(39), chr(39) * 2)}'!$A$1:${last_column}${rows + 1}")
+            + escape(
+                f"'{name.replace(chr(39), chr(39) * 2)}'!$A$1:"
+                f"${column_letter(width - 1)}${rows + 1}"
+            )
             + "</definedName>"
-            for n, (name, rows) in enumerate(zip(names, self.sheet_rows, strict=True))
+            for n, (name, width, rows) in enumerate(
+                zip(names, self.sheet_widths, self.sheet_rows, strict=True)
+            )
         )
         return (
             XML_DECLARATION + f'<workbook xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">'

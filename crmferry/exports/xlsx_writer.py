@@ -11,7 +11,8 @@ cells as it reads them, and the client does what a CSV export does plus zlib.
 The workbook: a bold, frozen header row of field names with an autofilter, column
 widths by type, typed cells (numbers, dates and date-times with date formats, text
 always a string cell, never a formula: `sheet_xml`), a new sheet every 1,048,575
-records (Excel's 1,048,576 rows less the header), the header repeated on each.
+records (Excel's 1,048,576 rows less the header), the header repeated on each; the
+included records (`options.include`, a bid's line items) on sheets of their own.
 
 The interface is `write_xlsx`, a `writers.Writer` like the COPY writers.
 """
@@ -19,14 +20,21 @@ The interface is `write_xlsx`, a `writers.Writer` like the COPY writers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from psycopg import sql
 
 from crmferry.db import Conn
+from crmferry.exports.included import includable
 from crmferry.exports.options import ExportOptions
-from crmferry.exports.query import build_export_query, export_columns
+from crmferry.exports.query import (
+    build_export_query,
+    export_columns,
+    included_columns,
+    included_sheet_query,
+)
 from crmferry.exports.sheet_xml import row_select_list
 from crmferry.exports.streams import FILE_BUFFER, CopyStream, Progress, copy_rows_into
 from crmferry.exports.xlsx_package import Workbook
@@ -56,11 +64,36 @@ def write_xlsx(
         book = Workbook(out, data_type.label, columns)
         try:
             rows = _copy_into_sheets(conn, _row_copy(query), params, book, progress, chunk_rows)
+            for name in options.include:
+                # the records' own count, reported again: a cancel is seen between chunks
+                done = partial(_report_again, progress, rows)
+                _included_sheets(conn, book, data_type, options, name, done, chunk_rows)
         except BaseException:
             book.abandon()
             raise
         book.close()
     return rows
+
+
+def _included_sheets(
+    conn: Conn,
+    book: Workbook,
+    data_type: DataType,
+    options: ExportOptions,
+    name: str,
+    progress: Progress,
+    chunk_rows: int,
+) -> None:
+    """The included records `name` of the exported ones, on sheets of their own."""
+    columns = included_columns(data_type, name)
+    select_list = row_select_list(columns)
+    query, params = included_sheet_query(data_type, options, name, select_list)
+    book.next_group(includable(data_type)[name].data_type.label, columns)
+    _copy_into_sheets(conn, _row_copy(query), params, book, progress, chunk_rows)
+
+
+def _report_again(progress: Progress, rows: int, _: int) -> None:
+    progress(rows)
 
 
 def _row_copy(query: sql.Composable) -> sql.Composed:
