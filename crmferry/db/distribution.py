@@ -27,6 +27,9 @@ REFERENCE_TABLES = ("organizations", "users", "crmferry_record_tables")
 COORDINATOR_TABLES = (
     "scheduled_jobs",
     "job_status_tallies",
+    # the outbox: written by the trigger on scheduled_jobs in the job's transaction
+    "events",
+    "notifications",
     "idempotency_keys",
     "memberships",
     "api_tokens",

@@ -50,7 +50,7 @@ SELECT schedule_id FROM chain WHERE schedule_id IS NOT NULL ORDER BY depth LIMIT
 ENSURE_WATERMARK = """
 INSERT INTO export_watermarks (schedule_id, organization_id)
 VALUES (%(schedule)s, crmferry_current_org())
-ON CONFLICT (schedule_id) DO NOTHING
+ON CONFLICT (organization_id, schedule_id) DO NOTHING
 """
 
 # The row lock is held until the job's transaction ends: runs of one schedule queue here.

@@ -51,8 +51,9 @@ _DEPENDENTS = """
 SELECT count(*) AS records
   FROM import_changes AS mine
  CROSS JOIN LATERAL unnest({ids}) AS logged(id)
-  JOIN {child} AS d ON d.{link_id} = logged.id
- WHERE mine.job_id = %(job)s AND mine.data_type = %(data_type)s AND mine.action = 'insert'
+  JOIN {child} AS d ON d.organization_id = mine.organization_id AND d.{link_id} = logged.id
+ WHERE mine.organization_id = crmferry_current_org()
+   AND mine.job_id = %(job)s AND mine.data_type = %(data_type)s AND mine.action = 'insert'
    AND d.import_job_id IS DISTINCT FROM mine.job_id
 """
 

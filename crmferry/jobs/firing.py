@@ -82,7 +82,7 @@ UPDATE schedules
    SET enabled = false, updated_at = now(),
        paused_reason = 'Paused: its owner is no longer a member who may create jobs (removed, '
                        || 'or made a viewer). Edit the schedule to take it over, then enable it.'
- WHERE id = %s
+ WHERE organization_id = crmferry_current_org() AND id = %s
 """
 
 FAIL_UNMADE = """

@@ -52,21 +52,6 @@ SELECT c.relname AS table_name, r.relname AS referenced, con.conname,
  WHERE con.contype = 'f' AND c.relname = ANY(%s)
 """
 
-# Keys that wait for a migration numbered after 0095 (which references schedules (id)
-# and runs after 0066 on a new database); that migration is:
-#   ALTER TABLE export_watermarks DROP CONSTRAINT export_watermarks_schedule_id_fkey,
-#       DROP CONSTRAINT export_watermarks_pkey,
-#       ADD PRIMARY KEY (organization_id, schedule_id),
-#       ADD CONSTRAINT export_watermarks_schedule_id_fkey FOREIGN KEY
-#           (organization_id, schedule_id) REFERENCES schedules (organization_id, id)
-#           ON DELETE CASCADE;
-#   ALTER TABLE schedules DROP CONSTRAINT schedules_id_key;
-# and with it these names leave this list.
-AWAITING_MIGRATION = (
-    "schedules_id_key",
-    "export_watermarks_pkey",
-    "export_watermarks_schedule_id_fkey",
-)
 
 # the modules whose statements make up the import and export paths
 PATH_MODULES = (
@@ -131,11 +116,7 @@ def test_every_primary_key_and_unique_key_of_tenant_data_includes_organization_i
 ) -> None:
     with db.owner_connect() as conn:
         keys = conn.execute(UNIQUE_KEYS, [distributed]).fetchall()
-    missing = [
-        k
-        for k in keys
-        if DISTRIBUTION_COLUMN not in k["columns"] and k["index_name"] not in AWAITING_MIGRATION
-    ]
+    missing = [k for k in keys if DISTRIBUTION_COLUMN not in k["columns"]]
     assert missing == []
     with_primary = {k["table_name"] for k in keys if k["is_primary"]}
     assert with_primary == set(distributed)
@@ -148,7 +129,7 @@ def test_foreign_keys_between_tenant_tables_include_organization_id_on_both_side
         keys = conn.execute(FOREIGN_KEYS, [distributed]).fetchall()
     assert keys, "the tenant tables have foreign keys to check"
     for key in keys:
-        if key["referenced"] in REFERENCE_TABLES or key["conname"] in AWAITING_MIGRATION:
+        if key["referenced"] in REFERENCE_TABLES:
             continue  # to a table copied to every node: allowed as it is
         assert key["referenced"] in distributed, key  # never to a coordinator table
         assert DISTRIBUTION_COLUMN in key["columns"], key

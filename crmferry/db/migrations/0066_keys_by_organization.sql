@@ -32,7 +32,7 @@ ALTER TABLE audit_log DROP CONSTRAINT audit_log_pkey,
 
 -- schedules and the ledgers that reference them. UNIQUE (id) stays for now: migration
 -- 0095 (export_watermarks) references schedules (id), and runs after this one on a new
--- database; a migration after 0095 moves that reference to (organization_id,
+-- database; 0110 moves that reference to (organization_id,
 -- schedule_id) and drops schedules_id_key. On a database where 0095 ran first, its
 -- foreign key is taken off while the primary key changes and put back on (id).
 ALTER TABLE schedule_occurrences DROP CONSTRAINT schedule_occurrences_schedule_id_fkey;

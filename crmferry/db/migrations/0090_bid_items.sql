@@ -4,13 +4,13 @@
 -- its SKU as text). The line total is kept by the database: quantity × unit price,
 -- less the discount, rounded to cents.
 CREATE TABLE bid_items (
-    id               uuid PRIMARY KEY DEFAULT crmferry_new_id(),
+    id               uuid NOT NULL DEFAULT crmferry_new_id(),
     organization_id  uuid NOT NULL,
     bid_number       text NOT NULL,
-    bid_id           uuid NOT NULL REFERENCES bids ON DELETE CASCADE,
+    bid_id           uuid NOT NULL,
     line_number      integer NOT NULL CHECK (line_number >= 1),
     sku              text,
-    inventory_id     uuid REFERENCES inventory ON DELETE SET NULL,
+    inventory_id     uuid,
     description      text,
     quantity         numeric(12, 2) NOT NULL DEFAULT 1,
     unit_price       numeric(12, 2),
@@ -21,7 +21,13 @@ CREATE TABLE bid_items (
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
     import_job_id    uuid,
-    UNIQUE (organization_id, bid_number, line_number)
+    -- keyed by organization like every tenant table (migration 0066, docs/scaling.md)
+    PRIMARY KEY (organization_id, id),
+    UNIQUE (organization_id, bid_number, line_number),
+    FOREIGN KEY (organization_id, bid_id) REFERENCES bids (organization_id, id)
+        ON DELETE CASCADE,
+    FOREIGN KEY (organization_id, inventory_id) REFERENCES inventory (organization_id, id)
+        ON DELETE SET NULL (inventory_id)
 );
 -- a bid's lines, read by exports that include them and by amount_from_items
 CREATE INDEX bid_items_bid_idx ON bid_items (bid_id, line_number);
