@@ -1,7 +1,7 @@
 """Export benchmark: our export job against PostgreSQL's own COPY TO, same rows, same run.
 
     python bench/exports.py [--rows 1000000] [--runs 3] [--xlsx-rows N | --skip-xlsx]
-                            [--json PATH]
+                            [--xlsx-runs K] [--xlsx-candidates] [--json PATH]
 
 Generates N realistic contacts for one organization and times, each run in a fresh
 child process, interleaved so that a shared machine's drift hits all alike (figures
@@ -19,9 +19,11 @@ are medians of --runs):
 * our export job, run as the worker runs it (the handler in the job's transaction, its
   own snapshot, the row count, the file written and renamed): CSV, JSON Lines and XLSX.
 
-XLSX exports are slow today (minutes for 1M rows): `--xlsx-rows N` measures them on a
-second organization of N contacts, against the limit of those N rows; `--skip-xlsx`
-leaves them out. Peak RSS is each export process's ru_maxrss. Uses DATABASE_URL, or an
+`--xlsx-rows N` measures the XLSX export on a second organization of N contacts,
+against the limit of those N rows; `--skip-xlsx` leaves it out; `--xlsx-candidates`
+also runs two Python writers on the same rows (`xlsx_candidates`: xlsxwriter in
+constant-memory mode and pyexcelerate, the `bench` extra), as the choice of writer
+was made. Peak RSS is each export process's ru_maxrss. Uses DATABASE_URL, or an
 embedded PostgreSQL in a temporary folder; works in a scratch database it drops after.
 """
 
@@ -55,6 +57,10 @@ LIMIT_COPY = (
 )
 ALL_COLUMNS_COPY = "COPY (SELECT * FROM contacts) TO STDOUT (FORMAT csv)"
 SORT_KEY = ("created_at", "id")
+XLSX_CANDIDATES = {
+    "xlsx-xlsxwriter": "xlsxwriter (constant_memory)",
+    "xlsx-pyexcelerate": "pyexcelerate",
+}
 
 CLAIM_BY_HAND = """
 UPDATE scheduled_jobs SET status = 'processing', attempts = 1, started_at = now(),
@@ -159,6 +165,8 @@ def child(setup: Setup, subject: Subject, what: str, queue: Any) -> None:
         conn.execute("SELECT 1")
     if what in ("csv", "jsonl", "xlsx"):
         run = export_job(db, settings, setup, subject, what)
+    elif what.startswith("xlsx-"):
+        run = candidate_export(db, setup, subject, what)
     else:
         started = time.perf_counter()
         rows, size = baseline_copy(db, subject, what)
@@ -215,6 +223,30 @@ def export_job(db: Any, settings: Any, setup: Setup, subject: Subject, fmt: str)
     if outcome.result_path is not None:
         Path(outcome.result_path).unlink(missing_ok=True)
     return Run(fmt, seconds, outcome.record_count, outcome.result_size or 0, 0.0)
+
+
+def candidate_export(db: Any, setup: Setup, subject: Subject, what: str) -> Run:
+    """Another XLSX writer (`xlsx_candidates`) on the default contacts export's rows, in
+    the export's snapshot, timed like the job (without its bookkeeping, which favours
+    the candidate); the file is removed after."""
+    from xlsx_candidates import CANDIDATES, select_list
+
+    from crmferry.exports.options import parse_export_options
+    from crmferry.exports.query import build_export_query, export_columns
+    from crmferry.exports.snapshot import snapshot_transaction
+    from crmferry.records import CONTACTS
+
+    options = parse_export_options(CONTACTS, {"format": "xlsx"})
+    columns = export_columns(CONTACTS, options)
+    query, params = build_export_query(CONTACTS, options, select_list(columns))
+    path = Path(setup.data_dir) / f"{what}.xlsx"
+    started = time.perf_counter()
+    with snapshot_transaction(db, subject.org_id) as conn:
+        rows = CANDIDATES[what](conn, columns, query, params, path)
+    seconds = time.perf_counter() - started
+    size = path.stat().st_size
+    path.unlink()
+    return Run(what, seconds, rows, size, 0.0)
 
 
 def null_copy(
@@ -274,7 +306,7 @@ def measure_once(setup: Setup, subject: Subject, what: str) -> Run:
     run: Run = queue.get()
     process.join()
     print(
-        f"  {what:6} {run.seconds:7.2f} s  {run.rows:,} rows  {run.size_bytes / 1e6:.1f} MB"
+        f"  {what:17} {run.seconds:7.2f} s  {run.rows:,} rows  {run.size_bytes / 1e6:.1f} MB"
         f"  peak RSS {run.peak_rss_mb:.0f} MB",
         flush=True,
     )
@@ -288,6 +320,11 @@ def main() -> None:
     parser.add_argument("--xlsx-rows", type=int, help="XLSX on this many rows (default --rows)")
     parser.add_argument("--xlsx-runs", type=int, default=1, help="runs of the XLSX export")
     parser.add_argument("--skip-xlsx", action="store_true", help="no XLSX export")
+    parser.add_argument(
+        "--xlsx-candidates",
+        action="store_true",
+        help="also xlsxwriter (constant memory) and pyexcelerate on the XLSX rows",
+    )
     parser.add_argument("--json", help="also save the table here (for bench/all.py)")
     args = parser.parse_args()
 
@@ -341,13 +378,17 @@ def xlsx_figures(args: Any, setup: Setup, subject: Subject, limit: Measured) -> 
     smaller set, interleaved with the XLSX runs)."""
     xlsx = Measured(Runs(subject.rows))
     own_limit = limit if subject.rows == args.rows else Measured(Runs(subject.rows))
+    others = {name: Measured(Runs(subject.rows)) for name in XLSX_CANDIDATES}
     for i in range(max(args.runs, args.xlsx_runs)):
         if own_limit is not limit and i < args.runs:
             own_limit.add(measure_once(setup, subject, "limit"))
         if i < args.xlsx_runs:
             xlsx.add(measure_once(setup, subject, "xlsx"))
+            if args.xlsx_candidates:
+                for name, measured in others.items():
+                    measured.add(measure_once(setup, subject, name))
     named = f"{subject.rows:,} rows"
-    return [
+    figures = [
         rate_figure(
             f"XLSX export, {named}", xlsx.runs, "export limit", own_limit.runs, 0.1, "≥ 0.1×"
         ),
@@ -359,6 +400,19 @@ def xlsx_figures(args: Any, setup: Setup, subject: Subject, limit: Measured) -> 
             "< 200 MB",
         ),
     ]
+    for name, measured in others.items() if args.xlsx_candidates else ():
+        figures.append(
+            rate_figure(
+                f"(candidate) XLSX by {XLSX_CANDIDATES[name]}, {named},"
+                f" peak RSS {measured.peak_mb:.0f} MB",
+                measured.runs,
+                "export limit",
+                own_limit.runs,
+                None,
+                "—",
+            )
+        )
+    return figures
 
 
 def table(rows: int, measured: dict[str, Measured]) -> list[Figure]:

@@ -28,10 +28,16 @@ class Figure:
     ratio: float | None = None
     target: str = ""
     met: bool | None = None
+    minimum: float | None = None  # the ratio the target asks for, when it is one
 
     @property
     def verdict(self) -> str:
-        return {True: "met", False: "**missed**", None: "—"}[self.met]
+        """Met or missed, and by how much for a ratio target: the ratio as a share of
+        the ratio asked for (a figure at 0.05× of a 0.1× target is at 50% of it)."""
+        said = {True: "met", False: "**missed**", None: "—"}[self.met]
+        if self.met is None or self.minimum is None or self.ratio is None:
+            return said
+        return f"{said} ({self.ratio / self.minimum:.0%} of the target)"
 
 
 @dataclass
@@ -73,6 +79,7 @@ def rate_figure(
         ratio,
         target if target is not None else (f"≥ {minimum}×" if minimum is not None else ""),
         None if minimum is None else ratio >= minimum,
+        minimum,
     )
 
 

@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     max_import_rows: int = Field(default=5_000_000, gt=0)
     max_cell_chars: int = Field(default=32_767, gt=0)
     max_xlsx_uncompressed_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
-    max_xlsx_part_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+    max_xlsx_part_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
     max_xlsx_ratio: int = Field(default=100, gt=1)
     # files in one ZIP upload of a batch (POST /uploads/batch)
     max_zip_entries: int = Field(default=20, gt=0)

@@ -2,20 +2,22 @@
 straight from libpq into the file (`streams`).
 
 * CSV: RFC 4180 quoting by PostgreSQL (fields holding the delimiter, quotes, CR or LF
-  are quoted, quotes doubled); LF line ends; UTF-8 with a BOM unless `bom` is false;
+  are quoted, quotes doubled); CRLF line ends (a line break inside a value is kept as
+  it is); UTF-8 with a BOM unless `bom` is false;
   header = field names; empty fields are empty; decimals as stored (`1234.50`);
   dates `YYYY-MM-DD`; times in UTC; text neutralised (`formulas`). Given a `Split`,
   an export of more than SPLIT_MIN_ROWS rows in the default order is read as two COPY
   streams of one snapshot at once, like `pg_dump -j` (`split`): the same bytes, about
   half the time the neutralisation takes in one backend.
-* JSON Lines: one compact `row_to_json` object per record, keys in field order;
+* JSON Lines: one compact JSON object per record (`query.json_select_list`: what
+  `row_to_json` writes, as a plain select list), keys in field order;
   integers and decimals are JSON *numbers* written exactly as PostgreSQL stores them
   (`1234.50`, scale kept, never through a float: read them with a decimal-aware parser,
   e.g. `json.loads(line, parse_float=Decimal)`, to keep them exact); dates
   `"YYYY-MM-DD"`; times ISO 8601 in UTC (`"2024-05-01T09:30:00+00:00"`); empty fields
   `null`. Lines come from COPY in CSV mode with control characters as quote and
   delimiter, which valid JSON never contains unescaped, so each line is the JSON text
-  as is.
+  as is. Split like CSV (two streams) past SPLIT_MIN_ROWS rows in creation order.
 """
 
 from __future__ import annotations
@@ -33,10 +35,10 @@ from crmferry.exports.options import ExportOptions
 from crmferry.exports.query import (
     Column,
     build_export_query,
-    build_json_export_query,
     build_split_export_queries,
     export_columns,
     included_row_columns,
+    json_export_select_list,
     splittable,
 )
 from crmferry.exports.split import Split
@@ -79,7 +81,7 @@ def write_csv(
     with open_export(path, options) as out:
         out.write(prefix)
         copy = _csv_copy(query, options, header=True)
-        return _copy_to(conn, copy, params, out, progress, chunk_rows, header_lines=1)
+        return _copy_to(conn, copy, params, out, progress, chunk_rows, header_lines=1, crlf=True)
 
 
 def write_jsonl(
@@ -89,15 +91,39 @@ def write_jsonl(
     path: Path,
     progress: Progress,
     chunk_rows: int,
+    split: Split | None = None,
 ) -> int:
-    """Write the JSON Lines export to `path`; the number of records."""
-    query, params = build_json_export_query(data_type, options)
-    copy = sql.SQL(
+    """Write the JSON Lines export to `path`; the number of records. With `split`, a
+    large export in creation order is read as two streams (the same bytes)."""
+    select_list = json_export_select_list(data_type, options)
+    query, params = build_export_query(data_type, options, select_list)
+    if split is not None and splittable(options):
+        first_rows = split.first_part_rows(conn, query, params)
+        if first_rows is not None:
+            first, second = build_split_export_queries(data_type, options, select_list, first_rows)
+            parts = ((_json_copy(first[0]), first[1]), (_json_copy(second[0]), second[1]))
+            rows = split.copy_in_two(
+                conn,
+                parts,
+                path,
+                b"",
+                progress,
+                chunk_rows,
+                lambda p: open_export(p, options),
+                header=False,
+                crlf=False,
+            )
+            if rows is not None:
+                return rows
+    with open_export(path, options) as out:
+        return _copy_to(conn, _json_copy(query), params, out, progress, chunk_rows)
+
+
+def _json_copy(query: sql.Composable) -> sql.Composed:
+    return sql.SQL(
         "COPY ({query}) TO STDOUT (FORMAT csv, QUOTE {quote}, DELIMITER {delimiter},"
         " ENCODING 'UTF8')"
     ).format(query=query, quote=sql.Literal(JSON_QUOTE), delimiter=sql.Literal(JSON_DELIMITER))
-    with open_export(path, options) as out:
-        return _copy_to(conn, copy, params, out, progress, chunk_rows)
 
 
 def csv_select_list(columns: Sequence[Column]) -> list[sql.Composable]:
@@ -133,6 +159,7 @@ def _copy_to(
     progress: Progress,
     chunk_rows: int,
     header_lines: int = 0,
+    crlf: bool = False,
 ) -> int:
     """Stream `COPY ... TO STDOUT` into `out` in chunks; return the number of rows.
 
@@ -140,5 +167,5 @@ def _copy_to(
     literals, never our string-building).
     """
     with conn.cursor() as cur, cur.copy(statement, params):
-        stream = CopyStream(conn.pgconn, out, header_lines)
+        stream = CopyStream(conn.pgconn, out, header_lines, crlf=crlf)
         return copy_into_files([stream], progress, chunk_rows)

@@ -12,6 +12,7 @@ Filter semantics: see `crmferry.exports.filters`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -141,16 +142,36 @@ def build_export_query(
 def build_json_export_query(
     data_type: DataType, options: ExportOptions
 ) -> tuple[sql.Composed, list[Any]]:
-    """The export as one column of compact JSON objects (`row_to_json`), keys in field
+    """The export as one text column `json` of compact JSON objects, keys in field
     order, values typed (numbers, booleans, null; dates and times as ISO strings)."""
+    return build_export_query(data_type, options, json_export_select_list(data_type, options))
+
+
+def json_export_select_list(data_type: DataType, options: ExportOptions) -> list[sql.Composable]:
+    """The JSON Lines projection of the export: its fields, then each included kind of
+    record as an array (`lines_json_expr`), under its name."""
     included = includable(data_type)
-    arrays = [
-        sql.SQL("{} AS {}").format(lines_json_expr(included[n]), sql.Identifier(n))
-        for n in options.include
-    ]
-    columns = sql.SQL(", ").join([*_aliased(export_columns(data_type, options)), *arrays])
-    lateral = sql.SQL("CROSS JOIN LATERAL (SELECT {}) AS x").format(columns)
-    return _compose(data_type, options, sql.SQL("row_to_json(x)"), lateral)
+    arrays = [(n, lines_json_expr(included[n])) for n in options.include]
+    return json_select_list(export_columns(data_type, options), arrays)
+
+
+def json_select_list(
+    columns: Sequence[Column], extra: Sequence[tuple[str, sql.Composable]] = ()
+) -> list[sql.Composable]:
+    """One compact JSON object per record, as text: `{"name":value,...}` with each value
+    `to_json(v)` (what `row_to_json` writes for it, byte for byte: numbers as stored,
+    dates and times ISO 8601 in the session's time zone, text escaped, a json value as
+    it is) or `null`; `extra` adds (key, expression) pairs after the columns. A plain
+    select list, unlike `row_to_json` over a LATERAL row, so that the split export
+    (`build_split_export_queries`) takes it like the CSV one."""
+    pairs = [*((c.name, c.expr) for c in columns), *extra]
+    parts: list[sql.Composable] = []
+    for index, (name, expr) in enumerate(pairs):
+        key = ("{" if index == 0 else ",") + json.dumps(name) + ":"
+        value = sql.SQL("COALESCE(to_json({})::text, 'null')").format(expr)
+        parts += [sql.Literal(key), value]
+    parts.append(sql.Literal("}" if pairs else "{}"))
+    return [sql.SQL("concat({}) AS json").format(sql.SQL(", ").join(parts))]
 
 
 def _aliased(columns: Sequence[Column]) -> list[sql.Composable]:

@@ -69,10 +69,15 @@ class Split:
         progress: Progress,
         chunk_rows: int,
         opener: Callable[[Path], BinaryIO] | None = None,
+        *,
+        header: bool = True,
+        crlf: bool = True,
     ) -> int | None:
         """Run the two COPY `parts` at once, the first on `conn` (in its snapshot
         transaction), and write `prefix`, then their rows, to `path`; return the number
         of rows, or None, having written nothing, when no second connection opens.
+        `header`: the first part begins with a header line (not a record); `crlf`: lines
+        end in CRLF (`streams.CopyStream`).
         Whatever is raised (by either COPY, or by `progress`) stops both and removes
         the part file; `path` is the caller's to remove. `opener` opens each file
         (a gzip stream for a compressed export: each part is then one gzip member)."""
@@ -93,7 +98,8 @@ class Split:
                     )
                     cur = stack.enter_context(each.cursor())
                     stack.enter_context(cur.copy(statement, params))
-                    streams.append(CopyStream(each.pgconn, out, header_lines=int(index == 0)))
+                    headers = int(header and index == 0)
+                    streams.append(CopyStream(each.pgconn, out, headers, crlf=crlf))
                 streams[0].out.write(prefix)
                 rows = copy_into_files(streams, progress, chunk_rows)
             _append(path, tail)

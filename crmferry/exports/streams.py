@@ -33,7 +33,10 @@ class CopyStream:
     """One `COPY ... TO STDOUT` in progress and the file its rows go to.
 
     `header_lines`: leading messages that are not records (a CSV header): written,
-    never counted. PostgreSQL sends one message per row, so messages count rows. Rows
+    never counted. PostgreSQL sends one message per row, so messages count rows.
+    `crlf`: each message's final LF (PostgreSQL's only line end) is written as CRLF
+    (RFC 4180); a line break inside a quoted value is not a message's end and stays
+    as it is. Rows
     are gathered in `pending` and written FILE_BUFFER bytes at a time: appending to a
     bytearray costs less than a buffered file's (locked) write per row.
     """
@@ -41,6 +44,7 @@ class CopyStream:
     pgconn: PGconn
     out: BinaryIO
     header_lines: int = 0
+    crlf: bool = False
     messages: int = 0
     done: bool = False
     pending: bytearray = field(default_factory=bytearray)
@@ -81,12 +85,16 @@ def _drain(stream: CopyStream, limit: int) -> int:
     """Take up to `limit` messages that libpq already holds; return how many. At the
     end of the COPY the stream is marked done and its file written to the end (or the
     COPY's error raised)."""
-    get_copy_data, pending = stream.pgconn.get_copy_data, stream.pending
+    get_copy_data, pending, crlf = stream.pgconn.get_copy_data, stream.pending, stream.crlf
     taken = 0
     while taken < limit:
         nbytes, data = get_copy_data(1)
         if nbytes > 0:
-            pending += data
+            if crlf:
+                pending += memoryview(data)[:-1]
+                pending += b"\r\n"
+            else:
+                pending += data
             taken += 1
         elif nbytes == 0:
             break
@@ -138,3 +146,20 @@ def _error_of(result: PGresult) -> psycopg.Error:
 
 def _message(pgconn: PGconn) -> str:
     return pgconn.error_message.decode(errors="replace") or "COPY failed"
+
+
+def copy_rows_into(stream: CopyStream, max_rows: int) -> int:
+    """Write up to `max_rows` more rows of the stream's COPY to `stream.out`, all of
+    them written when this returns (so that the caller may then point `out` at another
+    file); return how many: fewer only at the COPY's end, then 0 (`stream.done`).
+    Header messages are rows here."""
+    taken = 0
+    while taken < max_rows and not stream.done:
+        got = _drain(stream, max_rows - taken)
+        taken += got
+        if not got and not stream.done:
+            _wait_for_input([stream.pgconn])
+    if stream.pending:
+        stream.out.write(stream.pending)
+        stream.pending.clear()
+    return taken

@@ -34,6 +34,7 @@ CHUNK_ROWS = 10_000  # rows between progress calls (and cancellation checks)
 Writer = Callable[[Conn, DataType, ExportOptions, Path, Progress, int], int]
 
 WRITERS: dict[str, Writer] = {"csv": write_csv, "xlsx": write_xlsx, "jsonl": write_jsonl}
+SPLIT_WRITERS = {"csv": write_csv, "jsonl": write_jsonl}  # these take a `split`
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,13 @@ def write_export(
     it raises (JobCancelled) stops the export, removes the partial files and propagates.
 
     With `connect` (new autocommit application-role connections, `Database.app_connect`),
-    a CSV export of more than SPLIT_MIN_ROWS rows (`expected_rows` when known, otherwise
-    the planner's estimate) is read as two COPY streams at once, in one snapshot; the
-    file is the same byte for byte.
+    a CSV or JSON Lines export of more than SPLIT_MIN_ROWS rows (`expected_rows` when
+    known, otherwise the planner's estimate) is read as two COPY streams at once, in one
+    snapshot; the file is the same byte for byte.
     """
     writer = WRITERS[options.format]
-    if options.format == "csv" and connect is not None:
-        writer = partial(write_csv, split=Split(connect, expected_rows))
+    if options.format in ("csv", "jsonl") and connect is not None:
+        writer = partial(SPLIT_WRITERS[options.format], split=Split(connect, expected_rows))
     part = out_path.with_name(out_path.name + ".part")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     try:

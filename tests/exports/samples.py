@@ -6,13 +6,15 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import openpyxl
+from openpyxl.utils.escape import unescape
+from python_calamine import CalamineWorkbook
 
 from crmferry.db import Database
 from crmferry.exports.formulas import neutralise_formula
@@ -20,6 +22,8 @@ from crmferry.exports.options import TEXT_LIKE, export_field, parse_export_optio
 from crmferry.exports.snapshot import snapshot_transaction
 from crmferry.exports.writers import ExportResult, write_export
 from crmferry.records import DataType
+
+ONE_MS = timedelta(milliseconds=1)
 
 CONTACT_ROWS: list[dict[str, Any]] = [
     {
@@ -115,7 +119,7 @@ def expected_cell(data_type: DataType, fmt: str, name: str, value: Any) -> Any:
         if isinstance(value, Decimal):
             return float(value)
         if isinstance(value, str):
-            return value.replace("\r\n", "\n").replace("\r", "\n")  # XML normalises line ends
+            return value  # a CR too: written as the workbook escape _x000D_
         if isinstance(value, date):
             return datetime(value.year, value.month, value.day)
         return value
@@ -128,11 +132,34 @@ def read_csv(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
 
 
 def read_xlsx(path: Path) -> list[dict[str, Any]]:
+    """The first sheet's records as openpyxl reads them (text with the workbook escapes
+    `_xHHHH_` undone, which openpyxl leaves to its caller), checked cell by cell against
+    what python-calamine, an independent reader, reads."""
     sheet = openpyxl.load_workbook(path, read_only=True).worksheets[0]
     header, *rows = sheet.iter_rows(values_only=True)
     width = len(header)
-    padded = (row + (None,) * (width - len(row)) for row in rows)  # read-only rows end early
-    return [dict(zip(header, row, strict=True)) for row in padded]  # type: ignore[arg-type]
+    padded = [row + (None,) * (width - len(row)) for row in rows]  # read-only rows end early
+    values = [[unescape(v) if isinstance(v, str) else v for v in row] for row in padded]
+    calamine = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+    assert [list(header), *values] == [
+        [same_cell(mine, theirs) for mine, theirs in zip(ours, their_row, strict=True)]
+        for ours, their_row in zip([list(header), *values], calamine, strict=True)
+    ]
+    return [dict(zip(header, row, strict=True)) for row in values]  # type: ignore[arg-type]
+
+
+def same_cell(openpyxl_value: Any, calamine_value: Any) -> Any:
+    """openpyxl's value when calamine reads the same cell (calamine's types: floats for
+    every number, '' for an empty cell, a date for a date cell), else calamine's."""
+    if calamine_value == "" and openpyxl_value is None:
+        return None
+    if isinstance(openpyxl_value, datetime) and isinstance(calamine_value, date):
+        if not isinstance(calamine_value, datetime):
+            calamine_value = datetime(calamine_value.year, calamine_value.month, calamine_value.day)
+        return openpyxl_value if abs(openpyxl_value - calamine_value) < ONE_MS else calamine_value
+    if isinstance(openpyxl_value, int | float) and not isinstance(openpyxl_value, bool):
+        return openpyxl_value if float(openpyxl_value) == calamine_value else calamine_value
+    return calamine_value
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -21,12 +21,21 @@ def test_csv_rfc4180_quoting_and_bom(db: Database, filled_org: UUID, tmp_path: P
     path = tmp_path / "c.csv"
     export(db, filled_org, CONTACTS, {"fields": ["company", "notes", "phone", "name"]}, path)
     data = path.read_bytes()
-    assert data.startswith(b"\xef\xbb\xbfcompany,notes,phone,name\n")
+    assert data.startswith(b"\xef\xbb\xbfcompany,notes,phone,name\r\n")
     text = data.decode("utf-8-sig")
-    first = '"Acme, ""Best"" Inc.","line one\nline two\r\nline three",\'+1 555 0100,Zoë Ñúñez 😀\n'
-    assert text.split("\n", 1)[1].startswith(first)
+    # records end in CRLF (RFC 4180); the line breaks inside a value stay as stored
+    first = (
+        '"Acme, ""Best"" Inc.","line one\nline two\r\nline three",\'+1 555 0100,Zoë Ñúñez 😀\r\n'
+    )
+    assert text.split("\r\n", 1)[1].startswith(first)
     assert '"\'=HYPERLINK(""http://evil.example"",""x"")"' in text
-    assert text.endswith("#N/A,,Plain; semi|pipe\ttab\n")
+    assert text.endswith("#N/A,,Plain; semi|pipe\ttab\r\n")
+
+
+def test_csv_lines_end_in_crlf(db: Database, filled_org: UUID, tmp_path: Path) -> None:
+    path = tmp_path / "e.csv"
+    export(db, filled_org, INVENTORY, {"fields": ["sku", "quantity"], "bom": False}, path)
+    assert path.read_bytes() == b"sku,quantity\r\nA-1,3\r\n'-5,-7\r\n"
 
 
 @pytest.mark.parametrize("delimiter", [";", "\t", "|"])

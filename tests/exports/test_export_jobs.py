@@ -158,19 +158,23 @@ def test_another_organizations_result_is_404(
     assert app_client.get(f"/api/v1/jobs/{job['id']}", headers=b.admin.headers).status_code == 404
 
 
-def test_a_csv_export_imported_back_is_all_unchanged(
-    app_client: TestClient, db: Database, settings: Settings, org: Org
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_an_export_imported_back_is_all_unchanged(
+    app_client: TestClient, db: Database, settings: Settings, org: Org, fmt: str
 ) -> None:
     _contacts(db, org, [(f'Person {i}, "Q"', f"p{i}@example.com", "customer") for i in range(25)])
     with db.tenant(org.id) as conn:
-        conn.execute("UPDATE contacts SET phone = '+1 555 0100', notes = 'line one\nline two'")
-    job = _export(app_client, org, {"format": "csv"})
+        conn.execute(
+            "UPDATE contacts SET phone = '+1 555 0100', notes = E'line one\\nline two\\r\\n3',"
+            " address = E'\\rCR first', company = 'literal _x000D_'"
+        )
+    job = _export(app_client, org, {"format": fmt})
     _run(db, settings, org, job)
     exported = download(app_client, f"/api/v1/jobs/{job['id']}/result", org.member.headers).content
     upload = app_client.post(
         "/api/v1/uploads",
         headers=org.member.headers,
-        files={"file": ("back.csv", exported)},
+        files={"file": (f"back.{fmt}", exported)},
         data={"data_type": "contacts"},
     )
     assert upload.status_code == 201, upload.text

@@ -109,8 +109,10 @@ def export_csv(
         {"sort": "-created_at,-id", "delimiter": ";", "bom": False},
         {"filters": [{"field": "name", "op": "contains", "value": "zoë"}]},
         {"fields": ["id", "created_at", "name", "notes"], "delimiter": "\t"},
+        {"format": "jsonl"},
+        {"format": "jsonl", "sort": "-created_at,-id", "fields": ["notes", "id", "created_at"]},
     ],
-    ids=["default", "descending", "filtered", "fields"],
+    ids=["default", "descending", "filtered", "fields", "jsonl", "jsonl-descending"],
 )
 def test_two_streams_write_the_same_bytes_as_one(
     db: Database,

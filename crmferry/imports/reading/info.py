@@ -26,7 +26,7 @@ class ReadLimits:
     max_rows: int = 5_000_000
     max_cell_chars: int = 32_767
     max_xlsx_uncompressed_bytes: int = 1024 * 1024 * 1024
-    max_xlsx_part_bytes: int = 256 * 1024 * 1024
+    max_xlsx_part_bytes: int = 1024 * 1024 * 1024
     max_xlsx_ratio: int = 100
 
     @classmethod

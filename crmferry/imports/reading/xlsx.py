@@ -25,6 +25,7 @@ from typing import Any, TypeVar, cast
 
 from openpyxl.packaging.relationship import get_rels_path
 from openpyxl.reader.excel import ExcelReader, _find_workbook_part  # type: ignore[attr-defined]
+from openpyxl.utils.escape import unescape
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet._reader import WorkSheetParser
 from openpyxl.xml.constants import SHARED_STRINGS
@@ -91,11 +92,14 @@ def xlsx_records(
 
 
 def cell_text(value: object) -> str:
-    """A cell value as the text a CSV export would hold (dates as ISO 8601)."""
+    """A cell value as the text a CSV export would hold (dates as ISO 8601; text with
+    the workbook's `_xHHHH_` escapes undone)."""
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        # the workbook escape of a character XML cannot carry as is (Excel writes a CR as
+        # `_x000D_`, and a literal `_x000D_` as `_x005F_x000D_`), which openpyxl leaves
+        return unescape(value) if "_x" in value else value
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, int):
