@@ -9,7 +9,7 @@ Validation reads this table; a new field type is one more entry.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from psycopg import sql
 
@@ -49,7 +49,13 @@ def convert_cell(field: Field, cell: sql.Composable, context: CellContext) -> Co
     """The rule of `field`'s type applied to `cell` (a trimmed text cell, NULL when empty),
     plus the length limit of text-like fields."""
     converted = RULES[field.type](field, cell, context)
-    converted.checks.extend(_range_checks(field, converted.value))
+    ranges = _range_checks(field, converted.value)
+    converted.checks.extend(ranges)
+    for outside, _ in ranges:
+        # a value out of range is a row error, and no value: cast to a narrower column
+        # type (a discount's numeric(5,2)) it would overflow before the error is seen
+        value = sql.SQL("CASE WHEN {} THEN NULL ELSE {} END").format(outside, converted.value)
+        converted = replace(converted, value=value)
     if field.max_length and field.type in TEXT_LIKE:
         limit = sql.SQL("length({}) > {}").format(cell, sql.Literal(field.max_length))
         converted.checks.append((limit, f"is longer than {field.max_length} characters"))

@@ -487,7 +487,7 @@ BID_ITEMS = DataType(
             maximum="100",
             synonyms=("discount", "disc", "disc %", "discount pct", "discount percentage"),
         ),
-        Field("line_total", "Line total", "decimal", sql_type="numeric(14,2)", computed=True),
+        Field("line_total", "Line total", "decimal", sql_type="numeric(24,2)", computed=True),
     ),
     extra_export_fields=(
         Field("bid_title", "Bid title", through=Through("bid", "title")),

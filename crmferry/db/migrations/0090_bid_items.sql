@@ -15,7 +15,7 @@ CREATE TABLE bid_items (
     quantity         numeric(12, 2) NOT NULL DEFAULT 1,
     unit_price       numeric(12, 2),
     discount_percent numeric(5, 2) CHECK (discount_percent BETWEEN 0 AND 100),
-    line_total       numeric(14, 2) GENERATED ALWAYS AS (
+    line_total       numeric(24, 2) GENERATED ALWAYS AS (
                          round(quantity * unit_price * (100 - coalesce(discount_percent, 0))
                                / 100, 2)) STORED,
     created_at       timestamptz NOT NULL DEFAULT now(),
