@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
@@ -52,6 +52,7 @@ class ActingClient(Protocol):
     def retry_job(self, job_id: str) -> dict[str, Any]: ...
     def create_schedule(self, body: dict[str, Any]) -> dict[str, Any]: ...
     def upload(self, path: Path, data_type: str | None = None) -> dict[str, Any]: ...
+    def upload_batch(self, paths: list[Path]) -> list[dict[str, Any]]: ...
     def download_result(self, job_id: str, target: Path) -> Path: ...
     def wait(self, job_id: str, on_progress: Progress | None = None) -> dict[str, Any]: ...
 
@@ -132,6 +133,28 @@ class LocalClient:
             )
         return {**stored, "id": str(stored["id"])}
 
+    def upload_batch(self, paths: list[Path]) -> list[dict[str, Any]]:
+        """The files as POST /uploads/batch stores them (a ZIP unpacked, checked against
+        bombs; all recorded or none), through the same functions."""
+        batch = importlib.import_module("crmferry.web.api.batch_uploads")
+        copies: list[Any] = []
+        try:
+            for path in paths:
+                copy = batch.new_batch_file(
+                    self.settings, self.principal.organization_id, path.name[:255]
+                )
+                copies.append(copy)
+                with path.open("rb") as reader:
+                    while chunk := reader.read(1 << 20):
+                        copy.writer.write(chunk)
+                copy.writer.close()
+            copies = batch.unbundled(self.settings, self.principal, copies)
+            return list(batch.record_all(self.db, self.settings, self.principal, copies))
+        except BaseException:
+            for copy in copies:
+                copy.writer.discard()
+            raise
+
     def download_result(self, job_id: str, target: Path) -> Path:
         with self._tenant() as conn:
             row = operations.get_job(conn, job_id)
@@ -207,6 +230,11 @@ class HttpClient:
             return dict(
                 self.call("POST", "/uploads", files={"file": (path.name, content)}, data=data)
             )
+
+    def upload_batch(self, paths: list[Path]) -> list[dict[str, Any]]:
+        with ExitStack() as files:
+            parts = [("file", (p.name, files.enter_context(p.open("rb")))) for p in paths]
+            return list(self.call("POST", "/uploads/batch", files=parts)["items"])
 
     def download_result(self, job_id: str, target: Path) -> Path:
         with self.http.stream("GET", f"/jobs/{job_id}/result") as response:

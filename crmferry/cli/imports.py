@@ -74,8 +74,10 @@ def import_file(
         if dry_run:
             batch_options["dry_run"] = True
         with acting_client(org, email, url, token) as client:
+            # through POST /uploads/batch: a ZIP among the files is unpacked there
             items = [
-                {"upload_id": str(client.upload(f)["id"]), "options": item_options} for f in files
+                {"upload_id": str(u["id"]), "options": item_options}
+                for u in client.upload_batch(files)
             ]
             job = client.create_job(
                 {

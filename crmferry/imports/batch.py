@@ -13,9 +13,10 @@ Batch options (one set for the whole batch; a file's own options may not repeat 
 inside a savepoint, so that later files see earlier ones exactly as a run would, then
 rolled back: the counts and reports are the real run's, and nothing stays).
 
-A batch schedule keeps its files in `options.items`, each with its own source (one URL
-per file); each run downloads every file first, types and maps it from its headers
-where the schedule does not say, then orders and imports them as above.
+A batch schedule keeps its files in `options.items`, each with its own source (a URL, or
+an S3 source picking its `newest` matching object: `each_new`, which makes one job per
+object, is refused); each run downloads every file first, types and maps it from its
+headers where the schedule does not say, then orders and imports them as above.
 """
 
 from __future__ import annotations
@@ -154,6 +155,13 @@ def _scheduled_item(index: int, item: object, settings: Settings) -> dict[str, A
     except ValidationFailed as exc:
         errors = [{**e, "field": f"{where}.{e.get('field')}"} for e in exc.errors or []]
         raise ValidationFailed(exc.detail, errors) from None
+    if source.get("pick") == "each_new":
+        # each_new makes one job per new object; a batch is one job of one file per item
+        raise _invalid(
+            f"{where}.source.pick",
+            "cannot be each_new in a batch (each run imports one object per file, as one "
+            "transaction); use newest",
+        )
     type_name = item.get("data_type")
     if type_name is not None and type_name not in DATA_TYPES:
         raise _invalid(f"{where}.data_type", f"must be one of {', '.join(DATA_TYPES)}")

@@ -45,6 +45,12 @@ JOB_TYPE = "import_batch"
 BATCH = "batch"  # the data_type of a batch's job: its files name their own
 WRITE_COUNTS = ("inserted", "updated", "unchanged", "skipped")
 
+# asked at each boundary between files: progress writes are throttled (about once a
+# second), so without it a cancel could wait until the batch's last file had run
+CANCEL_REQUESTED = """
+SELECT cancel_requested FROM scheduled_jobs WHERE id = %(job)s
+"""
+
 
 class _DryRunDone(Exception):
     """Leave a dry run's savepoint, undoing what its files wrote."""
@@ -202,7 +208,9 @@ def _run_items(ctx: JobContext, items: list[dict[str, Any]], results: list[dict[
     total = estimates or int(ctx.job["progress_total"] or 0) or None
     done = 0
     for index, item in enumerate(items):
-        ctx.progress(done, total)  # a boundary between files: a cancel stops here too
+        ctx.progress(done, total)
+        if index > 0:
+            _stop_if_cancelled(ctx)  # a boundary between files: a cancel stops here
         upload = get_upload(ctx.conn, item["upload_id"])
         options = parse_import_options({**item["options"], "on_error": "skip", "dry_run": False})
 
@@ -221,6 +229,12 @@ def _run_items(ctx: JobContext, items: list[dict[str, Any]], results: list[dict[
         done += outcome.record_count
         results.append(_result(item, outcome))
     ctx.progress(done, done)
+
+
+def _stop_if_cancelled(ctx: JobContext) -> None:
+    row = ctx.conn.execute(CANCEL_REQUESTED, {"job": ctx.job_id}).fetchone()
+    if row is not None and row["cancel_requested"]:
+        raise JobCancelled("Cancelled between two files of the batch; nothing was kept.")
 
 
 def _result(item: dict[str, Any], outcome: JobOutcome) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from typing import Any
 import openpyxl
 import pytest
 
+from crmferry.imports import batch_kind
+from crmferry.imports.kind import run_file
 from tests.conftest import Org
 from tests.imports.conftest import Importer
 
@@ -208,3 +210,29 @@ def test_a_workbook_takes_part_in_a_batch_like_a_csv(
     done = importer.run(org, job["id"])
     assert done["status"] == "completed", done["error_message"]
     assert _counts(importer, org) == {"contacts": 2, "inventory": 2, "bids": 2, "bid_items": 3}
+
+
+def test_a_cancel_between_two_files_rolls_back_the_file_already_written(
+    importer: Importer, org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cancel is requested once the first file (products) is written on the job's
+    transaction; the batch stops at the next file boundary and keeps nothing."""
+    job = _batch(importer, org, _uploads(importer, org, ALL))
+    written: list[tuple[str, int]] = []
+
+    def first_then_cancel(ctx: Any, data_type: Any, *args: Any) -> Any:
+        outcome = run_file(ctx, data_type, *args)
+        row = ctx.conn.execute(f"SELECT count(*) AS n FROM {data_type.name}").fetchone()
+        written.append((data_type.name, row["n"]))
+        if len(written) == 1:
+            with importer.db.owner_connect() as conn:
+                conn.execute(
+                    "UPDATE scheduled_jobs SET cancel_requested = true WHERE id = %s", [job["id"]]
+                )
+        return outcome
+
+    monkeypatch.setattr(batch_kind, "run_file", first_then_cancel)
+    done = importer.run(org, job["id"])
+    assert done["status"] == "cancelled"
+    assert written == [("inventory", 2)]  # the first file was written, no other started
+    assert _counts(importer, org) == dict.fromkeys(TABLES, 0)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -227,3 +228,71 @@ def test_import_batch_command_refuses_a_type_and_several_files_without_batch(
     assert typed.returncode != 0 and "--batch" in typed.stderr
     several = crmferry(settings, "import", str(source), str(source), "--type", "contacts", *who)
     assert several.returncode != 0 and "--batch" in several.stderr
+
+
+def _zip_of_the_move(tmp_path: Path) -> Path:
+    from tests.imports.test_batch import CONTACTS, LINES, QUOTES
+
+    bundle = tmp_path / "move.zip"
+    with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("crm/quote_lines.csv", LINES)
+        archive.writestr("crm/quotes.csv", QUOTES)
+        archive.writestr("crm/contacts.csv", CONTACTS)
+    return bundle
+
+
+def test_import_batch_command_unpacks_a_zip_beside_other_files(
+    importer: Importer, settings: Settings, org: Org, tmp_path: Path
+) -> None:
+    from tests.imports.test_batch import PRODUCTS
+
+    products = tmp_path / "products.csv"
+    products.write_text(PRODUCTS, encoding="utf-8")
+    who = ("--org", str(org.id), "--email", org.member.email)
+    bundle = _zip_of_the_move(tmp_path)
+    result = crmferry(settings, "import", str(bundle), str(products), "--batch", *who)
+    assert result.returncode == 0, result.stderr
+    job = importer.run(org, uuid.UUID(result.stdout.strip()))
+    assert job["status"] == "completed", job["error_message"]
+    assert [(i["file_name"], i["data_type"]) for i in job["items"]] == [
+        ("contacts.csv", "contacts"),
+        ("products.csv", "inventory"),
+        ("quotes.csv", "bids"),
+        ("quote_lines.csv", "bid_items"),
+    ]
+    assert job["counts"]["inserted"] == 9
+    names = importer.rows(org, "SELECT file_name FROM uploads ORDER BY file_name")
+    assert [n["file_name"] for n in names] == [
+        "contacts.csv",
+        "products.csv",
+        "quote_lines.csv",
+        "quotes.csv",
+    ]  # the ZIP itself is not kept
+
+
+def test_import_batch_command_over_http_sends_the_zip_to_the_batch_upload(
+    importer: Importer, settings: Settings, org: Org, tmp_path: Path, live_url: str
+) -> None:
+    bundle = _zip_of_the_move(tmp_path)
+    who = ("--url", live_url, "--token", org.member.token)
+    result = crmferry(settings, "import", str(bundle), "--batch", *who)
+    assert result.returncode == 0, result.stderr
+    job = importer.run(org, uuid.UUID(result.stdout.strip()))
+    assert job["status"] == "failed"  # the quotes' lines name products the batch lacks
+    assert [i["data_type"] for i in job["items"]] == ["contacts", "bids", "bid_items"]
+    assert importer.rows(org, "SELECT count(*) AS n FROM bids") == [{"n": 0}]
+
+
+def test_a_zip_bomb_given_to_the_batch_command_is_refused_and_nothing_is_kept(
+    importer: Importer, settings: Settings, org: Org, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("contacts.csv", "Name,Email\n" + "a" * 5_000_000)
+    who = ("--org", str(org.id), "--email", org.member.email)
+    result = crmferry(settings, "import", str(bundle), "--batch", *who)
+    assert result.returncode != 0
+    assert "contacts.csv" in result.stderr and "compression bomb" in result.stderr, result.stderr
+    assert importer.rows(org, "SELECT count(*) AS n FROM uploads") == [{"n": 0}]
+    folder = settings.files_dir / "uploads" / str(org.id)
+    assert not folder.exists() or not any(folder.iterdir())

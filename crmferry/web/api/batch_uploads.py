@@ -47,7 +47,9 @@ router = APIRouter(tags=["uploads"])
 
 
 @dataclass
-class _Stored:
+class BatchFile:
+    """One file of a batch upload, streamed to its place before it is recorded."""
+
     upload_id: UUID
     relative: str
     file_name: str
@@ -59,11 +61,11 @@ class _FileParts:
 
     def __init__(self, settings: Settings, organization_id: UUID) -> None:
         self.settings, self.organization_id = settings, organization_id
-        self.files: list[_Stored] = []
+        self.files: list[BatchFile] = []
         self.complete = False
         self._headers: dict[bytes, bytes] = {}
         self._field, self._value = b"", b""
-        self._current: _Stored | None = None
+        self._current: BatchFile | None = None
 
     def callbacks(self) -> dict[str, Any]:
         return {
@@ -101,7 +103,7 @@ class _FileParts:
             )
         raw = params[b"filename"].decode("utf-8", "replace")
         name = PurePath(raw.replace("\\", "/")).name[:255] or "upload"
-        self._current = _new_file(self.settings, self.organization_id, name)
+        self._current = new_batch_file(self.settings, self.organization_id, name)
         self.files.append(self._current)
 
     def _data(self, data: bytes, start: int, end: int) -> None:
@@ -113,10 +115,10 @@ class _FileParts:
             self._current.writer.close()
 
 
-def _new_file(settings: Settings, organization_id: UUID, name: str) -> _Stored:
+def new_batch_file(settings: Settings, organization_id: UUID, name: str) -> BatchFile:
     upload_id, relative = new_upload_location(settings, organization_id)
     writer = LimitedWriter(spool_path(settings, relative), settings.max_upload_bytes)
-    return _Stored(upload_id, relative, name, writer)
+    return BatchFile(upload_id, relative, name, writer)
 
 
 @router.post(
@@ -152,9 +154,9 @@ async def create_upload_batch(
             parser.write(chunk)
         parser.finalize()
         _check_complete(parts)
-        stored = await run_in_threadpool(_unbundled, settings, principal, parts.files)
+        stored = await run_in_threadpool(unbundled, settings, principal, parts.files)
         parts.files = stored
-        return {"items": await run_in_threadpool(_record_all, db, settings, principal, stored)}
+        return {"items": await run_in_threadpool(record_all, db, settings, principal, stored)}
     except BaseException as exc:
         for file in parts.files:  # nothing of a refused batch stays on disk or in the store
             file.writer.discard()
@@ -177,7 +179,7 @@ def _check_complete(parts: _FileParts) -> None:
         )
 
 
-def _unbundled(settings: Settings, principal: Principal, files: list[_Stored]) -> list[_Stored]:
+def unbundled(settings: Settings, principal: Principal, files: list[BatchFile]) -> list[BatchFile]:
     """The files, a ZIP among them replaced by the files it holds."""
     limits = BundleLimits(
         max_entries=settings.max_zip_entries,
@@ -185,14 +187,14 @@ def _unbundled(settings: Settings, principal: Principal, files: list[_Stored]) -
         max_entry_bytes=settings.max_upload_bytes,
         max_ratio=settings.max_xlsx_ratio,
     )
-    found: list[_Stored] = []
+    found: list[BatchFile] = []
     for file in files:
         if not is_bundle(file.file_name, file.writer.path):
             found.append(file)
             continue
         try:
             for entry in bundled_files(file.writer.path, limits):
-                inner = _new_file(settings, principal.organization_id, entry_name(entry))
+                inner = new_batch_file(settings, principal.organization_id, entry_name(entry))
                 found.append(inner)
                 for chunk in unpack(file.writer.path, entry):
                     inner.writer.write(chunk)
@@ -211,8 +213,8 @@ def _unbundled(settings: Settings, principal: Principal, files: list[_Stored]) -
     return found
 
 
-def _record_all(
-    db: Database, settings: Settings, principal: Principal, files: list[_Stored]
+def record_all(
+    db: Database, settings: Settings, principal: Principal, files: list[BatchFile]
 ) -> list[dict[str, Any]]:
     """Sniff every file, then record them all in one transaction; the uploads."""
     limits = ReadLimits.from_settings(settings)

@@ -58,11 +58,64 @@
 
   if (form) {
     const field = (name) => form.querySelector(`[name="${name}"]`);
+    /** Shown when every condition its classes name holds (an import, an S3 source, …). */
     const toggleKind = () => {
       const isImport = field("job_type").value === "import";
-      form.querySelectorAll(".for-import").forEach((el) => { el.hidden = !isImport; });
-      form.querySelectorAll(".for-export").forEach((el) => { el.hidden = isImport; });
+      const holds = {
+        "for-import": isImport, "for-export": !isImport,
+        "for-url": field("source_type").value === "url", "for-s3": field("source_type").value === "s3",
+        "for-deliver": field("deliver").checked,
+      };
+      form.querySelectorAll(Object.keys(holds).map((c) => "." + c).join(",")).forEach((el) => {
+        el.hidden = !Object.keys(holds).every((c) => !el.classList.contains(c) || holds[c]);
+      });
     };
+    /** A bucket's credentials fieldset: kept ones show "set" (never their secret) until replaced. */
+    const credentials = {};
+    form.querySelectorAll("[data-credentials]").forEach((box) => {
+      const prefix = box.dataset.credentials;
+      const input = (name) => field(`${prefix}_${name}`);
+      const show = (stored) => {
+        const kept = Boolean(stored && stored.set);
+        credentials[prefix].replacing = !kept;
+        box.querySelector(".credentials-set").hidden = !kept;
+        box.querySelector(".credentials-fields").hidden = kept;
+        input("region").value = (stored && stored.region) || "";
+        input("endpoint").value = (stored && stored.endpoint_url) || "";
+        input("region").disabled = kept;
+        input("endpoint").disabled = kept;
+        input("key_id").value = "";
+        input("secret").value = "";
+      };
+      /** What to send: nothing (the stored ones are kept), null (removed), or new ones. */
+      const value = () => {
+        if (!credentials[prefix].replacing) return undefined;
+        const given = {
+          access_key_id: input("key_id").value.trim(), secret_access_key: input("secret").value,
+          region: input("region").value.trim(), endpoint_url: input("endpoint").value.trim(),
+        };
+        Object.keys(given).forEach((k) => { if (!given[k]) delete given[k]; });
+        return Object.keys(given).length ? given : (credentials[prefix].hadStored ? null : undefined);
+      };
+      credentials[prefix] = { show, value, replacing: true, hadStored: false };
+      box.querySelector(".replace-credentials").addEventListener("click", () => {
+        credentials[prefix].replacing = true;
+        box.querySelector(".credentials-set").hidden = true;
+        box.querySelector(".credentials-fields").hidden = false;
+        input("region").disabled = false;
+        input("endpoint").disabled = false;
+        input("key_id").focus();
+      });
+    });
+    const place = (prefix, url, extra) => {
+      const out = { type: "s3", url, ...extra };
+      const given = credentials[prefix].value();
+      if (given !== undefined) out.credentials = given;
+      return out;
+    };
+    const importSource = () => field("source_type").value === "s3"
+      ? place("src", field("src_url").value.trim(), { pick: field("pick").value })
+      : { type: "url", url: field("url").value.trim() };
     const resetForm = () => {
       form.reset();
       field("id").value = "";
@@ -73,16 +126,22 @@
       document.getElementById("save-schedule").textContent = "Create schedule";
       document.getElementById("cancel-edit").hidden = true;
       CF.clearProblems(form);
+      Object.keys(credentials).forEach((p) => { credentials[p].hadStored = false; credentials[p].show(null); });
       toggleKind();
     };
-    /** An export schedule's options: the format, and "only changes since the last run". */
+    /** An export schedule's options: the format, "only changes since the last run",
+     * compression and an S3 destination. */
     function exportOptions(kept) {
       const options = { ...kept, format: field("format").value };
       if (field("changes_only").checked) options.changed_since = "last_run";
       else if (options.changed_since === "last_run") delete options.changed_since;
+      if (field("compression").value === "gzip") options.compression = "gzip";
+      else delete options.compression;
+      if (field("deliver").checked) options.destination = place("dst", field("dst_url").value.trim(), {});
+      else delete options.destination;
       return options;
     }
-    field("job_type").addEventListener("change", toggleKind);
+    ["job_type", "source_type", "deliver"].forEach((name) => field(name).addEventListener("change", toggleKind));
     document.getElementById("cancel-edit").addEventListener("click", resetForm);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -93,10 +152,10 @@
       if (!id) {
         Object.assign(body, { job_type: field("job_type").value, data_type: field("data_type").value });
         body.options = isImport ? { mode: field("mode").value } : exportOptions({});
-        if (isImport) body.source = { type: "url", url: field("url").value.trim() };
+        if (isImport) body.source = importSource();
       } else {
         body.options = isImport ? { ...(form.editing.options || {}), mode: field("mode").value } : exportOptions(form.editing.options || {});
-        if (isImport) body.source = { type: "url", url: field("url").value.trim() };
+        if (isImport) body.source = importSource();
       }
       try {
         const saved = await CF.api(id ? "PATCH" : "POST", id ? `/schedules/${id}` : "/schedules", body);
@@ -120,7 +179,20 @@
       if (s.options && s.options.format) field("format").value = s.options.format;
       if (s.options && s.options.mode) field("mode").value = s.options.mode;
       field("changes_only").checked = Boolean(s.options && s.options.changed_since === "last_run");
-      if (s.source && s.source.url) field("url").value = s.source.url;
+      const source = s.source || {};
+      field("source_type").value = source.type === "s3" ? "s3" : "url";
+      if (source.type === "s3") {
+        field("src_url").value = source.url || "";
+        field("pick").value = source.pick || "newest";
+      } else if (source.url) field("url").value = source.url;
+      credentials.src.hadStored = Boolean(source.credentials);
+      credentials.src.show(source.type === "s3" ? source.credentials : null);
+      const destination = (s.options && s.options.destination) || null;
+      field("deliver").checked = Boolean(destination);
+      field("dst_url").value = destination ? destination.url || "" : "";
+      credentials.dst.hadStored = Boolean(destination && destination.credentials);
+      credentials.dst.show(destination ? destination.credentials : null);
+      field("compression").value = (s.options && s.options.compression) === "gzip" ? "gzip" : "none";
       toggleKind();
       document.getElementById("form-title").textContent = `Edit “${s.name}”`;
       document.getElementById("save-schedule").textContent = "Save changes";
