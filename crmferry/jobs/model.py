@@ -64,6 +64,17 @@ def job_json(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def shown_event_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """An outbox event's payload as answers show it: credentials redacted wherever they
+    are (a job's options, a schedule's source) and, for a job object (written by the
+    database's `crmferry_job_payload`), a batch's files as `job_json` lists them."""
+    shown: dict[str, Any] = redacted(payload)
+    if "job_type" in shown and "status" in shown and "id" in shown:
+        row = {"items": payload.get("items"), "options": payload.get("options"), **shown}
+        shown["items"] = _items(str(shown["id"]), row)
+    return shown
+
+
 def _items(job_id: str, row: dict[str, Any]) -> list[dict[str, Any]] | None:
     """A batch's files in the order they run: each one's results once it has run, its
     input before (None for a job of one file)."""

@@ -13,6 +13,7 @@ from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import NotFound, ValidationFailed
 from crmferry.jobs.kinds import JobKind, NewJob, register
+from crmferry.jobs.model import shown_event_payload
 from crmferry.jobs.registry import Registry
 from crmferry.records import DataType
 
@@ -40,7 +41,7 @@ class Event:
             row["type"],
             row["job_id"],
             row["schedule_id"],
-            row["payload"],
+            shown_event_payload(row["payload"]),
             row["context"],
             row["created_at"],
         )

@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 
 from crmferry.config import Settings
 from crmferry.db import Conn
-from crmferry.jobs.model import rfc3339
+from crmferry.jobs.model import rfc3339, shown_event_payload
 from crmferry.notify.events import register_event_type, write_event
 
 DELIVERY_JOB_TYPE = "webhook_delivery"
@@ -84,7 +84,7 @@ def event_body(event: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": event["type"],
         "timestamp": rfc3339(event["created_at"]),
-        "data": event["payload"],
+        "data": shown_event_payload(event["payload"]),
     }
 
 

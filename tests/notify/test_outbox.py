@@ -3,6 +3,7 @@ finishes a job; the payload is the API's job object; events stay in their organi
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 from crmferry.config import Settings
 from crmferry.db import Database
 from crmferry.jobs import engine
-from crmferry.jobs.model import job_json
+from crmferry.jobs.model import job_json, shown_event_payload
 from tests.conftest import Org
 from tests.jobrun import run_job, worker_database
 from tests.jobs.conftest import add_jobs
@@ -44,7 +45,7 @@ def test_a_completed_job_has_one_event_whose_payload_is_the_job_object(
     assert event["type"] == "job.completed"
     assert event["organization_id"] == org.id
     assert event["dispatched_at"] is None
-    assert _comparable(event["payload"]) == _comparable(job_json(done))
+    assert _comparable(shown_event_payload(event["payload"])) == _comparable(job_json(done))
 
 
 def test_a_failed_run_rolls_its_data_back_but_keeps_its_event(
@@ -106,3 +107,25 @@ def test_events_are_seen_by_their_organization_only(
             )
     with db.tenant(mine.id) as conn:
         assert len(conn.execute("SELECT * FROM events WHERE job_id = %s", [job_id]).fetchall()) == 1
+
+
+def test_an_events_job_object_shows_credentials_as_set_and_a_batchs_files_as_the_api_does(
+    db: Database, settings: Settings, org: Org
+) -> None:
+    [job_id] = add_jobs(db, org, options={"result": "a,b\n"})
+    sealed = {"access_key_id": "AKIAEXAMPLE", "secret_access_key": "s3cr3t"}
+    with db.owner_connect() as conn:
+        conn.execute(
+            "UPDATE scheduled_jobs SET options = options || %s::jsonb,"
+            ' items = \'[{"file_name": "a.csv", "data_type": "contacts",'
+            ' "counts": {"inserted": 1}, "report_path": "k"}]\' WHERE id = %s',
+            [json.dumps({"destination": {"url": "s3://b/k", "credentials": sealed}}), job_id],
+        )
+    done = run_job(db, settings, org.id, job_id)
+    [event] = events_of(db, job_id)
+    assert event["payload"]["options"]["destination"]["credentials"] == sealed  # as stored
+    shown = shown_event_payload(event["payload"])
+    assert "s3cr3t" not in json.dumps(shown) and "AKIAEXAMPLE" not in json.dumps(shown)
+    assert shown["options"]["destination"]["credentials"]["set"] is True
+    assert shown["items"] == job_json(done)["items"]
+    assert shown["items"][0]["error_report_url"] == f"/api/v1/jobs/{job_id}/errors?item=1"
