@@ -22,6 +22,7 @@ from crmferry.errors import CrmFerryError, JobCancelled, LeaseLost, ValidationFa
 from crmferry.imports import merge, staging, validate
 from crmferry.imports.mapping import suggest_mapping, validate_mapping_for_mode
 from crmferry.imports.options import ImportOptions, parse_import_options, refuse_unknown_options
+from crmferry.imports.read_problems import ReadProblems
 from crmferry.imports.reading import ReadLimits, iter_rows, sniff
 from crmferry.imports.report import write_report
 from crmferry.imports.uploads import get_upload, upload_path
@@ -192,15 +193,19 @@ def _run(
     estimate = upload["row_estimate"]
     clock = _StageClock(ctx.job_id)
     staging.create_raw_table(conn, fields)
+    problems = ReadProblems()
+    problems.create_table(conn)
+
+    def staged(done: int) -> None:
+        problems.flush(conn)
+        ctx.progress(done, max(done, estimate or 0) or None)
+
     total = staging.copy_rows(
-        conn,
-        fields,
-        positions,
-        iter_rows(path, info, limits),
-        lambda done: ctx.progress(done, max(done, estimate or 0) or None),
+        conn, fields, positions, iter_rows(path, info, limits, problems.add), staged
     )
     clock.lap("staged", total)
     plan = validate.build_rows(conn, data_type, fields, options)
+    problems.mark_rows(conn)
     counts = merge.count_rows(conn)
     clock.lap("validated", total)
     aborted = counts.failed > 0 and options.on_error == "abort"

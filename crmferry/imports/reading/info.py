@@ -4,6 +4,7 @@ under (`ReadLimits`) and the shape of a record."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,30 @@ SAMPLE_BYTES = 64 * 1024
 
 Record = tuple[int, list[str]]
 """(row number as the user counts it, the row's cells as text)."""
+
+
+class FlawedCells(list[str]):
+    """The cells of a record a reader could read only in part (an unclosed quote): what
+    went wrong, and the position of the cell where it did."""
+
+    def __init__(self, cells: list[str], problem: str, cell: int) -> None:
+        super().__init__(cells)
+        self.problem = problem
+        self.cell = cell
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A row the file itself gets wrong, found while reading: it becomes the row's error,
+    as a bad cell does, so that nothing is lost without a word."""
+
+    row_number: int
+    column: str
+    message: str
+
+
+ProblemSink = Callable[[RowProblem], None]
+"""Where `iter_rows` reports each RowProblem it meets."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from crmferry.imports.reading.info import (
     DEFAULT_LIMITS,
     SAMPLE_BYTES,
     FileInfo,
+    ProblemSink,
     ReadLimits,
     Record,
     StrPath,
@@ -29,13 +30,17 @@ def sniff(path: StrPath, limits: ReadLimits = DEFAULT_LIMITS) -> FileInfo:
 
 
 def iter_rows(
-    path: StrPath, info: FileInfo, limits: ReadLimits = DEFAULT_LIMITS
+    path: StrPath,
+    info: FileInfo,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    problems: ProblemSink | None = None,
 ) -> Iterator[Record]:
     """Stream the data rows of the file `sniff` described as (row_number, cells),
     numbered as the user counts them (header = row 1).
 
     Rows shorter than the header are padded with ""; longer ones keep their
-    extra cells (trailing empty ones dropped) for the validator to report.
+    extra cells (trailing empty ones dropped). Each row the file gets wrong (wider than
+    the header, or run on by an unclosed quote) is told to `problems` as a RowProblem.
     Memory stays bounded whatever the file's size. Raises FileUnreadable if the
     file no longer matches `info` or cannot be decoded, ValidationFailed past a limit.
     """
@@ -47,6 +52,6 @@ def iter_rows(
                 "The file's header row is not the one found when it was uploaded; "
                 "was the file replaced?"
             )
-        yield from data_rows(records, header_row, headers, limits)
+        yield from data_rows(records, header_row, headers, limits, problems)
     finally:
         records.close()  # closes the file (and the workbook) even when the caller stops early

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 
 from crmferry.errors import FileUnreadable, ValidationFailed
-from crmferry.imports.reading.info import ReadLimits, Record
+from crmferry.imports.reading.info import FlawedCells, ProblemSink, ReadLimits, Record, RowProblem
 
 PREVIEW_ROWS = 20
 
@@ -43,13 +43,18 @@ def split_header(records: Iterator[Record], none_found: str = NO_HEADER) -> tupl
 
 
 def data_rows(
-    records: Iterator[Record], header_row: int, headers: Sequence[str], limits: ReadLimits
+    records: Iterator[Record],
+    header_row: int,
+    headers: Sequence[str],
+    limits: ReadLimits,
+    problems: ProblemSink | None = None,
 ) -> Iterator[Record]:
     """The records after the header, shaped to its width, blank ones skipped.
 
     Rows shorter than the header are padded with ""; longer ones keep their extra
-    cells (trailing empty ones dropped) for the validator to report. ValidationFailed
-    past `limits.max_rows` data rows or at a cell longer than `limits.max_cell_chars`.
+    cells (trailing empty ones dropped), and each such row, like a record the reader
+    could read only in part, is told to `problems`. ValidationFailed past
+    `limits.max_rows` data rows or at a cell longer than `limits.max_cell_chars`.
     """
     width = len(headers)
     for number, cells in records:
@@ -66,12 +71,36 @@ def data_rows(
         row = _fit(cells, width)
         if len(joined) > limits.max_cell_chars:
             _check_cell_sizes(number, row, headers, limits)
+        if problems is not None and (len(row) > width or isinstance(cells, FlawedCells)):
+            problems(_row_problem(number, cells, row, headers))
         yield number, row
 
 
 def preview_rows(rows: Iterable[Record]) -> tuple[tuple[str, ...], ...]:
     """The first PREVIEW_ROWS data rows, as the upload shows them."""
     return tuple(tuple(row) for _, row in islice(rows, PREVIEW_ROWS))
+
+
+def _row_problem(
+    number: int, cells: list[str], row: list[str], headers: Sequence[str]
+) -> RowProblem:
+    """What is wrong with a row read in part, or wider than the header."""
+    if isinstance(cells, FlawedCells):
+        return RowProblem(number, _column_name(cells.cell, headers), cells.problem)
+    width = len(headers)
+    extra = row[width:]
+    shown = ", ".join(repr(c if len(c) <= 40 else c[:37] + "...") for c in extra[:5])
+    more = f" and {len(extra) - 5} more" if len(extra) > 5 else ""
+    which = "cell holds" if len(extra) == 1 else "cells hold"
+    message = (
+        f"has {len(row)} cells, but the header has {width} columns: the extra {which} "
+        f"{shown}{more} (is a delimiter inside a value that is not quoted?)"
+    )
+    return RowProblem(number, _column_name(width, headers), message)
+
+
+def _column_name(index: int, headers: Sequence[str]) -> str:
+    return headers[index] if index < len(headers) else f"Column {index + 1}"
 
 
 def _unique(names: list[str]) -> list[str]:
