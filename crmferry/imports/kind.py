@@ -25,7 +25,7 @@ from crmferry.imports.options import ImportOptions, parse_import_options, refuse
 from crmferry.imports.read_problems import ReadProblems
 from crmferry.imports.reading import ReadLimits, iter_rows, sniff
 from crmferry.imports.report import write_report
-from crmferry.imports.uploads import get_upload, upload_path
+from crmferry.imports.uploads import get_upload, read_choices, upload_path
 from crmferry.jobs.kinds import (
     JobContext,
     JobKind,
@@ -186,7 +186,7 @@ def _run(
     data_type = get_data_type(ctx.job["data_type"])
     path = upload_path(settings, upload["storage_path"])
     limits = ReadLimits.from_settings(settings)
-    info = sniff(path, limits)
+    info = sniff(path, limits, read_choices(upload, options.as_dict()))
     headers = list(info.headers)
     fields = list(mapping.values())
     positions = [headers.index(h) for h in mapping]

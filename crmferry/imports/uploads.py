@@ -21,16 +21,17 @@ from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import NotFound, PayloadTooLarge
 from crmferry.ids import id_or_not_found
-from crmferry.imports.reading import FileInfo, ReadLimits, sniff
+from crmferry.imports.reading import NO_CHOICES, FileInfo, ReadChoices, ReadLimits, sniff
 
 CHUNK_BYTES = 1024 * 1024
 
 _INSERT_UPLOAD = """
 INSERT INTO uploads (id, organization_id, created_by, file_name, size_bytes, sha256,
-                     storage_path, format, encoding, delimiter, headers, row_estimate, data_type)
+                     storage_path, format, encoding, delimiter, headers, row_estimate, data_type,
+                     header_row, sheet)
 VALUES (%(id)s, crmferry_current_org(), %(created_by)s, %(file_name)s, %(size_bytes)s,
         %(sha256)s, %(storage_path)s, %(format)s, %(encoding)s, %(delimiter)s,
-        %(headers)s::jsonb, %(row_estimate)s, %(data_type)s)
+        %(headers)s::jsonb, %(row_estimate)s, %(data_type)s, %(header_row)s, %(sheet)s)
 """
 
 _GET_UPLOAD = "SELECT * FROM uploads WHERE id = %s"
@@ -64,10 +65,11 @@ def store_upload(
     file_name: str,
     chunks: Iterable[bytes],
     data_type: str | None,
+    choices: ReadChoices = NO_CHOICES,
 ) -> dict[str, Any]:
     """Write `chunks` into the organization's file store (PayloadTooLarge past
     CRMFERRY_MAX_UPLOAD_BYTES, reading stops there), sniff the file (FileUnreadable,
-    ValidationFailed) and record it on `conn`; the upload row, `headers` a list.
+    ValidationFailed) as `choices` say and record it on `conn`; the upload row, `headers` a list.
 
     Whatever goes wrong, the partial or unusable file is removed before the error
     propagates, also an error raised by `chunks` itself (a download that breaks off).
@@ -78,7 +80,7 @@ def store_upload(
         for chunk in chunks:
             writer.write(chunk)
         writer.close()
-        info = sniff(writer.path, ReadLimits.from_settings(settings))
+        info = sniff(writer.path, ReadLimits.from_settings(settings), choices)
         values = upload_values(upload_id, created_by, file_name, writer, relative, info, data_type)
         record_upload(conn, values)
     except BaseException:
@@ -156,12 +158,25 @@ def upload_values(
         "headers": json.dumps(list(info.headers)),
         "row_estimate": info.row_estimate,
         "data_type": data_type,
+        "header_row": info.header_row,
+        "sheet": info.sheet,
     }
 
 
 def record_upload(conn: Conn, values: dict[str, Any]) -> None:
     """Insert the upload row (values as in the `uploads` table)."""
     conn.execute(_INSERT_UPLOAD, values)
+
+
+def read_choices(upload: dict[str, Any], options: dict[str, Any] | None = None) -> ReadChoices:
+    """How to read a stored upload again: as it was read when uploaded (its encoding,
+    header row and sheet), unless the import's options choose another header row or sheet."""
+    options = options or {}
+    return ReadChoices(
+        encoding=upload["encoding"],
+        header_row=options.get("header_row") or upload["header_row"],
+        sheet=options.get("sheet") or upload["sheet"],
+    )
 
 
 def get_upload(conn: Conn, upload_id: object) -> dict[str, Any]:

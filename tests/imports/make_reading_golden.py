@@ -70,8 +70,57 @@ def broken_files() -> None:
     )
 
 
+def encoded_files() -> None:
+    # Excel on Chinese Windows saves "CSV (逗号分隔)" in the ANSI code page: GBK/GB18030.
+    (FILES / "gb18030_contacts.csv").write_bytes(
+        _crlf(
+            [
+                "姓名,电子邮件地址,手机,公司,职务,城市,备注",
+                "王小明,wang.xm@example.cn,138 0013 8000,北京数据科技有限公司,销售经理,北京,老客户",
+                "李华,li.hua@example.cn,139 0139 0000,上海贸易公司,采购主管,上海,展会认识",
+                "张伟,zhang.wei@example.cn,137 0137 0000,深圳电子厂,总经理,深圳,需要报价",
+                "陈静,chen.jing@example.cn,136 0136 0000,广州物流,客户经理,广州,",
+            ]
+        ).encode("gb18030")
+    )
+    # Outlook on Japanese Windows exports contacts in Shift-JIS (cp932); three rows only.
+    (FILES / "shiftjis_three_rows.csv").write_bytes(
+        _crlf(
+            [
+                "姓,名,電子メール アドレス,会社,部署,役職",
+                "山田,太郎,taro.yamada@example.jp,株式会社サンプル,営業部,部長",
+                "佐藤,花子,hanako.sato@example.jp,テスト商事,総務課,主任",
+            ]
+        ).encode("cp932")
+    )
+    # Excel for Mac's "CSV (Macintosh)": Mac Roman, CR line endings.
+    (FILES / "macroman_euro.csv").write_bytes(
+        "".join(
+            line + "\r"
+            for line in [
+                "Name,Email,Company,Notes",
+                "René Lefèvre,rene@example.fr,Café Crème,Budget 5 000 €",
+                "Zoë Brontë,zoe@example.co.uk,Bröntë & Co,Paid € 120 – thanks",
+                "Jürgen Groß,juergen@example.de,Straße AG,Øresund office",
+            ]
+        ).encode("mac-roman")
+    )
+    # FileMaker writes a line break inside a field as a vertical tab (0x0B).
+    (FILES / "filemaker_vertical_tab.csv").write_bytes(
+        _crlf(
+            [
+                '"First Name","Last Name","Email","Address"',
+                '"Ada","Lovelace","ada@example.com","12 St James\x0bLondon"',
+                '"Bob","Stone","bob@example.com","1 Main St\x0bFlat 2\x0bLeeds"',
+                '"Cid","Moreno","cid@example.com","Calle Mayor 3"',
+            ]
+        ).encode()
+    )
+
+
 def main() -> None:
     broken_files()
+    encoded_files()
 
 
 if __name__ == "__main__":

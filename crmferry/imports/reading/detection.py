@@ -18,16 +18,17 @@ from dataclasses import dataclass
 from crmferry.errors import FileUnreadable
 from crmferry.imports.reading import text, xlsx
 from crmferry.imports.reading.archive import archive_members
-from crmferry.imports.reading.info import FileInfo, ReadLimits, Record, StrPath
+from crmferry.imports.reading.info import FileInfo, ReadChoices, ReadLimits, Record, StrPath
 
 
 @dataclass(frozen=True)
 class Reader:
-    """One file format. `sniff(path, head, limits)` describes a file of it (`head` is its
-    first SAMPLE_BYTES); `records(path, info, limits)` streams all of its records,
+    """One file format. `sniff(path, head, limits, choices)` describes a file of it
+    (`head` is its first SAMPLE_BYTES) as the user's choices say; `records(path, info,
+    limits)` streams all of its records,
     header and blank ones included, as (row number, cells), closing the file when closed."""
 
-    sniff: Callable[[StrPath, bytes, ReadLimits], FileInfo]
+    sniff: Callable[[StrPath, bytes, ReadLimits, ReadChoices], FileInfo]
     records: Callable[[StrPath, FileInfo, ReadLimits], Generator[Record, None, None]]
 
 

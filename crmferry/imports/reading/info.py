@@ -75,7 +75,9 @@ class FileInfo:
     """What sniffing found: enough to show the file and to read it again with `iter_rows`.
 
     `format` names the reader (`csv` for every text table, `xlsx`). `encoding` and
-    `delimiter` are None for XLSX; `sheet` is None for text. `preview` rows have the
+    `delimiter` are None for workbooks; `sheet` is None for text. `encoding_confidence`
+    (0-1), `encoding_note` and `encoding_alternatives` say how sure detection is of a
+    text file's encoding; `sheets` lists a workbook's worksheets. `preview` rows have the
     shape `iter_rows` yields. `row_estimate` counts the data rows after the header:
     exact for text up to 64 KiB, else extrapolated from the sample; for XLSX, the
     sheet's declared size (or a streamed count).
@@ -89,3 +91,28 @@ class FileInfo:
     row_estimate: int
     header_row: int = 1
     sheet: str | None = None
+    encoding_confidence: float | None = None
+    encoding_note: str | None = None
+    encoding_alternatives: tuple[str, ...] = ()
+    sheets: tuple[SheetInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class SheetInfo:
+    """A worksheet of a workbook: its name and whether the workbook hides it."""
+
+    name: str
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class ReadChoices:
+    """What the user chose instead of what detection finds: the text encoding, the
+    header row (1-based, as the file numbers its rows) and the sheet (by name)."""
+
+    encoding: str | None = None
+    header_row: int | None = None
+    sheet: str | None = None
+
+
+NO_CHOICES = ReadChoices()

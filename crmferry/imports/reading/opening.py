@@ -8,9 +8,11 @@ from crmferry.errors import FileUnreadable
 from crmferry.imports.reading.detection import detect_format, reader
 from crmferry.imports.reading.info import (
     DEFAULT_LIMITS,
+    NO_CHOICES,
     SAMPLE_BYTES,
     FileInfo,
     ProblemSink,
+    ReadChoices,
     ReadLimits,
     Record,
     StrPath,
@@ -18,15 +20,18 @@ from crmferry.imports.reading.info import (
 from crmferry.imports.reading.rows import data_rows, split_header
 
 
-def sniff(path: StrPath, limits: ReadLimits = DEFAULT_LIMITS) -> FileInfo:
-    """Describe the file at `path`: format, encoding, delimiter, headers, preview, row estimate.
+def sniff(
+    path: StrPath, limits: ReadLimits = DEFAULT_LIMITS, choices: ReadChoices = NO_CHOICES
+) -> FileInfo:
+    """Describe the file at `path`: format, encoding, delimiter, headers, preview, row
+    estimate; read as `choices` (the user's encoding, header row, sheet) say.
 
     Raises FileUnreadable for a file that is empty, binary or not a table, and
     ValidationFailed when a limit is exceeded in what sniffing reads.
     """
     with open(path, "rb") as file:
         head = file.read(SAMPLE_BYTES)
-    return reader(detect_format(path, head)).sniff(path, head, limits)
+    return reader(detect_format(path, head)).sniff(path, head, limits, choices)
 
 
 def iter_rows(

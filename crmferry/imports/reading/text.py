@@ -19,9 +19,11 @@ from typing import Any
 from crmferry.errors import FileUnreadable
 from crmferry.imports.reading.charset import decode_sample, detect_encoding
 from crmferry.imports.reading.info import (
+    NO_CHOICES,
     SAMPLE_BYTES,
     FileInfo,
     FlawedCells,
+    ReadChoices,
     ReadLimits,
     Record,
     StrPath,
@@ -35,16 +37,21 @@ MAX_LINE_CHARS = 16 * 1024 * 1024
 _SNIFF_RECORDS = 100
 # Above this share of control characters a "text" file is really binary.
 _MAX_CONTROL_SHARE = 0.01
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# (FileMaker writes a line break inside a cell as a vertical tab, \x0b: it is text.)
+_CONTROL = re.compile(r"[\x00-\x08\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def sniff_text(path: StrPath, head: bytes, limits: ReadLimits) -> FileInfo:
-    """Describe the text table whose first SAMPLE_BYTES are `head`.
+def sniff_text(
+    path: StrPath, head: bytes, limits: ReadLimits, choices: ReadChoices = NO_CHOICES
+) -> FileInfo:
+    """Describe the text table whose first SAMPLE_BYTES are `head`, read in the encoding
+    `choices` names if it names one.
 
     FileUnreadable for binary content or a sample without a line break;
     ValidationFailed when a limit is exceeded in the sample."""
     whole = os.path.getsize(path) <= len(head)
-    encoding = detect_encoding(path, head)
+    found = detect_encoding(path, head, choices.encoding)
+    encoding = found.name
     text = decode_sample(head, encoding, final=whole)
     _reject_control_characters(text)
     complete = text if whole else _cut_after_last_line_break(text)
@@ -60,7 +67,18 @@ def sniff_text(path: StrPath, head: bytes, limits: ReadLimits) -> FileInfo:
     else:
         estimate = _extrapolate(path, len(parsed), len(head) * len(complete) / len(text))
         estimate = max(estimate - header_row, len(preview))
-    return FileInfo("csv", encoding, delimiter, tuple(headers), preview, estimate, header_row)
+    return FileInfo(
+        "csv",
+        encoding,
+        delimiter,
+        tuple(headers),
+        preview,
+        estimate,
+        header_row,
+        encoding_confidence=found.confidence,
+        encoding_note=found.note,
+        encoding_alternatives=found.alternatives,
+    )
 
 
 def text_records(

@@ -31,7 +31,14 @@ from openpyxl.xml.constants import SHARED_STRINGS
 
 from crmferry.errors import CrmFerryError, FileUnreadable, ValidationFailed
 from crmferry.imports.reading.archive import check_archive, check_read_whole, reason
-from crmferry.imports.reading.info import FileInfo, ReadLimits, Record, StrPath
+from crmferry.imports.reading.info import (
+    NO_CHOICES,
+    FileInfo,
+    ReadChoices,
+    ReadLimits,
+    Record,
+    StrPath,
+)
 from crmferry.imports.reading.rows import data_rows, preview_rows, split_header
 from crmferry.imports.reading.xlsx_parts import (
     SharedStrings,
@@ -54,7 +61,9 @@ Values = tuple[int, list[Any]]
 T = TypeVar("T")
 
 
-def sniff_xlsx(path: StrPath, head: bytes, limits: ReadLimits) -> FileInfo:
+def sniff_xlsx(
+    path: StrPath, head: bytes, limits: ReadLimits, choices: ReadChoices = NO_CHOICES
+) -> FileInfo:
     """Describe the workbook's sheet: headers, preview, row estimate, sheet title.
 
     FileUnreadable for a workbook that cannot be opened or read, or whose first

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from crmferry.errors import CrmFerryError, PayloadTooLarge, ValidationFailed
 from crmferry.imports.mapping import suggest_mapping
 from crmferry.imports.reading import ReadLimits, sniff
+from crmferry.imports.reading_choices import read_choices_of, reading_facts
 from crmferry.imports.uploads import (
     LimitedWriter,
     new_upload_location,
@@ -105,8 +106,9 @@ class _Parts:
 async def create_upload(
     request: Request, principal: MemberPrincipal, db: DB, settings: AppSettings
 ) -> dict[str, Any]:
-    """Multipart field `file` (optional `data_type`) → the upload with headers, a 20-row
-    preview and a suggested mapping. 413 past CRMFERRY_MAX_UPLOAD_BYTES (reading stops
+    """Multipart field `file` (optional `data_type`, and `encoding`, `header_row`, `sheet`
+    to read it otherwise than detected) → the upload with headers, a 20-row preview, what
+    was detected and a suggested mapping. 413 past CRMFERRY_MAX_UPLOAD_BYTES (reading stops
     there), 415/422 for a file that cannot be read (it is not kept)."""
     limit = settings.max_upload_bytes
     declared = request.headers.get("content-length", "")
@@ -131,7 +133,8 @@ async def create_upload(
         parser.finalize()
         writer.close()
         file_name, data_type = _checked_parts(parts)
-        info = await run_in_threadpool(sniff, path, ReadLimits.from_settings(settings))
+        choices = read_choices_of(parts.fields)
+        info = await run_in_threadpool(sniff, path, ReadLimits.from_settings(settings), choices)
         values = upload_values(
             upload_id, principal.user_id, file_name, writer, relative, info, data_type
         )
@@ -157,6 +160,7 @@ async def create_upload(
         "headers": headers,
         "preview": [list(row) for row in info.preview[:20]],
         "row_estimate": info.row_estimate,
+        **reading_facts(info),
         "data_type": data_type,
         "suggested_data_type": suggested_type,
         "suggested_mapping": suggested,
