@@ -53,9 +53,8 @@ def prepare_import(
         )
     upload = get_upload(conn, body["upload_id"])
     parsed = parse_import_options(body.get("options"))
-    checked = validate_mapping_for_mode(
-        data_type, list(upload["headers"]), body.get("mapping") or {}, parsed.mode
-    )
+    headers = _headers(settings, upload, parsed)
+    checked = validate_mapping_for_mode(data_type, headers, body.get("mapping") or {}, parsed.mode)
     return NewJob(
         options=parsed.as_dict(),
         mapping=checked,
@@ -152,8 +151,9 @@ def _fetched_input(
 ) -> tuple[dict[str, str], ImportOptions]:
     """The mapping and options of a job whose file was just fetched, checked against the
     file's headers: the schedule's (or its template's) mapping, else the suggested one."""
-    data_type, headers = get_data_type(ctx.job["data_type"]), list(upload["headers"])
+    data_type = get_data_type(ctx.job["data_type"])
     options = parse_import_options(ctx.job["options"])
+    headers = _headers(ctx.settings, upload, options)
     mapping = ctx.job["mapping"]
     suggested = mapping is None
     if mapping is None:
@@ -165,6 +165,17 @@ def _fetched_input(
         raise ValidationFailed(
             f"The file from {location} does not fit {which}. {exc.detail}", exc.errors
         ) from None
+
+
+def _headers(settings: Settings, upload: dict[str, Any], options: ImportOptions) -> list[str]:
+    """The upload's headers as the import reads them: read again from the file when the
+    options choose another header row or sheet than the upload's."""
+    same_row = options.header_row in (None, upload["header_row"])
+    if same_row and options.sheet in (None, upload["sheet"]):
+        return list(upload["headers"])
+    path = upload_path(settings, upload["storage_path"])
+    choices = read_choices(upload, options.as_dict())
+    return list(sniff(path, ReadLimits.from_settings(settings), choices).headers)
 
 
 def _forget(settings: Settings, fetched: dict[str, Any] | None) -> None:

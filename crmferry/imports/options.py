@@ -6,6 +6,9 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, cast
 
 from crmferry.errors import ValidationFailed
+from crmferry.imports.reading_choices import header_row_of
+
+MAX_SHEET = 255
 
 Mode = Literal["insert", "update", "upsert"]
 OnError = Literal["skip", "abort"]
@@ -27,12 +30,20 @@ class ImportOptions:
     dry_run: bool = False
     date_format: DateFormat = "auto"
     decimal: DecimalMark = "."
+    header_row: int | None = None  # the file's header row, when not the upload's
+    sheet: str | None = None  # a workbook's sheet, when not the upload's
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The options as stored; the reading ones only when chosen (else the upload's)."""
+        options = asdict(self)
+        for key in _READING_KEYS:
+            if options[key] is None:
+                del options[key]
+        return options
 
 
 OPTION_KEYS = tuple(f.name for f in fields(ImportOptions))
+_READING_KEYS = ("header_row", "sheet")
 
 
 def refuse_unknown_options(raw: dict[str, Any], also: tuple[str, ...] = ()) -> None:
@@ -75,6 +86,7 @@ def parse_import_options(raw: dict[str, Any] | None) -> ImportOptions:
     dry_run = raw.get("dry_run", False)
     if not isinstance(dry_run, bool):
         errors.append({"field": "options.dry_run", "message": "must be true or false"})
+    header_row, sheet = _reading(raw, errors)
     if errors:
         summary = "; ".join(f"{e['field']} {e['message']}" for e in errors)
         raise ValidationFailed(f"The import options are not valid: {summary}.", errors)
@@ -85,4 +97,20 @@ def parse_import_options(raw: dict[str, Any] | None) -> ImportOptions:
         dry_run=bool(dry_run),
         date_format=cast(DateFormat, date_format or defaults.date_format),
         decimal=cast(DecimalMark, mark or defaults.decimal),
+        header_row=header_row,
+        sheet=sheet,
     )
+
+
+def _reading(raw: dict[str, Any], errors: list[Any]) -> tuple[int | None, str | None]:
+    """The `header_row` and `sheet` options (None when absent), each error appended."""
+    header_row = None
+    try:
+        header_row = header_row_of(raw.get("header_row"), "options.header_row")
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
+    sheet = raw.get("sheet")
+    if sheet is not None and (not isinstance(sheet, str) or not 0 < len(sheet) <= MAX_SHEET):
+        errors.append({"field": "options.sheet", "message": "must be a sheet's name"})
+        sheet = None
+    return header_row, sheet

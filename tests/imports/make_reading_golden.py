@@ -118,9 +118,49 @@ def encoded_files() -> None:
     )
 
 
+def preamble_files() -> None:
+    # LinkedIn's Connections.csv (Settings → Data privacy → Get a copy of your data).
+    (FILES / "linkedin_connections.csv").write_bytes(
+        "".join(
+            line + "\n"
+            for line in [
+                "Notes:",
+                '"When exporting your connection data, you may notice that some of the email '
+                "addresses are missing. You will only see email addresses for connections who "
+                "have allowed their connections to see or download their email address using "
+                "this setting https://www.linkedin.com/psettings/privacy/email. You can learn "
+                'more here https://www.linkedin.com/help/linkedin/answer/261"',
+                "",
+                "First Name,Last Name,URL,Email Address,Company,Position,Connected On",
+                "Ada,Lovelace,https://www.linkedin.com/in/ada-lovelace,ada@example.com,"
+                "Analytical Engines,Mathematician,02 Dec 2026",
+                "Grace,Hopper,https://www.linkedin.com/in/grace-hopper,,US Navy,"
+                "Rear Admiral,15 Nov 2026",
+                "Alan,Turing,https://www.linkedin.com/in/alan-turing,alan@example.co.uk,"
+                '"University of Manchester, Computing Lab",Reader,01 Oct 2026',
+            ]
+        ).encode()
+    )
+    # A CRM report exported as CSV: its title and run date above the table.
+    (FILES / "report_title_lines.csv").write_bytes(
+        _crlf(
+            [
+                '"Contacts by Account"',
+                '"As of 02/12/2026 09:14 · Ada Admin"',
+                '""',
+                '"First Name","Last Name","Title","Account Name","Email","Phone","Mailing City"',
+                '"Ada","Lovelace","Mathematician","Analytical Engines","ada@example.com",'
+                '"+44 20 7946 0000","London"',
+                '"Bob","Stone","Buyer","Stone & Sons","bob@example.com","+1 555 0100","Leeds"',
+            ]
+        ).encode()
+    )
+
+
 def main() -> None:
     broken_files()
     encoded_files()
+    preamble_files()
 
 
 if __name__ == "__main__":

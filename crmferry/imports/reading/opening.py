@@ -51,7 +51,7 @@ def iter_rows(
     """
     records = reader(info.format).records(path, info, limits)
     try:
-        header_row, headers = split_header(records)
+        header_row, headers = split_header(records, header_row=info.header_row)
         if tuple(headers) != tuple(info.headers):
             raise FileUnreadable(
                 "The file's header row is not the one found when it was uploaded; "

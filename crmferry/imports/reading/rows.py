@@ -30,16 +30,45 @@ def is_blank(cells: Sequence[str]) -> bool:
 
 
 NO_HEADER = "The file has no header row: it holds no data at all."
+# The header is looked for among this many non-blank rows at the start of a table.
+HEADER_SCAN_ROWS = 50
 
 
-def split_header(records: Iterator[Record], none_found: str = NO_HEADER) -> tuple[int, list[str]]:
-    """Consume records up to the first non-blank one, the header; its number and names.
+def find_header_row(records: Sequence[Record]) -> int | None:
+    """The number of the header row among the first records of a table: the first row
+    with at least two cells, and at least half as many as the table's rows usually have
+    (a preamble's "Notes:" line or a report's title has fewer). None when no row
+    qualifies (a one-column file): the first non-blank row is then the header."""
+    rows = [(n, cells) for n, cells in records if not is_blank(cells)][:HEADER_SCAN_ROWS]
+    counts = [sum(1 for cell in cells if cell.strip()) for _, cells in rows]
+    if not counts:
+        return None
+    usual = max(set(counts), key=lambda c: (counts.count(c), c))
+    least = max(2, (usual + 1) // 2)
+    return next((n for (n, _), count in zip(rows, counts, strict=True) if count >= least), None)
 
-    FileUnreadable, saying `none_found`, when every record is blank."""
+
+def split_header(
+    records: Iterator[Record], none_found: str = NO_HEADER, header_row: int | None = None
+) -> tuple[int, list[str]]:
+    """Consume records up to the header, row `header_row` if given, else the first
+    non-blank one; its number and names.
+
+    FileUnreadable, saying `none_found`, when every record is blank, and saying so when
+    row `header_row` is blank or not there."""
     for number, cells in records:
-        if not is_blank(cells):
+        if header_row is None and not is_blank(cells):
             return number, clean_headers(cells)
-    raise FileUnreadable(none_found)
+        if header_row is not None and number >= header_row:
+            if number > header_row or is_blank(cells):
+                break
+            return number, clean_headers(cells)
+    if header_row is None:
+        raise FileUnreadable(none_found)
+    raise FileUnreadable(
+        f"Row {header_row:,} cannot be the header row: it is blank or beyond the rows "
+        "read for the preview. Choose the row that holds the column names."
+    )
 
 
 def data_rows(

@@ -28,7 +28,13 @@ from crmferry.imports.reading.info import (
     Record,
     StrPath,
 )
-from crmferry.imports.reading.rows import data_rows, is_blank, preview_rows, split_header
+from crmferry.imports.reading.rows import (
+    data_rows,
+    find_header_row,
+    is_blank,
+    preview_rows,
+    split_header,
+)
 
 DELIMITERS = (",", ";", "\t", "|")
 
@@ -58,8 +64,10 @@ def sniff_text(
     delimiter = _choose_delimiter(complete)
     # a sample that ends inside a quoted cell leaves its last record out, incomplete
     parsed = list(csv_records(_Lines(_sample_lines(complete)), delimiter, final=whole))
-    records = enumerate(parsed, start=1)
-    header_row, headers = split_header(records)
+    numbered = list(enumerate(parsed, start=1))
+    wanted = choices.header_row or find_header_row(numbered)
+    records = iter(numbered)
+    header_row, headers = split_header(records, header_row=wanted)
     rows = data_rows(records, header_row, headers, limits)
     preview = preview_rows(rows)
     if whole:

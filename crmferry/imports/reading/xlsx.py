@@ -20,7 +20,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from itertools import islice
+from itertools import chain, islice
 from typing import Any, TypeVar, cast
 
 from openpyxl.packaging.relationship import get_rels_path
@@ -39,7 +39,13 @@ from crmferry.imports.reading.info import (
     Record,
     StrPath,
 )
-from crmferry.imports.reading.rows import data_rows, preview_rows, split_header
+from crmferry.imports.reading.rows import (
+    HEADER_SCAN_ROWS,
+    data_rows,
+    find_header_row,
+    preview_rows,
+    split_header,
+)
 from crmferry.imports.reading.xlsx_parts import (
     SharedStrings,
     date_styles,
@@ -72,11 +78,14 @@ def sniff_xlsx(
         sheet = _first_sheet(book)
         declared = _guarded(lambda: declared_rows(book.archive, sheet.part))  # may be wrong
         rows = _sheet_values(book, sheet, _SharedStringRefs(), most=SNIFF_MAX_ROWS)
-        records = _resolved(book, rows)
+        resolved = _resolved(book, rows)
+        first = list(islice(resolved, HEADER_SCAN_ROWS))
+        records = chain(first, resolved)
         header_row, headers = split_header(
             records,
             f"The sheet '{sheet.title}' has no header row in its first {SNIFF_MAX_ROWS:,} "
             "rows: they are blank.",
+            choices.header_row or find_header_row(first),
         )
         preview = preview_rows(data_rows(records, header_row, headers, limits))
         if declared is not None and declared - header_row >= len(preview):

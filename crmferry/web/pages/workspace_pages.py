@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from crmferry.imports.reading.charset import CHOOSABLE_ENCODINGS
 from crmferry.records import DATA_TYPES
 from crmferry.web.deps import DB, AppSettings, CurrentPrincipal
 from crmferry.web.pages.rendering import load_shell, render
@@ -29,6 +30,7 @@ def import_export(
         data_types=list(DATA_TYPES.values()),
         data_types_public=[t.as_public() for t in DATA_TYPES.values()],
         min_lead_seconds=settings.min_lead_seconds,
+        encodings=CHOOSABLE_ENCODINGS,
     )
 
 

@@ -15,7 +15,8 @@ from pydantic_core import PydanticCustomError
 
 from crmferry.exports.filters import MAX_IN_VALUES, OPS
 from crmferry.exports.options import DELIMITERS, FORMATS
-from crmferry.imports.options import DATE_FORMATS, DECIMAL_MARKS, MODES, ON_ERROR
+from crmferry.imports.options import DATE_FORMATS, DECIMAL_MARKS, MAX_SHEET, MODES, ON_ERROR
+from crmferry.imports.reading_choices import MAX_HEADER_ROW
 from crmferry.web.api.models.base import Choice, JsonValue, RequestBody, Text
 
 MAX_MAPPED_COLUMNS = 1000
@@ -37,6 +38,15 @@ class ImportOptions(RequestBody):
     )
     date_format: Annotated[Text, Choice(lambda: DATE_FORMATS, enforce=False)] | None = None
     decimal: Annotated[Text, Choice(lambda: DECIMAL_MARKS, enforce=False)] | None = None
+    header_row: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_HEADER_ROW,
+        description="The file's header row (1-based), when not the one the upload found.",
+    )
+    sheet: Annotated[Text, Field(max_length=MAX_SHEET)] | None = Field(
+        default=None, description="A workbook's sheet (by name), when not the upload's."
+    )
 
 
 Mapping = Annotated[

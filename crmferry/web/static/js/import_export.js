@@ -82,11 +82,43 @@
         CF.el("label", { for: id }, header),
         CF.el("select", { id, "data-header": header }, fieldOptions(type, suggested)));
     }));
+    renderReadChoices(card, upload);
     card.querySelector(".upload-result").hidden = false;
     loadTemplates(card);
   }
 
-  async function upload(card, file) {
+  // How the file was read (encoding, header row, sheet), each changeable: a change sends
+  // the file again with that choice, and the preview shows its effect.
+  function renderReadChoices(card, upload) {
+    const box = card.querySelector(".read-choices");
+    const note = box.querySelector(".encoding-note");
+    note.textContent = upload.encoding_note || "";
+    note.hidden = !upload.encoding_note;
+    const encoding = box.querySelector('[name="encoding"]');
+    const names = [upload.encoding, ...(upload.encoding_alternatives || []), ...(box.dataset.encodings || "").split(" ")];
+    encoding.replaceChildren(...[...new Set(names.filter(Boolean))].map((name) =>
+      CF.el("option", { value: name, selected: name === upload.encoding }, name === upload.encoding && upload.encoding_label ? `${upload.encoding_label}` : name)));
+    box.querySelector(".encoding-choice").hidden = !upload.encoding;
+    box.querySelector('[name="header_row"]').value = upload.header_row || 1;
+    const sheets = upload.sheets || [];
+    const sheet = box.querySelector('[name="sheet"]');
+    sheet.replaceChildren(...sheets.map((s) =>
+      CF.el("option", { value: s.name, selected: s.name === upload.sheet }, s.name + (s.hidden ? " (hidden)" : ""))));
+    box.querySelector(".sheet-choice").hidden = sheets.length < 2;
+  }
+
+  function readChoices(card) {
+    const box = card.querySelector(".read-choices");
+    const choices = {};
+    for (const name of ["encoding", "header_row", "sheet"]) {
+      const input = box.querySelector(`[name="${name}"]`);
+      if (!input.closest("[hidden]") && input.value) choices[name] = input.value;
+    }
+    return choices;
+  }
+
+  async function upload(card, file, choices = {}) {
+    card.file = file;
     const form = card.querySelector(".import-form");
     const status = form.querySelector(".job-status");
     CF.clearProblems(form);
@@ -94,6 +126,7 @@
     const body = new FormData();
     body.append("file", file);
     body.append("data_type", card.dataset.type);
+    for (const [name, value] of Object.entries(choices)) body.append(name, value);
     try {
       card.upload = await CF.api("POST", "/uploads", body);
       status.textContent = "";
@@ -201,6 +234,9 @@
     const input = form.querySelector('input[type="file"]');
     const zone = form.querySelector("[data-dropzone]");
     input.addEventListener("change", () => { if (input.files[0]) upload(card, input.files[0]); });
+    card.querySelector(".read-choices").addEventListener("change", () => {
+      if (card.file) upload(card, card.file, readChoices(card));
+    });
     zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
     zone.addEventListener("dragleave", () => zone.classList.remove("over"));
     zone.addEventListener("drop", (e) => {
