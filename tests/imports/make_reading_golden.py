@@ -9,6 +9,7 @@ The text files are byte-for-byte reproducible.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 FILES = Path(__file__).parent / "files"
@@ -157,10 +158,87 @@ def preamble_files() -> None:
     )
 
 
+# A legacy CRM's Excel export: a hidden lookup sheet first (as Access and ACT! exports
+# keep their value lists), the contacts, and a second visible sheet.
+WORKBOOK_HEADER = ["Contact ID", "First Name", "Last Name", "E-mail", "Zip", "Created", "Amount"]
+WORKBOOK_ROWS = [
+    ["00042", "Ada", "Lovelace", "ada@example.com", "02134", dt.date(2026, 3, 1), 1234.5],
+    ["00043", "Bob", "Stone", "bob@example.com", "00501", dt.date(2025, 12, 31), 0.1],
+    ["00044", "Cid", "Moreno", "cid@example.com", "28013", dt.date(2026, 1, 15), 99],
+]
+LOOKUP_ROWS = [["Status"], ["lead"], ["customer"]]
+NOTES_ROWS = [["Note", "Author"], ["Imported from the old CRM", "Ada"]]
+
+
+def xls_workbook() -> None:
+    import xlwt  # type: ignore[import-untyped]  # test-only: writes Excel 97-2003
+
+    book = xlwt.Workbook(encoding="utf-8")
+    lookups = book.add_sheet("Lookups")
+    lookups.visibility = 1  # hidden
+    contacts = book.add_sheet("Contacts")
+    notes = book.add_sheet("Notes")
+    dates = xlwt.easyxf(num_format_str="YYYY-MM-DD")
+    text = xlwt.easyxf(num_format_str="@")
+    for sheet, rows in ((lookups, LOOKUP_ROWS), (notes, NOTES_ROWS)):
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                sheet.write(r, c, value)
+    for c, name in enumerate(WORKBOOK_HEADER):
+        contacts.write(0, c, name)
+    for r, row in enumerate(WORKBOOK_ROWS, start=1):
+        for c, value in enumerate(row):
+            style = (
+                dates if isinstance(value, dt.date) else text if isinstance(value, str) else None
+            )
+            contacts.write(r, c, value, style) if style else contacts.write(r, c, value)
+    book.set_active_sheet(1)
+    book.save(str(FILES / "legacy_contacts.xls"))
+
+
+def ods_workbook() -> None:
+    from odf.opendocument import OpenDocumentSpreadsheet  # test-only: writes ODS
+    from odf.style import Style, TableProperties
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
+
+    doc = OpenDocumentSpreadsheet()
+    hidden = Style(name="hidden", family="table")
+    hidden.addElement(TableProperties(display="false"))
+    doc.automaticstyles.addElement(hidden)
+
+    def cell(value: object) -> TableCell:
+        if isinstance(value, dt.date):
+            made = TableCell(valuetype="date", datevalue=value.isoformat())
+        elif isinstance(value, int | float):
+            made = TableCell(valuetype="float", value=str(value))
+        else:
+            made = TableCell(valuetype="string")
+        made.addElement(P(text=value.isoformat() if isinstance(value, dt.date) else str(value)))
+        return made
+
+    def table(name: str, rows: list[list[object]], style: Style | None = None) -> Table:
+        made = Table(name=name, stylename=style) if style else Table(name=name)
+        for row in rows:
+            line = TableRow()
+            for value in row:
+                line.addElement(cell(value))
+            made.addElement(line)
+        return made
+
+    doc.spreadsheet.addElement(table("Lookups", list(LOOKUP_ROWS), hidden))
+    rows: list[list[object]] = [list(WORKBOOK_HEADER), *WORKBOOK_ROWS]
+    doc.spreadsheet.addElement(table("Contacts", rows))
+    doc.spreadsheet.addElement(table("Notes", list(NOTES_ROWS)))
+    doc.save(str(FILES / "legacy_contacts.ods"))
+
+
 def main() -> None:
     broken_files()
     encoded_files()
     preamble_files()
+    xls_workbook()
+    ods_workbook()
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ looks at. The archive's sizes are checked (`archive`) before anything is parsed.
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 import re
 import zipfile
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -31,12 +29,14 @@ from openpyxl.xml.constants import SHARED_STRINGS
 
 from crmferry.errors import CrmFerryError, FileUnreadable, ValidationFailed
 from crmferry.imports.reading.archive import check_archive, check_read_whole, reason
+from crmferry.imports.reading.cells import cell_text
 from crmferry.imports.reading.info import (
     NO_CHOICES,
     FileInfo,
     ReadChoices,
     ReadLimits,
     Record,
+    SheetInfo,
     StrPath,
 )
 from crmferry.imports.reading.rows import (
@@ -75,7 +75,7 @@ def sniff_xlsx(
     FileUnreadable for a workbook that cannot be opened or read, or whose first
     SNIFF_MAX_ROWS rows are blank; ValidationFailed past a limit."""
     with _open_book(path, limits) as book:
-        sheet = _first_sheet(book)
+        sheet = _first_sheet(book, choices.sheet)
         declared = _guarded(lambda: declared_rows(book.archive, sheet.part))  # may be wrong
         rows = _sheet_values(book, sheet, _SharedStringRefs(), most=SNIFF_MAX_ROWS)
         resolved = _resolved(book, rows)
@@ -92,7 +92,18 @@ def sniff_xlsx(
             estimate = declared - header_row
         else:  # no usable dimension
             estimate = max(_count_row_elements(book.archive, sheet) - header_row, len(preview))
-    return FileInfo("xlsx", None, None, tuple(headers), preview, estimate, header_row, sheet.title)
+    sheets = tuple(SheetInfo(s.title, s.state != "visible") for s in book.sheets)
+    return FileInfo(
+        "xlsx",
+        None,
+        None,
+        tuple(headers),
+        preview,
+        estimate,
+        header_row,
+        sheet.title,
+        sheets=sheets,
+    )
 
 
 def xlsx_records(
@@ -106,34 +117,6 @@ def xlsx_records(
         strings = _guarded(lambda: SharedStrings.load(book.archive, book.strings_path))
         for number, values in _sheet_values(book, sheet, strings):
             yield number, [cell_text(value) for value in values]
-
-
-def cell_text(value: object) -> str:
-    """A cell value as the text a CSV export would hold (dates as ISO 8601)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _float_text(value)
-    if isinstance(value, dt.datetime):
-        if value.time() == dt.time():
-            return value.date().isoformat()
-        return value.isoformat(sep=" ")
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    return str(value)
-
-
-def _float_text(value: float) -> str:
-    # Excel keeps 15 significant digits: 0.1 + 0.2 shows as 0.3, and so do we.
-    if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return format(value, ".15g")
 
 
 # ---------------------------------------------------------------- the workbook
@@ -217,7 +200,8 @@ def _first_sheet(book: _Book, title: str | None = None) -> _Sheet:
         sheets = [s for s in sheets if s.title == title]
     visible = [s for s in sheets if s.state == "visible"]
     if not sheets:
-        missing = f"no sheet named '{title}'" if title else "no worksheet"
+        names = ", ".join(f"'{s.title}'" for s in book.sheets)
+        missing = f"no sheet named '{title}'; it has {names}" if title else "no worksheet"
         raise FileUnreadable(f"The XLSX workbook has {missing}.")
     return (visible or sheets)[0]
 
