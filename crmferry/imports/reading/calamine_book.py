@@ -94,6 +94,21 @@ def records_of(format_name: str) -> Any:
 
 
 @contextmanager
+def sheet_records(
+    path: StrPath, format_name: str, title: str, most: int | None = None
+) -> Iterator[tuple[Iterator[Record], int]]:
+    """The rows of sheet `title` (see `_records`) and its last row's number, the workbook
+    open until the block ends. The caller has checked the file (`archive`)."""
+    book = _guarded(format_name, lambda: calamine.CalamineWorkbook.from_path(str(path)))
+    try:
+        sheet = _guarded(format_name, lambda: book.get_sheet_by_name(title))
+        last_row = sheet.end[0] + 1 if sheet.end else 0
+        yield _records(format_name, sheet, most), last_row
+    finally:
+        book.close()
+
+
+@contextmanager
 def _opened(path: StrPath, format_name: str, limits: ReadLimits) -> Iterator[Any]:
     if format_name == "ods":
         check_archive(path, limits)
@@ -126,13 +141,15 @@ def _chosen_sheet(sheets: list[SheetInfo], title: str | None, format_name: str) 
 
 
 def _records(format_name: str, sheet: Any, most: int | None = None) -> Iterator[Record]:
-    """The sheet's rows as text, numbered as the spreadsheet numbers them."""
-    start_row, start_column = sheet.start or (0, 0)
+    """The sheet's rows as text, numbered as the spreadsheet numbers them. calamine gives
+    every row from the first (blank ones too) but its cells only from the first column
+    that holds one: the columns before it are put back, blank."""
+    _, start_column = sheet.start or (0, 0)
     pad = [""] * start_column
     rows = islice(sheet.iter_rows(), most)
     try:
-        for offset, values in enumerate(rows):
-            yield start_row + offset + 1, pad + [cell_text(v) for v in values]
+        for number, values in enumerate(rows, start=1):
+            yield number, pad + [cell_text(v) for v in values]
     except CrmFerryError:
         raise
     except Exception as exc:  # a malformed sheet surfaces mid-stream
