@@ -96,3 +96,12 @@ def test_filemaker_vertical_tabs_are_line_breaks(importer: Importer, org: Org) -
     assert job["status"] == "completed", job["error_message"]
     rows = importer.rows(org, "SELECT address FROM contacts WHERE email = 'bob@example.com'")
     assert rows == [{"address": "1 Main St\nFlat 2\nLeeds"}]
+
+
+def test_every_detected_encoding_is_read_again_by_the_run(importer: Importer, org: Org) -> None:
+    # cp1252 leaves 0x81 undefined: the file is read as ISO-8859-1, by the upload and the run
+    content = "Name,Email\nJosé,jose@example.com\n".encode("cp1252") + b"X\x81,x@example.com\n"
+    upload = importer.upload(org.member, content)
+    assert upload["encoding"] == "iso8859-1"
+    job = importer.run(org, importer.create(org, "contacts", upload["id"], {"Name": "name"}))
+    assert job["status"] == "completed", job["error_message"]

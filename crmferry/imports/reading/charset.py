@@ -74,7 +74,7 @@ LEGACY_ENCODINGS = (
     "mac-turkish",
     "mac-iceland",
     "mac-latin2",
-    "latin-1",
+    "iso8859-1",
 )
 UNICODE_ENCODINGS = ("utf-8", "utf-8-sig", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
 CHOOSABLE_ENCODINGS = UNICODE_ENCODINGS + LEGACY_ENCODINGS
@@ -108,7 +108,7 @@ LABELS = {
     "mac-turkish": "Mac Turkish",
     "mac-iceland": "Mac Icelandic",
     "mac-latin2": "Mac Central European",
-    "latin-1": "ISO-8859-1 (Latin-1)",
+    "iso8859-1": "ISO-8859-1 (Latin-1)",
 }
 
 # Two encodings read a sample "equally well" when the share of odd characters in their
@@ -191,7 +191,7 @@ def _detect_legacy_encoding(path: StrPath, sample: bytes) -> Encoding:
     if _first_decode_error(path, name) is not None:
         if name != "cp1252":
             raise FileUnreadable(f"The file mixes text encodings: part of it is not {name}.")
-        name, confidence = "latin-1", min(confidence, 0.6)
+        name, confidence = "iso8859-1", min(confidence, 0.6)
     return Encoding(name, confidence, close[:3], _note(name, confidence, close))
 
 
@@ -213,7 +213,7 @@ def _scored(sample: bytes) -> list[tuple[str, float, str]]:
             if name == "cp1252" and _cp1252_but_undefined(telling):
                 # Western text with a byte cp1252 leaves undefined: latin-1 keeps it
                 scored.append(
-                    ("latin-1", _oddity(_latin1_text(telling), name), telling.decode("latin-1"))
+                    ("iso8859-1", _oddity(_latin1_text(telling), name), telling.decode("latin-1"))
                 )
             continue
         if _CONTROL.search(text):
