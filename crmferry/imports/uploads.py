@@ -38,11 +38,16 @@ _GET_UPLOAD = "SELECT * FROM uploads WHERE id = %s"
 
 
 def store_file(
-    conn: Conn, settings: Settings, principal: Principal, source: Path, data_type: str | None
+    conn: Conn,
+    settings: Settings,
+    principal: Principal,
+    source: Path,
+    data_type: str | None,
+    choices: ReadChoices = NO_CHOICES,
 ) -> dict[str, Any]:
-    """Copy `source` into the file store (size-limited, hashed, in chunks), sniff it and
-    record it; the upload row. The stored copy is removed when it cannot be used.
-    403 for a viewer."""
+    """Copy `source` into the file store (size-limited, hashed, in chunks), sniff it as
+    `choices` say and record it; the upload row. The stored copy is removed when it
+    cannot be used. 403 for a viewer."""
     principal.require("member")
     with source.open("rb") as file:
         return store_upload(
@@ -53,6 +58,7 @@ def store_file(
             file_name=source.name,
             chunks=_file_chunks(file),
             data_type=data_type,
+            choices=choices,
         )
 
 
