@@ -87,7 +87,7 @@ def test_a_chosen_encoding_the_file_is_not_in_is_refused(importer: Importer, org
     assert "utf-8" in response.json()["detail"]
 
 
-def test_filemaker_vertical_tabs_are_line_breaks(importer: Importer, org: Org) -> None:
+def test_filemaker_vertical_tabs_are_text_kept_as_written(importer: Importer, org: Org) -> None:
     upload = _upload(importer, org, "filemaker_vertical_tab.csv")
     assert upload["encoding"] == "utf-8" and upload["encoding_confidence"] == 1.0
     mapping = {"First Name": "first_name", "Last Name": "last_name", "Email": "email"}
@@ -95,7 +95,7 @@ def test_filemaker_vertical_tabs_are_line_breaks(importer: Importer, org: Org) -
     job = importer.run(org, importer.create(org, "contacts", str(upload["id"]), mapping))
     assert job["status"] == "completed", job["error_message"]
     rows = importer.rows(org, "SELECT address FROM contacts WHERE email = 'bob@example.com'")
-    assert rows == [{"address": "1 Main St\nFlat 2\nLeeds"}]
+    assert rows == [{"address": "1 Main St\x0bFlat 2\x0bLeeds"}]
 
 
 def test_every_detected_encoding_is_read_again_by_the_run(importer: Importer, org: Org) -> None:

@@ -80,8 +80,7 @@ def data_rows(
 ) -> Iterator[Record]:
     """The records after the header, shaped to its width, blank ones skipped.
 
-    A vertical tab in a cell (FileMaker's line break) becomes a line break. Rows
-    shorter than the header are padded with ""; longer ones keep their extra
+    Rows shorter than the header are padded with ""; longer ones keep their extra
     cells (trailing empty ones dropped), and each such row, like a record the reader
     could read only in part, is told to `problems`. ValidationFailed past
     `limits.max_rows` data rows or at a cell longer than `limits.max_cell_chars`.
@@ -99,8 +98,6 @@ def data_rows(
         if not joined or joined.isspace():
             continue
         row = _fit(cells, width)
-        if "\x0b" in joined:  # FileMaker's line break inside a cell
-            row = [cell.replace("\x0b", "\n") for cell in row]
         if len(joined) > limits.max_cell_chars:
             _check_cell_sizes(number, row, headers, limits)
         if problems is not None and (len(row) > width or isinstance(cells, FlawedCells)):
