@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import openpyxl
 import pytest
 from playwright.sync_api import expect
 
@@ -46,3 +47,43 @@ def test_the_header_row_found_is_shown_and_can_be_changed(new_page: NewPage, org
     card.get_by_test_id("header-row").fill("1")
     card.get_by_test_id("header-row").press("Enter")
     expect(card.locator("table.preview thead")).to_contain_text("Notes:")
+
+
+def test_a_workbooks_sheets_are_offered_hidden_ones_marked(new_page: NewPage, org: Org) -> None:
+    page = new_page(org, org.member)
+    page.goto("/")
+    card = open_panel(page, "contacts", "import")
+    _choose(card, "legacy_contacts.xls")
+    select = card.get_by_test_id("sheet-select")
+    expect(select).to_have_value("Contacts")
+    expect(select.locator("option")).to_have_text(["Lookups (hidden)", "Contacts", "Notes"])
+    expect(card.get_by_test_id("encoding-select")).to_be_hidden()
+    select.select_option("Notes")
+    expect(card.locator("table.preview thead")).to_contain_text("Author")
+    expect(card.locator("table.preview tbody")).to_contain_text("Imported from the old CRM")
+
+
+def test_another_sheet_finds_its_own_header_row(
+    new_page: NewPage, org: Org, tmp_path: Path
+) -> None:
+    book = openpyxl.Workbook()
+    first = book.active
+    assert first is not None
+    first.title = "Contacts"
+    first.append(["Name", "Email"])
+    first.append(["Ada", "ada@example.com"])
+    report = book.create_sheet("Report")
+    report.append(["Pipeline, Q4"])
+    report.append(["Deal", "Stage", "Amount"])
+    report.append(["Big one", "won", 1200])
+    book.save(tmp_path / "book.xlsx")
+    page = new_page(org, org.member)
+    page.goto("/")
+    card = open_panel(page, "contacts", "import")
+    card.get_by_label("Choose or drop a CSV or XLSX file").set_input_files(
+        str(tmp_path / "book.xlsx")
+    )
+    expect(card.get_by_test_id("header-row")).to_have_value("1")
+    card.get_by_test_id("sheet-select").select_option("Report")
+    expect(card.get_by_test_id("header-row")).to_have_value("2")
+    expect(card.locator("table.preview thead")).to_contain_text("Stage")

@@ -114,10 +114,13 @@
       const input = box.querySelector(`[name="${name}"]`);
       if (!input.closest("[hidden]") && input.value) choices[name] = input.value;
     }
+    // the header row is found again in another sheet or encoding, unless the user set it
+    if (box.dataset.headerChosen !== "true") delete choices.header_row;
     return choices;
   }
 
   async function upload(card, file, choices = {}) {
+    if (card.file !== file) card.querySelector(".read-choices").dataset.headerChosen = "false";
     card.file = file;
     const form = card.querySelector(".import-form");
     const status = form.querySelector(".job-status");
@@ -234,7 +237,9 @@
     const input = form.querySelector('input[type="file"]');
     const zone = form.querySelector("[data-dropzone]");
     input.addEventListener("change", () => { if (input.files[0]) upload(card, input.files[0]); });
-    card.querySelector(".read-choices").addEventListener("change", () => {
+    const choicesBox = card.querySelector(".read-choices");
+    choicesBox.addEventListener("change", (event) => {
+      if (event.target.name === "header_row") choicesBox.dataset.headerChosen = "true";
       if (card.file) upload(card, card.file, readChoices(card));
     });
     zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
