@@ -48,4 +48,8 @@ def reading_facts(info: FileInfo) -> dict[str, Any]:
         "header_row": info.header_row,
         "sheet": info.sheet,
         "sheets": [{"name": s.name, "hidden": s.hidden} for s in info.sheets],
+        "read_problems": [
+            {"row_number": p.row_number, "column": p.column, "message": p.message}
+            for p in info.problems
+        ],
     }

@@ -87,3 +87,15 @@ def test_another_sheet_finds_its_own_header_row(
     card.get_by_test_id("sheet-select").select_option("Report")
     expect(card.get_by_test_id("header-row")).to_have_value("2")
     expect(card.locator("table.preview thead")).to_contain_text("Stage")
+
+
+def test_broken_rows_of_the_preview_are_named_before_the_import(
+    new_page: NewPage, org: Org
+) -> None:
+    page = new_page(org, org.member)
+    page.goto("/")
+    card = open_panel(page, "contacts", "import")
+    _choose(card, "hubspot_unclosed_quote.csv")
+    expect(card.get_by_test_id("read-problems")).to_contain_text("Row 3, column “Company Name”")
+    _choose(card, "hubspot_nul_cell.csv")
+    expect(card.get_by_test_id("read-problems")).to_be_hidden()

@@ -59,6 +59,17 @@ def test_an_unclosed_quote_is_its_rows_error_and_the_rows_after_it_import(
     assert companies == [{"company": "Park, Dee & Co"}]
 
 
+def test_the_upload_names_the_broken_rows_it_previews(importer: Importer, org: Org) -> None:
+    name = "hubspot_unclosed_quote.csv"
+    upload = importer.upload(org.member, (FILES / name).read_bytes(), name=name)
+    (problem,) = upload["read_problems"]
+    assert problem["row_number"] == 3 and problem["column"] == "Company Name"
+    assert "never closed" in problem["message"]
+    name = "hubspot_extra_cells.csv"
+    upload = importer.upload(org.member, (FILES / name).read_bytes(), name=name)
+    assert [p["row_number"] for p in upload["read_problems"]] == [3]
+
+
 def test_an_unclosed_quote_reaching_the_end_of_the_file_is_a_row_error(
     importer: Importer, org: Org
 ) -> None:

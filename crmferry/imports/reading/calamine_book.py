@@ -33,6 +33,7 @@ from crmferry.imports.reading.info import (
 )
 from crmferry.imports.reading.rows import (
     HEADER_SCAN_ROWS,
+    PreviewProblems,
     data_rows,
     find_header_row,
     preview_rows,
@@ -61,7 +62,8 @@ def sniffer(format_name: str) -> Any:
                 f"The sheet '{title}' has no header row: its first rows are blank.",
                 choices.header_row or find_header_row(first),
             )
-            preview = preview_rows(data_rows(rest, header_row, headers, limits))
+            problems = PreviewProblems()
+            preview = preview_rows(data_rows(rest, header_row, headers, limits, problems.add))
             last_row = sheet.end[0] + 1 if sheet.end else header_row
             estimate = max(last_row - header_row, len(preview))
         return FileInfo(
@@ -74,6 +76,7 @@ def sniffer(format_name: str) -> Any:
             header_row,
             title,
             sheets=tuple(sheets),
+            problems=tuple(problems),
         )
 
     return sniff_book

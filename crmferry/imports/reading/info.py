@@ -77,7 +77,8 @@ class FileInfo:
     `format` names the reader (`csv` for every text table, `xlsx`). `encoding` and
     `delimiter` are None for workbooks; `sheet` is None for text. `encoding_confidence`
     (0-1), `encoding_note` and `encoding_alternatives` say how sure detection is of a
-    text file's encoding; `sheets` lists a workbook's worksheets. `preview` rows have the
+    text file's encoding; `sheets` lists a workbook's worksheets; `problems` are the
+    RowProblems of the rows sniffing read (at most PREVIEW_ROWS). `preview` rows have the
     shape `iter_rows` yields. `row_estimate` counts the data rows after the header:
     exact for text up to 64 KiB, else extrapolated from the sample; for XLSX, the
     sheet's declared size (or a streamed count).
@@ -95,6 +96,7 @@ class FileInfo:
     encoding_note: str | None = None
     encoding_alternatives: tuple[str, ...] = ()
     sheets: tuple[SheetInfo, ...] = ()
+    problems: tuple[RowProblem, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,14 @@ def data_rows(
         yield number, row
 
 
+class PreviewProblems(list[RowProblem]):
+    """The RowProblems of the rows a sniff reads, the first PREVIEW_ROWS of them."""
+
+    def add(self, problem: RowProblem) -> None:
+        if len(self) < PREVIEW_ROWS:
+            self.append(problem)
+
+
 def preview_rows(rows: Iterable[Record]) -> tuple[tuple[str, ...], ...]:
     """The first PREVIEW_ROWS data rows, as the upload shows them."""
     return tuple(tuple(row) for _, row in islice(rows, PREVIEW_ROWS))

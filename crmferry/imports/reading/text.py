@@ -29,6 +29,7 @@ from crmferry.imports.reading.info import (
     StrPath,
 )
 from crmferry.imports.reading.rows import (
+    PreviewProblems,
     data_rows,
     find_header_row,
     is_blank,
@@ -68,7 +69,8 @@ def sniff_text(
     wanted = choices.header_row or find_header_row(numbered)
     records = iter(numbered)
     header_row, headers = split_header(records, header_row=wanted)
-    rows = data_rows(records, header_row, headers, limits)
+    problems = PreviewProblems()
+    rows = data_rows(records, header_row, headers, limits, problems.add)
     preview = preview_rows(rows)
     if whole:
         estimate = len(preview) + sum(1 for _ in rows)
@@ -86,6 +88,7 @@ def sniff_text(
         encoding_confidence=found.confidence,
         encoding_note=found.note,
         encoding_alternatives=found.alternatives,
+        problems=tuple(problems),
     )
 
 

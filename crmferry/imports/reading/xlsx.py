@@ -41,6 +41,7 @@ from crmferry.imports.reading.info import (
 )
 from crmferry.imports.reading.rows import (
     HEADER_SCAN_ROWS,
+    PreviewProblems,
     data_rows,
     find_header_row,
     preview_rows,
@@ -87,7 +88,8 @@ def sniff_xlsx(
             "rows: they are blank.",
             choices.header_row or find_header_row(first),
         )
-        preview = preview_rows(data_rows(records, header_row, headers, limits))
+        problems = PreviewProblems()
+        preview = preview_rows(data_rows(records, header_row, headers, limits, problems.add))
         if declared is not None and declared - header_row >= len(preview):
             estimate = declared - header_row
         else:  # no usable dimension
@@ -103,6 +105,7 @@ def sniff_xlsx(
         header_row,
         sheet.title,
         sheets=sheets,
+        problems=tuple(problems),
     )
 
 

@@ -113,6 +113,12 @@ class Me(Answer):
     organization: Organization
 
 
+class ReadProblem(Answer):
+    row_number: int
+    column: str
+    message: str
+
+
 class SheetFacts(Answer):
     name: str
     hidden: bool = Field(description="Hidden in the workbook: never read unless chosen.")
@@ -153,6 +159,12 @@ class Upload(Answer):
     sheet: str | None = Field(default=None, description="The sheet read (workbooks).")
     sheets: list[SheetFacts] = Field(
         default_factory=list, description="A workbook's worksheets, in the workbook's order."
+    )
+    read_problems: list[ReadProblem] = Field(
+        default_factory=list,
+        description="Rows the file itself gets wrong among those read for the preview (an "
+        "unclosed quote, more cells than the header), at most 20: each will be an error "
+        "of its row in the import.",
     )
     data_type: str | None
     suggested_data_type: str | None

@@ -105,6 +105,11 @@
     sheet.replaceChildren(...sheets.map((s) =>
       CF.el("option", { value: s.name, selected: s.name === upload.sheet }, s.name + (s.hidden ? " (hidden)" : ""))));
     box.querySelector(".sheet-choice").hidden = sheets.length < 2;
+    const problems = box.querySelector(".read-problems");
+    const found = upload.read_problems || [];
+    problems.replaceChildren(...found.map((p) =>
+      CF.el("li", {}, `Row ${p.row_number}, column “${p.column}” ${p.message}.`)));
+    problems.hidden = found.length === 0;
   }
 
   function readChoices(card) {
