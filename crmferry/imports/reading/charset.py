@@ -114,7 +114,17 @@ LABELS = {
 # Two encodings read a sample "equally well" when the share of odd characters in their
 # text (see `_oddity`) differs by no more than this.
 _TIE = 0.02
-_TELLING_BYTES = 8 * 1024  # of the sample's lines that hold non-ASCII bytes
+_TELLING_BYTES = 8 * 1024
+# Non-ASCII characters a sample needs before a language model may break a tie.
+_LANGUAGE_CHARS = 12
+_CLEAR_LEAD = 0.05
+_LATIN_CODE_PAGES = frozenset(
+    {"cp1252", "cp1250", "cp1254", "cp1257", "iso8859-1", "iso8859-2", "iso8859-15", "cp850"}
+    | {"mac-roman", "mac-latin2", "mac-turkish", "mac-iceland"}
+)
+_MAC_ROMAN_VARIANTS = frozenset(
+    {"mac-turkish", "mac-iceland", "mac-croatian", "mac-romanian"}
+)  # of the sample's lines that hold non-ASCII bytes
 
 
 def detect_encoding(path: StrPath, head: bytes, chosen: str | None = None) -> Encoding:
@@ -169,7 +179,7 @@ def _detect_legacy_encoding(path: StrPath, sample: bytes) -> Encoding:
     within _TIE of the best, the first in LEGACY_ENCODINGS wins (Mac Roman first when
     lines end in CR alone, as Excel for Mac writes them). If cp1252 then fails on a byte
     it leaves undefined, latin-1 (which decodes every byte) is the fallback."""
-    scored = _scored(sample)
+    scored, ranked = _scored(sample)
     if not scored:
         raise FileUnreadable(
             "The file is not text in any encoding we recognise (UTF-8, UTF-16 with a "
@@ -178,11 +188,12 @@ def _detect_legacy_encoding(path: StrPath, sample: bytes) -> Encoding:
         )
     best = min(mess for _, mess, _ in scored)
     ties = [(name, text) for name, mess, text in scored if mess <= best + _TIE]
-    name, text = ties[0]
+    name, text = _tie_winner(ties, ranked)
     others = [(n, m) for n, m, t in scored if t != text]
     close = tuple(n for n, t in ties if t != text)
     confidence = _confidence(best, others, close)
-    if name in _MULTIBYTE and best == 0 and sum(c >= "\x80" for c in text) >= 10:
+    agreed = not close or ranked[:1] == [name]  # charset-normalizer's language model too
+    if name in _MULTIBYTE and best == 0 and agreed and sum(c >= "\x80" for c in text) >= 10:
         # bytes decode strictly as East Asian text, every character plausible: by chance
         # that hardly happens
         confidence = max(confidence, 0.95)
@@ -195,15 +206,31 @@ def _detect_legacy_encoding(path: StrPath, sample: bytes) -> Encoding:
     return Encoding(name, confidence, close[:3], _note(name, confidence, close))
 
 
-def _scored(sample: bytes) -> list[tuple[str, float, str]]:
-    """(encoding, mess, text) for each candidate that decodes the sample's telling lines
-    into text without control characters, in preference order."""
+def _tie_winner(ties: list[tuple[str, str]], ranked: list[str]) -> tuple[str, str]:
+    """Among encodings that read the sample equally well: with enough non-ASCII text to
+    tell languages apart, the one charset-normalizer ranks first (its language models
+    tell Polish from French, Greek from Russian, Korean from Chinese), Mac Roman standing
+    for its regional variants; with little text, the most common (the first)."""
+    names = [name for name, _ in ties]
+    if sum(c >= "\x80" for c in ties[0][1]) >= _LANGUAGE_CHARS:
+        for name in ranked:
+            if name in _MAC_ROMAN_VARIANTS and "mac-roman" in names:
+                name = "mac-roman"
+            if name in names:
+                return ties[names.index(name)]
+    return ties[0]
+
+
+def _scored(sample: bytes) -> tuple[list[tuple[str, float, str]], list[str]]:
+    """(encoding, oddity, text) for each candidate that decodes the sample's telling
+    lines into text without control characters, in preference order; and
+    charset-normalizer's ranking of the encodings it finds."""
     telling = _telling_lines(sample)
     order = list(LEGACY_ENCODINGS)
     if b"\r" in sample and b"\n" not in sample:
         order.insert(0, order.pop(order.index("mac-roman")))
-    found = {codecs.lookup(m.encoding).name for m in charset_normalizer.from_bytes(telling)}
-    order += sorted(found - set(order) - {"utf-8", "ascii"})
+    ranked = _language_ranking(telling)
+    order += sorted(set(ranked) - set(order) - {"utf-8", "ascii"})
     scored = []
     for name in order:
         decoder = codecs.getincrementaldecoder(name)(errors="strict")
@@ -219,7 +246,7 @@ def _scored(sample: bytes) -> list[tuple[str, float, str]]:
         if _CONTROL.search(text):
             continue
         scored.append((name, _oddity(text, name), text))
-    return scored
+    return scored, ranked
 
 
 _MULTIBYTE = frozenset({"gb18030", "cp932", "cp949", "big5", "euc_jp"})
@@ -275,6 +302,24 @@ def _in_gb2312(char: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _language_ranking(telling: bytes) -> list[str]:
+    """charset-normalizer's encodings for `telling`, the best language first. Between
+    Latin code pages (whose texts differ in a few letters) only a clear lead counts
+    (coherence ahead by _CLEAR_LEAD): a few words' language models disagree from one
+    sample to the next; otherwise the list is empty."""
+    matches = list(charset_normalizer.from_bytes(telling))
+    names = [codecs.lookup(m.encoding).name for m in matches]
+    if not names or names[0] not in _LATIN_CODE_PAGES:
+        return names
+    latin = sorted(
+        (m for m in matches if codecs.lookup(m.encoding).name in _LATIN_CODE_PAGES),
+        key=lambda m: -m.coherence,
+    )
+    if len(latin) > 1 and latin[0].coherence - latin[1].coherence < _CLEAR_LEAD:
+        return []
+    return [codecs.lookup(m.encoding).name for m in latin]
 
 
 def _telling_lines(sample: bytes) -> bytes:
