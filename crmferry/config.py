@@ -31,12 +31,19 @@ class Settings(BaseSettings):
     max_xlsx_uncompressed_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
     max_xlsx_part_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
     max_xlsx_ratio: int = Field(default=100, gt=1)
+    # files in one ZIP upload of a batch (POST /uploads/batch)
+    max_zip_entries: int = Field(default=20, gt=0)
+    # a gzip source (URL or S3) stops decompressing past this many bytes (gzip bombs)
+    max_decompressed_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
     fetch_timeout_seconds: float = Field(default=60.0, gt=0)
     fetch_deadline_seconds: float = Field(default=600.0, gt=0)
     # comma-separated CIDRs and host names outbound requests may reach although private
     outbound_allow: str = ""
     smtp_url: str | None = None
     smtp_from: str = "crmferry@localhost"
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    mail_attach_max_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
+    schedule_max_failures: int = Field(default=5, ge=1)
     lease_seconds: int = Field(default=30, ge=2)
     heartbeat_seconds: float | None = None
     max_attempts: int = Field(default=3, ge=1)
@@ -60,6 +67,12 @@ class Settings(BaseSettings):
     app_db_password: str | None = None
     worker_db_password: str | None = None
     log_level: str = "INFO"
+    # a webhook delivery's retries: seconds after each failed attempt (Standard Webhooks)
+    webhook_retry_seconds: str = "5,300,1800,7200,18000,36000,36000"
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0)
+    webhook_disable_after_seconds: int = Field(default=5 * 24 * 3600, ge=0)
+    webhook_rotation_overlap_seconds: int = Field(default=24 * 3600, ge=0)
+    export_alert_rows: int = Field(default=100_000, ge=1)
 
     @field_validator("outbound_allow")
     @classmethod
@@ -68,6 +81,30 @@ class Settings(BaseSettings):
 
         OutboundPolicy.parse(value)
         return value
+
+    @field_validator("webhook_retry_seconds")
+    @classmethod
+    def _retry_seconds_parse(cls, value: str) -> str:
+        _seconds_list(value)
+        return value
+
+    @property
+    def webhook_retry_delays(self) -> tuple[float, ...]:
+        """CRMFERRY_WEBHOOK_RETRY_SECONDS: the wait after each failed attempt, in order."""
+        return _seconds_list(self.webhook_retry_seconds)
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url_parses(cls, value: str | None) -> str | None:
+        from crmferry.errors import ValidationFailed
+        from crmferry.notify.mail.smtp import SmtpServer  # the one parser of the URL
+
+        if value:
+            try:
+                SmtpServer.parse(value)
+            except ValidationFailed as exc:
+                raise ValueError(exc.detail) from None
+        return value or None
 
     @cached_property
     def files_dir(self) -> Path:
@@ -94,6 +131,17 @@ class Settings(BaseSettings):
 
 def _comma_list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def _seconds_list(text: str) -> tuple[float, ...]:
+    """A comma list of non-negative seconds (empty: no retries)."""
+    try:
+        values = tuple(float(item) for item in _comma_list(text))
+    except ValueError:
+        raise ValueError(f"must be a comma-separated list of seconds, not {text!r}") from None
+    if any(not 0 <= v < 10**7 for v in values):
+        raise ValueError("each retry delay must be between 0 and 10,000,000 seconds")
+    return values
 
 
 def load_settings(**overrides: object) -> Settings:

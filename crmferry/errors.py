@@ -86,6 +86,17 @@ class LeaseLost(JobSignal):
     """The worker no longer holds the job (lease expired, claimed elsewhere)."""
 
 
+class RetryLater(JobSignal):
+    """Raised by a kind whose attempt failed for a passing reason (a mail server down):
+    its work is rolled back and the job runs again after `after_seconds` (None: the
+    engine's exponential backoff with jitter), until its attempts are spent."""
+
+    def __init__(self, detail: str, after_seconds: float | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.after_seconds = after_seconds
+
+
 class AlreadyRegistered(CrmFerryError):
     """A job kind or a source type registered under a name already taken: a mistake in
     the code or the plugins, found at start (`replace=True` replaces on purpose)."""

@@ -59,3 +59,23 @@ def set_user_timezone(conn: Conn, user_id: UUID, timezone: str | None) -> None:
     """Set (an IANA name, already checked by `jobs.timing.zone_named`) or clear (None)
     the user's time zone."""
     conn.execute(SET_TIMEZONE, {"tz": timezone, "user": user_id})
+
+
+NOTIFY_PREFERENCE = """
+SELECT notify FROM memberships WHERE organization_id = %(org)s AND user_id = %(user)s
+"""
+
+SET_NOTIFY_PREFERENCE = """
+UPDATE memberships SET notify = %(notify)s WHERE organization_id = %(org)s AND user_id = %(user)s
+"""
+
+
+def notify_preference(conn: Conn, organization_id: UUID, user_id: UUID) -> str:
+    """Which outcomes of their own jobs the member is told of: none, failed or all."""
+    row = conn.execute(NOTIFY_PREFERENCE, {"org": organization_id, "user": user_id}).fetchone()
+    return str(row["notify"]) if row else "failed"
+
+
+def set_notify_preference(conn: Conn, organization_id: UUID, user_id: UUID, notify: str) -> None:
+    """Set the member's preference (none, failed or all; checked by the caller's model)."""
+    conn.execute(SET_NOTIFY_PREFERENCE, {"org": organization_id, "user": user_id, "notify": notify})

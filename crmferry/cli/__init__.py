@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from crmferry.cli import admin, exports, imports, jobs, server
+from crmferry.cli import admin, exports, imports, jobs, server, webhooks
 
 app = typer.Typer(
     help="CRM Ferry: scheduled import/export for CRM data.",
@@ -23,6 +23,8 @@ app.add_typer(admin.orgs_app, name="orgs")
 app.add_typer(admin.users_app, name="users")
 app.add_typer(admin.tokens_app, name="tokens")
 app.add_typer(jobs.jobs_app, name="jobs")
+app.add_typer(webhooks.webhooks_app, name="webhooks")
+app.command("audit")(webhooks.audit)
 
 
 def main() -> None:

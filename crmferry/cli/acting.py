@@ -18,6 +18,7 @@ from uuid import UUID
 
 import httpx
 
+from crmferry import audit
 from crmferry.accounts import admin
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
@@ -141,8 +142,9 @@ class LocalClient:
     def download_result(self, job_id: str, target: Path) -> Path:
         with self._tenant() as conn:
             row = operations.get_job(conn, job_id)
-        if not row["result_path"]:
-            raise NotFound("This job has no result file.")
+            if not row["result_path"]:
+                raise NotFound("This job has no result file.")
+            audit.record_download(conn, self.principal, row, "cli")
         source = resolve_path(self.settings, row["result_path"])
         with source.open("rb") as reader, target.open("wb") as writer:
             while chunk := reader.read(1 << 20):

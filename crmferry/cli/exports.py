@@ -51,6 +51,11 @@ def export_data(
     ),
     tz: str | None = typer.Option(None, "--tz", help="IANA time zone of --at or --every."),
     name: str | None = typer.Option(None, "--name", help="The recurring schedule's name."),
+    changed_since: str | None = typer.Option(
+        None,
+        "--changed-since",
+        help="Only records changed since: an RFC 3339 time, or 'last_run' (with --every).",
+    ),
     output: Path | None = typer.Option(None, "-o", "--output", help="Write the file here."),
     wait: bool = typer.Option(False, "--wait", help="Show progress; exit 1 unless it completes."),
     org: str | None = typer.Option(None, "--org", envvar="CRMFERRY_ORG"),
@@ -69,6 +74,8 @@ def export_data(
     options: dict[str, Any] = {"format": fmt, "filters": [parse_filter(f) for f in filters]}
     if fields:
         options["fields"] = [f.strip() for f in fields.split(",") if f.strip()]
+    if changed_since:
+        options["changed_since"] = changed_since
     with acting_client(org, email, url, token) as client:
         if every:
             schedule = client.create_schedule(

@@ -32,8 +32,16 @@ def parse_map(pairs: list[str]) -> dict[str, str | None]:
 
 @reports_errors
 def import_file(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
-    data_type: str = typer.Option(..., "--type", help="contacts, inventory or bids."),
+    files: list[Path] = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+    data_type: str | None = typer.Option(
+        None, "--type", help="contacts, inventory, bids or bid_items (not with --batch)."
+    ),
+    batch: bool = typer.Option(
+        False,
+        "--batch",
+        help="Import every FILE as one job in one transaction, each typed and mapped from "
+        "its headers, in the order of their links; all or nothing.",
+    ),
     mapping: list[str] = typer.Option(
         [], "--map", help="'Column=field', repeatable; default: the suggested mapping."
     ),
@@ -62,7 +70,40 @@ def import_file(
     url: str | None = typer.Option(None, "--url", envvar="CRMFERRY_URL"),
     token: str | None = typer.Option(None, "--token", envvar="CRMFERRY_TOKEN"),
 ) -> None:
-    """Upload FILE and schedule its import; prints the job id alone on stdout."""
+    """Upload FILE (with --batch: every FILE) and schedule its import; prints the job id
+    alone on stdout."""
+    if batch:
+        if data_type or mapping or template:
+            fail(
+                "--batch types and maps each file from its headers: leave out --type, --map "
+                "and --template."
+            )
+        item_options = {"mode": mode} if mode else {}
+        batch_options: dict[str, Any] = {"on_error": on_error} if on_error else {}
+        if dry_run:
+            batch_options["dry_run"] = True
+        with acting_client(org, email, url, token) as client:
+            items = [
+                {"upload_id": str(client.upload(f)["id"]), "options": item_options} for f in files
+            ]
+            job = client.create_job(
+                {
+                    "job_type": "import_batch",
+                    "items": items,
+                    "options": batch_options,
+                    "scheduled_time": at,
+                    "timezone": tz,
+                }
+            )
+            typer.echo(job["id"])
+            if wait:
+                job = follow(client, job["id"])
+        if wait and job["status"] != "completed":
+            raise typer.Exit(1)
+        return
+    if len(files) != 1:
+        fail("Give one FILE, or several with --batch.")
+    file = files[0]
     if data_type not in DATA_TYPES:
         fail(f"--type must be one of {', '.join(DATA_TYPES)}.")
     options: dict[str, Any] = {
@@ -94,7 +135,7 @@ def import_file(
         if given or template:
             body["mapping"] = given or None
         else:
-            body["mapping"] = _suggested(upload, data_type)
+            body["mapping"] = _suggested(upload, str(data_type))
         job = client.create_job({**body, "upload_id": str(upload["id"])})
         typer.echo(job["id"])
         if wait:
@@ -137,6 +178,9 @@ def follow(client: ActingClient, job_id: str) -> dict[str, Any]:
     counts = ", ".join(f"{k} {v}" for k, v in (job.get("counts") or {}).items())
     # plain text, unwrapped: messages quote user data (no Rich markup) and scripts grep them
     console.print(f"{job['status']}: {counts}", markup=False, soft_wrap=True)
+    for item in job.get("items") or []:
+        done = ", ".join(f"{k} {v}" for k, v in item["counts"].items())
+        console.print(f"  {item['file_name']} ({item['data_type']}): {done}", markup=False)
     if job.get("error_message"):
         console.print(job["error_message"], markup=False, soft_wrap=True)
     return job

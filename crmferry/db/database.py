@@ -39,6 +39,9 @@ class Database:
     owner_url: str
     app_url: str
     pool_size: int = 10
+    # server settings of every connection (`-c name=value ...`): the engine's rules
+    # that run inside the database read them (crmferry.schedule_max_failures)
+    session_options: str = ""
     _pool: ConnectionPool[Conn] | None = field(default=None, repr=False)
 
     @property
@@ -48,7 +51,11 @@ class Database:
                 self.app_url,
                 min_size=1,
                 max_size=self.pool_size,
-                kwargs={"autocommit": True, "row_factory": dict_row},
+                kwargs={
+                    "autocommit": True,
+                    "row_factory": dict_row,
+                    "options": self.session_options,
+                },
                 open=True,
                 check=check_idle_connection,
             )
@@ -92,7 +99,9 @@ class Database:
     def app_connect(self) -> Conn:
         """A direct connection as this process's application role, outside the pool
         (LISTEN, an export's second stream)."""
-        return psycopg.connect(self.app_url, autocommit=True, row_factory=dict_row)
+        return psycopg.connect(
+            self.app_url, autocommit=True, row_factory=dict_row, options=self.session_options
+        )
 
     def close(self) -> None:
         if self._pool is not None:
@@ -133,7 +142,18 @@ def connect(settings: Settings, upgrade: bool = False, role: str = APP_ROLE) -> 
     url = owner_url(settings)
     if upgrade:
         migrate.upgrade(url, passwords)
-    return Database(url, role_url(url, role, passwords[role]), pool_size=settings.db_pool_size)
+    return Database(
+        url,
+        role_url(url, role, passwords[role]),
+        pool_size=settings.db_pool_size,
+        session_options=session_options(settings),
+    )
+
+
+def session_options(settings: Settings) -> str:
+    """The server settings each connection carries: CRMFERRY_SCHEDULE_MAX_FAILURES for the
+    outbox trigger that pauses a schedule failing too often (0070_outbox.sql)."""
+    return f"-c crmferry.schedule_max_failures={settings.schedule_max_failures}"
 
 
 def check_idle_connection(conn: Conn) -> None:

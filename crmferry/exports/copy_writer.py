@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 from psycopg import sql
 
 from crmferry.db import Conn
+from crmferry.exports.compression import open_export
 from crmferry.exports.formulas import neutralised_expr
 from crmferry.exports.options import ExportOptions
 from crmferry.exports.query import (
@@ -35,10 +36,11 @@ from crmferry.exports.query import (
     build_json_export_query,
     build_split_export_queries,
     export_columns,
+    included_row_columns,
     splittable,
 )
 from crmferry.exports.split import Split
-from crmferry.exports.streams import FILE_BUFFER, CopyStream, Progress, copy_into_files
+from crmferry.exports.streams import CopyStream, Progress, copy_into_files
 from crmferry.records import DataType
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -57,8 +59,9 @@ def write_csv(
 ) -> int:
     """Write the CSV export to `path`; the number of records. With `split`, a large
     export in creation order is read as two streams (the same bytes)."""
-    select_list = csv_select_list(export_columns(data_type, options))
-    query, params = build_export_query(data_type, options, select_list)
+    columns = export_columns(data_type, options) + included_row_columns(data_type, options)
+    select_list = csv_select_list(columns)
+    query, params = build_export_query(data_type, options, select_list, included_rows=True)
     prefix = UTF8_BOM if options.bom else b""
     if split is not None and splittable(options):
         first_rows = split.first_part_rows(conn, query, params)
@@ -68,10 +71,12 @@ def write_csv(
                 (_csv_copy(first[0], options, header=True), first[1]),
                 (_csv_copy(second[0], options, header=False), second[1]),
             )
-            rows = split.copy_in_two(conn, parts, path, prefix, progress, chunk_rows)
+            rows = split.copy_in_two(
+                conn, parts, path, prefix, progress, chunk_rows, lambda p: open_export(p, options)
+            )
             if rows is not None:
                 return rows
-    with path.open("wb", buffering=FILE_BUFFER) as out:
+    with open_export(path, options) as out:
         out.write(prefix)
         copy = _csv_copy(query, options, header=True)
         return _copy_to(conn, copy, params, out, progress, chunk_rows, header_lines=1)
@@ -91,7 +96,7 @@ def write_jsonl(
         "COPY ({query}) TO STDOUT (FORMAT csv, QUOTE {quote}, DELIMITER {delimiter},"
         " ENCODING 'UTF8')"
     ).format(query=query, quote=sql.Literal(JSON_QUOTE), delimiter=sql.Literal(JSON_DELIMITER))
-    with path.open("wb", buffering=FILE_BUFFER) as out:
+    with open_export(path, options) as out:
         return _copy_to(conn, copy, params, out, progress, chunk_rows)
 
 

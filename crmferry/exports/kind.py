@@ -1,29 +1,62 @@
 """The `export` job kind: check the options (prepare), stream the file (run).
 
 The file is read from one REPEATABLE READ snapshot (its own transaction) and
-written to the job's folder; the outcome names it and its download name, which
-the engine records in the job's own transaction together with "completed". If
+written to the job's folder (gzip-compressed as it is written, with
+`options.compression`), then delivered to `options.destination` when there is one
+(`destinations`: a failed delivery fails the job); the outcome names it and its
+download name, which the engine records in the job's own transaction together with "completed". If
 that commit never happens, the engine discards the attempt's folder.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from psycopg import sql
 
 from crmferry.accounts.principal import Principal
+from crmferry.buckets import parse_s3_url
 from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import ValidationFailed
+from crmferry.exports.changes import (
+    LAST_RUN,
+    ChangeWindow,
+    Watermark,
+    current_snapshot,
+    deleted_rows,
+    job_schedule,
+    lock_watermark,
+    move_watermark,
+    refuse_last_run_outside_schedule,
+)
+from crmferry.exports.compression import extension as compressed_extension
+from crmferry.exports.compression import open_appended
+from crmferry.exports.destinations import (
+    DeliveryFailed,
+    check_destination,
+    deliver,
+    destination_key,
+)
 from crmferry.exports.naming import result_file_name
-from crmferry.exports.options import OPTION_KEYS, options_to_json, parse_export_options
+from crmferry.exports.options import (
+    DESTINATION_KEY,
+    OPTION_KEYS,
+    ExportOptions,
+    options_to_json,
+    parse_export_options,
+)
 from crmferry.exports.snapshot import snapshot_transaction
 from crmferry.exports.writers import write_export
 from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob, SavedInput, register
 from crmferry.records import DataType, get_data_type
+from crmferry.webhooks import alerts
 
-COUNT_ROWS = "SELECT count(*) AS n FROM {table}"
+COUNT_ROWS = "SELECT count(*) AS n FROM {table} WHERE organization_id = crmferry_current_org()"
 
 ORGANIZATION_CLOCK = """
 SELECT o.timezone, now() AS now FROM organizations o WHERE o.id = %(org)s
@@ -33,16 +66,19 @@ SELECT o.timezone, now() AS now FROM organizations o WHERE o.id = %(org)s
 def prepare_export(
     conn: Conn, principal: Principal, data_type: DataType, body: dict[str, Any], settings: Settings
 ) -> NewJob:
-    """Validate fields, filters, format and CSV options (422 naming what is wrong)."""
+    """Validate fields, filters, format, CSV options, compression and destination (422
+    naming what is wrong; a destination's credentials sealed)."""
     principal.require("member")
-    return NewJob(options=_normalised(data_type, body.get("options")))
+    options = _normalised(data_type, body.get("options"), settings)
+    refuse_last_run_outside_schedule(options.get("changed_since"))
+    return NewJob(options=options)
 
 
 def check_export_template(
     conn: Conn, data_type: DataType, saved: SavedInput, settings: Settings
 ) -> SavedInput:
     """A template's options, normalised (an export has no mapping: it is not kept)."""
-    return SavedInput(_normalised(data_type, saved.options))
+    return SavedInput(_normalised(data_type, saved.options, settings))
 
 
 def check_export_schedule(
@@ -53,19 +89,26 @@ def check_export_schedule(
     if saved.mapping is not None:
         message = "an export has no mapping"
         raise ValidationFailed(f"mapping: {message}.", [{"field": "mapping", "message": message}])
-    _normalised(data_type, saved.options)
-    return SavedInput(dict(saved.options))
+    normalised = _normalised(data_type, saved.options, settings)
+    kept = dict(saved.options)
+    if DESTINATION_KEY in normalised:  # kept as given, but never with plain credentials
+        kept[DESTINATION_KEY] = normalised[DESTINATION_KEY]
+    return SavedInput(kept)
 
 
 def export_schedule_job(
     conn: Conn, data_type: DataType, saved: SavedInput, settings: Settings
 ) -> NewJob:
     """A schedule's job: its options (with its template's) normalised as a request's are."""
-    return NewJob(options=_normalised(data_type, saved.options))
+    return NewJob(options=_normalised(data_type, saved.options, settings))
 
 
-def _normalised(data_type: DataType, options: Any) -> dict[str, Any]:
-    return options_to_json(parse_export_options(data_type, options))
+def _normalised(data_type: DataType, options: Any, settings: Settings) -> dict[str, Any]:
+    normalised = options_to_json(parse_export_options(data_type, options))
+    destination = options.get(DESTINATION_KEY) if isinstance(options, dict) else None
+    if destination is not None:
+        normalised[DESTINATION_KEY] = check_destination(destination, settings)
+    return normalised
 
 
 def run_export(ctx: JobContext) -> JobOutcome:
@@ -73,14 +116,21 @@ def run_export(ctx: JobContext) -> JobOutcome:
     data_type = get_data_type(ctx.job["data_type"])
     stored = {k: v for k, v in (ctx.job["options"] or {}).items() if k in OPTION_KEYS}
     options = parse_export_options(data_type, stored)
+    mark = _watermark(ctx, options)  # before the snapshot: runs of a schedule queue here
+    if isinstance(mark, str):
+        return JobOutcome(failed=True, error_message=mark)
+    options = replace(options, window=_window(options, mark))
     clock = ctx.conn.execute(ORGANIZATION_CLOCK, {"org": ctx.organization_id}).fetchone()
     assert clock is not None
-    name = result_file_name(data_type, clock["now"], clock["timezone"], options.format)
+    extension = compressed_extension(options.format, options.compression)
+    name = result_file_name(data_type, clock["now"], clock["timezone"], extension)
     out_path = ctx.files_dir() / name
+    deleted = 0
     with snapshot_transaction(ctx.db, ctx.organization_id) as snapshot:
+        seen = current_snapshot(snapshot)
         # the total is exact without filters; with them it is unknown until the end
         total = None
-        if not options.filters:
+        if not options.filters and options.window is None:
             query = sql.SQL(COUNT_ROWS).format(table=sql.Identifier(data_type.table))
             row = snapshot.execute(query).fetchone()
             total = int(row["n"]) if row else None
@@ -94,13 +144,105 @@ def run_export(ctx: JobContext) -> JobOutcome:
             connect=ctx.db.app_connect,
             expected_rows=total,
         )
+        size = result.size_bytes
+        if options.window is not None and options.format == "jsonl":
+            deleted, size = _append_deleted(snapshot, data_type, options, out_path)
+    if mark is not None:
+        move_watermark(ctx.conn, mark, seen, ctx.job_id)
     ctx.progress(result.record_count, result.record_count)
-    return JobOutcome(
+    recorded = _recorded_options(ctx.job["options"], options, seen, mark)
+    alerts.export_was_large(ctx.conn, ctx.settings, ctx.job, result.record_count, name)
+    outcome = JobOutcome(
         record_count=result.record_count,
+        counts={"deleted": deleted} if options.window is not None else {},
         result_path=out_path,
-        result_size=result.size_bytes,
+        result_size=size,
         result_file_name=name,
+        options=recorded,
     )
+    destination = (ctx.job["options"] or {}).get(DESTINATION_KEY)
+    if destination is not None:
+        _deliver(ctx, destination, outcome, clock)
+    return outcome
+
+
+def _deliver(
+    ctx: JobContext, destination: dict[str, Any], outcome: JobOutcome, clock: dict[str, Any]
+) -> None:
+    """Upload the written file; the job keeps where it went, or fails saying why."""
+    name = str(outcome.result_file_name)
+    key = destination_key(
+        parse_s3_url(destination["url"], "options.destination.url").key,
+        data_type=ctx.job["data_type"],
+        when=clock["now"],
+        timezone=clock["timezone"],
+        job_id=ctx.job_id,
+        file_name=name,
+    )
+    try:
+        delivered = deliver(ctx.settings, destination, outcome.result_path, key, name)
+    except DeliveryFailed as exc:
+        outcome.failed, outcome.error_message = True, exc.detail  # the file is discarded
+        return
+    outcome.options = {**(outcome.options or ctx.job["options"] or {}), "delivered_to": delivered}
+
+
+def _watermark(ctx: JobContext, options: ExportOptions) -> Watermark | str | None:
+    """A "last_run" export's schedule watermark, locked in the job's transaction (or
+    why there is none)."""
+    if options.changed_since != LAST_RUN:
+        return None
+    schedule_id = job_schedule(ctx.conn, ctx.job_id)
+    if schedule_id is None:
+        return (
+            'options.changed_since is "last_run", but this job belongs to no schedule; '
+            "run the schedule, or export with an RFC 3339 time."
+        )
+    return lock_watermark(ctx.conn, schedule_id)
+
+
+def _window(options: ExportOptions, mark: Watermark | None) -> ChangeWindow | None:
+    """What the export carries: changes since the schedule's last run's snapshot (all
+    records on a first run), or since the time given; None for everything."""
+    if mark is not None:
+        return ChangeWindow(after_snapshot=mark.snapshot) if mark.snapshot else None
+    if isinstance(options.changed_since, datetime):
+        return ChangeWindow(after_time=options.changed_since)
+    return None
+
+
+def _append_deleted(
+    snapshot: Conn, data_type: DataType, options: ExportOptions, out_path: Path
+) -> tuple[int, int]:
+    """JSON Lines: one `{"deleted": {...}}` line per deleted record after the records
+    (a gzip member of their own when compressed); (how many, the file's new size)."""
+    count = 0
+    assert options.window is not None
+    with open_appended(out_path, options) as out:
+        for row in deleted_rows(snapshot, data_type, options.window):
+            line = {
+                k: (v.isoformat() if isinstance(v, datetime) else str(v) if k == "id" else v)
+                for k, v in row.items()
+            }
+            out.write(json.dumps({"deleted": line}, ensure_ascii=False).encode() + b"\n")
+            count += 1
+    return count, out_path.stat().st_size
+
+
+def _recorded_options(
+    stored: dict[str, Any] | None,
+    options: ExportOptions,
+    seen: str,
+    mark: Watermark | None,
+) -> dict[str, Any] | None:
+    """The job's options plus, for an incremental export, the watermark it used: its
+    own snapshot and where it started (`since`: a snapshot, a time, or null for all)."""
+    if options.changed_since is None:
+        return None
+    since = None if options.window is None else options.window.as_json()
+    if mark is not None and since is not None:
+        since["job_id"] = str(mark.job_id) if mark.job_id else None
+    return {**(stored or {}), "watermark": {"snapshot": seen, "since": since}}
 
 
 register(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crmferry.records import DataType
@@ -25,3 +27,14 @@ def _zone(tz: str) -> ZoneInfo:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+def download_name(row: dict[str, Any], path: Path) -> str:
+    """A job's result file name (the download's, the mail attachment's):
+    options["result_file_name"] when the kind chose one, else
+    `<data_type>-<YYYYMMDD-HHMMSS>.<ext>` from when the job finished (UTC)."""
+    chosen = (row["options"] or {}).get("result_file_name")
+    if isinstance(chosen, str) and chosen:
+        return chosen
+    when: datetime = row["completed_at"] or row["created_at"]
+    return result_file_name(row["data_type"], when, "UTC", path.suffix)

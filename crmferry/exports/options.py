@@ -22,16 +22,29 @@ Accepted keys (all optional):
   Default `["created_at", "id"]`: the order records were created in.
 * `delimiter` (CSV): one of `,` (default) `;` `|` or a tab (`\\t` or `tab` accepted).
 * `bom` (CSV): write a UTF-8 byte-order mark first so Excel reads UTF-8 (default true).
+* `include`: names of records to include with each exported one (a bid's `items`); see
+  `crmferry.exports.included` for how each format writes them.
+* `<field>_from_<included>` (`amount_from_items`): true derives the field from the
+  included records (a bid's amount as the sum of its lines' totals), at export.
+* `changed_since`: only the records created or changed since an RFC 3339 time, or since
+  the previous successful run of the export's schedule (`"last_run"`); see
+  `crmferry.exports.changes`.
+* `compression` (CSV, JSON Lines): `gzip` compresses the file as it is written (the
+  result is named `….csv.gz`); default none.
+* `destination`: where the file is delivered after it is written; checked (and its
+  credentials sealed) by the export kind (`crmferry.exports.destinations`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal, cast, get_args
 
 from crmferry.errors import ValidationFailed
+from crmferry.exports.changes import ChangeWindow, parse_changed_since
+from crmferry.exports.compression import COMPRESSIBLE_FORMATS, COMPRESSIONS
 from crmferry.exports.filters import Filter, parse_filter
 from crmferry.records import TEXT_LIKE, DataType, Field
 from crmferry.records.values import to_bool
@@ -54,7 +67,20 @@ Format = Literal["csv", "xlsx", "jsonl"]
 FORMATS: tuple[Format, ...] = get_args(Format)
 DELIMITERS = {",": ",", ";": ";", "|": "|", "\t": "\t", "\\t": "\t", "tab": "\t"}
 DEFAULT_SORT = ("created_at", "id")
-OPTION_KEYS = ("format", "fields", "filters", "sort", "delimiter", "bom")
+OPTION_KEYS = (
+    "format",
+    "fields",
+    "filters",
+    "sort",
+    "delimiter",
+    "bom",
+    "changed_since",
+    "include",
+    "amount_from_items",
+    "compression",
+)
+# checked by the export kind, which has the settings to seal its credentials
+DESTINATION_KEY = "destination"
 
 
 @dataclass(frozen=True)
@@ -73,6 +99,12 @@ class ExportOptions:
     sort: tuple[SortKey, ...] = tuple(SortKey(name) for name in DEFAULT_SORT)
     delimiter: str = ","
     bom: bool = True
+    include: tuple[str, ...] = ()
+    derived: tuple[str, ...] = ()  # fields derived from included records (rollups)
+    changed_since: datetime | str | None = None
+    compression: str | None = None
+    # what `changed_since` resolved to when the export runs (never stored)
+    window: ChangeWindow | None = field(default=None, compare=False)
 
 
 def exportable_fields(data_type: DataType) -> dict[str, Field]:
@@ -108,8 +140,9 @@ def parse_export_options(data_type: DataType, raw: dict[str, Any] | None) -> Exp
         errors.add("options", "must be an object")
         errors.raise_if_any()
     for key in raw:
-        if key not in OPTION_KEYS:
-            errors.add(f"options.{key}", f"unknown option; use {', '.join(OPTION_KEYS)}")
+        if key not in OPTION_KEYS and key != DESTINATION_KEY:
+            use = ", ".join((*OPTION_KEYS, DESTINATION_KEY))
+            errors.add(f"options.{key}", f"unknown option; use {use}")
     known = exportable_fields(data_type)
     options = ExportOptions(
         format=_parse_format(raw.get("format"), errors),
@@ -118,7 +151,11 @@ def parse_export_options(data_type: DataType, raw: dict[str, Any] | None) -> Exp
         sort=_parse_sort(known, raw.get("sort"), errors),
         delimiter=_parse_delimiter(raw.get("delimiter"), errors),
         bom=_parse_bool_option("options.bom", raw.get("bom"), True, errors),
+        include=_parse_include(data_type, raw.get("include"), errors),
+        derived=_parse_derived(data_type, raw, errors),
+        changed_since=_parse_changed_since(raw.get("changed_since"), errors),
     )
+    options = replace(options, compression=_parse_compression(raw, options.format, errors))
     errors.raise_if_any()
     return options
 
@@ -135,7 +172,64 @@ def options_to_json(options: ExportOptions) -> dict[str, Any]:
         "sort": [("-" if k.descending else "") + k.field for k in options.sort],
         "delimiter": options.delimiter,
         "bom": options.bom,
+        **(
+            {"changed_since": _value_to_json(options.changed_since)}
+            if options.changed_since
+            else {}
+        ),
+        **({"include": list(options.include)} if options.include else {}),
+        **{DERIVED_OPTIONS[f]: True for f in options.derived},
+        **({"compression": options.compression} if options.compression else {}),
     }
+
+
+# field → the option deriving it from included records (`<field>_from_<included>`, for
+# the rollups the descriptions declare); OPTION_KEYS lists each of them
+DERIVED_OPTIONS = {"amount": "amount_from_items"}
+
+
+def _parse_include(data_type: DataType, value: object, errors: _Errors) -> tuple[str, ...]:
+    from crmferry.exports.included import includable
+
+    if value is None:
+        return ()
+    known = includable(data_type)
+    if not isinstance(value, list):
+        errors.add("options.include", "must be a list of names")
+        return ()
+    found: list[str] = []
+    for i, name in enumerate(value):
+        if not isinstance(name, str) or name not in known:
+            choices = ", ".join(known) or "nothing"
+            errors.add(f"options.include[{i}]", f"{data_type.name} can include {choices}")
+        elif name not in found:
+            found.append(name)
+    return tuple(found)
+
+
+def _parse_derived(data_type: DataType, raw: dict[str, Any], errors: _Errors) -> tuple[str, ...]:
+    from crmferry.exports.included import rollups
+
+    derived: list[str] = []
+    available = rollups(data_type)
+    for name, option in DERIVED_OPTIONS.items():
+        wanted = _parse_bool_option(f"options.{option}", raw.get(option), False, errors)
+        if not wanted:
+            continue
+        included = available.get(name)
+        if included is None or option != f"{name}_from_{included.name}":
+            errors.add(f"options.{option}", f"{data_type.name} has no {name} derived this way")
+        else:
+            derived.append(name)
+    return tuple(derived)
+
+
+def _parse_changed_since(value: object, errors: _Errors) -> datetime | str | None:
+    parsed = parse_changed_since(value)
+    if isinstance(parsed, ValueError):
+        errors.add("options.changed_since", str(parsed))
+        return None
+    return parsed
 
 
 # format, fields, delimiter, bom ---------------------------------------------------------
@@ -180,6 +274,17 @@ def _parse_delimiter(value: object, errors: _Errors) -> str:
         return DELIMITERS[value]
     errors.add("options.delimiter", "must be one of ',' ';' '|' or a tab ('\\t')")
     return ","
+
+
+def _parse_compression(raw: dict[str, Any], format: str, errors: _Errors) -> str | None:
+    value = raw.get("compression")
+    if value is None or value == "none":
+        return None
+    if value not in COMPRESSIONS:
+        errors.add("options.compression", f"must be one of {', '.join(COMPRESSIONS)} or none")
+    elif format not in COMPRESSIBLE_FORMATS:
+        errors.add("options.compression", "applies to csv and jsonl (an XLSX file is a ZIP)")
+    return str(value) if value in COMPRESSIONS and format in COMPRESSIBLE_FORMATS else None
 
 
 def _parse_bool_option(where: str, value: object, default: bool, errors: _Errors) -> bool:

@@ -13,13 +13,22 @@ Filter semantics: see `crmferry.exports.filters`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
 from psycopg import sql
 
+from crmferry.exports.changes import changed_condition
 from crmferry.exports.filters import Filter
+from crmferry.exports.included import (
+    csv_column_name,
+    includable,
+    lines_join,
+    lines_json_expr,
+    rollup_expr,
+    rollups,
+)
 from crmferry.exports.options import ExportOptions, export_field
 from crmferry.records import DATA_TYPES, DataType, Field, Link
 
@@ -54,23 +63,79 @@ def column_expr(data_type: DataType, name: str) -> sql.Composable:
 
 
 def export_columns(data_type: DataType, options: ExportOptions) -> list[Column]:
-    """The selected columns, in the order the options list them."""
-    return [Column(export_field(data_type, n), column_expr(data_type, n)) for n in options.fields]
+    """The selected columns, in the order the options list them (a derived field, such
+    as a bid's amount from its lines, as its derivation)."""
+    derived = rollups(data_type)
+    columns = []
+    for name in options.fields:
+        expr = column_expr(data_type, name)
+        if name in options.derived:
+            expr = rollup_expr(derived[name], expr)
+        columns.append(Column(export_field(data_type, name), expr))
+    return columns
+
+
+def included_row_columns(data_type: DataType, options: ExportOptions) -> list[Column]:
+    """The columns of the included records when each is a row of its own (CSV), named
+    `<included>.<field>`."""
+    known = includable(data_type)
+    return [
+        Column(
+            replace(f, name=csv_column_name(known[n], f)),
+            sql.Identifier(known[n].alias, f.name),
+        )
+        for n in options.include
+        for f in known[n].fields
+    ]
+
+
+def included_sheet_query(
+    data_type: DataType, options: ExportOptions, name: str, select_list: Sequence[sql.Composable]
+) -> tuple[sql.Composed, list[Any]]:
+    """The included records `name` of the exported records (its own sheet), in the order
+    of their key; `select_list` reads them as `i`."""
+    included = includable(data_type)[name]
+    exported, params = _compose(data_type, options, sql.SQL("r.id"), sql.SQL(""))
+    query = sql.SQL(
+        "SELECT {select} FROM {table} AS i WHERE i.{link_id} IN ({exported}) ORDER BY {order}"
+    ).format(
+        select=sql.SQL(", ").join(select_list),
+        table=sql.Identifier(included.data_type.table),
+        link_id=included.link_id,
+        exported=exported,
+        order=included.order("i"),
+    )
+    return query, params
+
+
+def included_columns(data_type: DataType, name: str) -> list[Column]:
+    """Every field of the included records `name`, read as `i`."""
+    included = includable(data_type)[name]
+    return [Column(f, sql.Identifier("i", f.name)) for f in included.data_type.fields]
 
 
 def build_export_query(
     data_type: DataType,
     options: ExportOptions,
     select_list: Sequence[sql.Composable] | None = None,
+    *,
+    included_rows: bool = False,
 ) -> tuple[sql.Composed, list[Any]]:
     """`SELECT ... FROM ... WHERE ... ORDER BY ...` and its parameters.
 
     `select_list` replaces the default projection (each column `AS` its field name),
     so that writers can wrap columns (formula neutralisation, booleans as text).
+    `included_rows`: one row per included record (CSV; `included_row_columns`).
     """
     if select_list is None:
         select_list = _aliased(export_columns(data_type, options))
-    return _compose(data_type, options, sql.SQL(", ").join(select_list), sql.SQL(""))
+    select = sql.SQL(", ").join(select_list)
+    if not (included_rows and options.include):
+        return _compose(data_type, options, select, sql.SQL(""))
+    known = [includable(data_type)[n] for n in options.include]
+    joins = sql.SQL(" ").join(lines_join(inc) for inc in known)
+    then = [inc.order(inc.alias) for inc in known]
+    return _compose(data_type, options, select, joins, order_after=then)
 
 
 def build_json_export_query(
@@ -78,7 +143,12 @@ def build_json_export_query(
 ) -> tuple[sql.Composed, list[Any]]:
     """The export as one column of compact JSON objects (`row_to_json`), keys in field
     order, values typed (numbers, booleans, null; dates and times as ISO strings)."""
-    columns = sql.SQL(", ").join(_aliased(export_columns(data_type, options)))
+    included = includable(data_type)
+    arrays = [
+        sql.SQL("{} AS {}").format(lines_json_expr(included[n]), sql.Identifier(n))
+        for n in options.include
+    ]
+    columns = sql.SQL(", ").join([*_aliased(export_columns(data_type, options)), *arrays])
     lateral = sql.SQL("CROSS JOIN LATERAL (SELECT {}) AS x").format(columns)
     return _compose(data_type, options, sql.SQL("row_to_json(x)"), lateral)
 
@@ -126,6 +196,8 @@ SPLITTABLE_SORTS = (("created_at", "id"),)
 
 def splittable(options: ExportOptions) -> bool:
     """True when the export's order can be cut in contiguous ranges of its sort key."""
+    if options.include:
+        return False  # one row per included record: the parts would not be ranges
     fields = tuple(key.field for key in options.sort)
     directions = {key.descending for key in options.sort}
     return fields in SPLITTABLE_SORTS and len(directions) == 1
@@ -137,10 +209,13 @@ def _compose(
     select: sql.Composable,
     lateral: sql.Composable,
     condition: sql.Composable | None = None,
+    order_after: Sequence[sql.Composable] = (),
 ) -> tuple[sql.Composed, list[Any]]:
     """The SELECT; `condition`, when given, is ANDed to the filters (its parameters
-    come before theirs: the caller lists them)."""
+    come before theirs: the caller lists them); `order_after` follows the sort keys."""
     conditions, params = _where(data_type, options.filters)
+    if options.window is not None:
+        conditions = [_changed(data_type, options), *conditions]
     if condition is not None:
         conditions = [condition, *conditions]
     query = sql.SQL(
@@ -151,9 +226,30 @@ def _compose(
         join=sql.Composed([_join(link) for link in _links_used(data_type, options)]),
         lateral=lateral,
         where=sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("true"),
-        order=_order_by(data_type, options),
+        order=sql.SQL(", ").join([_order_by(data_type, options), *order_after]),
     )
     return query, params
+
+
+def _changed(data_type: DataType, options: ExportOptions) -> sql.Composable:
+    """The records of the change window; with included records, also those whose
+    included records changed (a bid whose lines did)."""
+    assert options.window is not None
+    own = changed_condition(options.window)
+    known = includable(data_type)
+    others = [
+        sql.SQL(CHANGED_INCLUDED).format(
+            table=sql.Identifier(known[n].data_type.table),
+            link_id=known[n].link_id,
+            changed=changed_condition(options.window, "i"),
+        )
+        for n in options.include
+    ]
+    return sql.SQL("({})").format(sql.SQL(" OR ").join([own, *others])) if others else own
+
+
+# A record whose included records (a bid's lines) were written in the change window.
+CHANGED_INCLUDED = "EXISTS (SELECT FROM {table} AS i WHERE i.{link_id} = r.id AND {changed})"
 
 
 def _links_used(data_type: DataType, options: ExportOptions) -> list[Link]:

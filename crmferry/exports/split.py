@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import psycopg
 from psycopg import sql
@@ -68,12 +68,14 @@ class Split:
         prefix: bytes,
         progress: Progress,
         chunk_rows: int,
+        opener: Callable[[Path], BinaryIO] | None = None,
     ) -> int | None:
         """Run the two COPY `parts` at once, the first on `conn` (in its snapshot
         transaction), and write `prefix`, then their rows, to `path`; return the number
         of rows, or None, having written nothing, when no second connection opens.
         Whatever is raised (by either COPY, or by `progress`) stops both and removes
-        the part file; `path` is the caller's to remove."""
+        the part file; `path` is the caller's to remove. `opener` opens each file
+        (a gzip stream for a compressed export: each part is then one gzip member)."""
         tail = path.with_name(path.name + ".2")
         try:
             with ExitStack() as stack:
@@ -86,7 +88,9 @@ class Split:
                 for index, (each, target, (statement, params)) in enumerate(
                     zip((conn, second), (path, tail), parts, strict=True)
                 ):
-                    out = stack.enter_context(target.open("wb", buffering=FILE_BUFFER))
+                    out = stack.enter_context(
+                        opener(target) if opener else target.open("wb", buffering=FILE_BUFFER)
+                    )
                     cur = stack.enter_context(each.cursor())
                     stack.enter_context(cur.copy(statement, params))
                     streams.append(CopyStream(each.pgconn, out, header_lines=int(index == 0)))

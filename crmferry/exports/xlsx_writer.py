@@ -31,8 +31,15 @@ from psycopg.rows import tuple_row
 
 from crmferry.db import Conn
 from crmferry.exports.formulas import neutralised_expr
+from crmferry.exports.included import includable
 from crmferry.exports.options import TEXT_LIKE, ExportOptions
-from crmferry.exports.query import Column, build_export_query, export_columns
+from crmferry.exports.query import (
+    Column,
+    build_export_query,
+    export_columns,
+    included_columns,
+    included_sheet_query,
+)
 from crmferry.exports.streams import Progress
 from crmferry.records import DataType
 
@@ -62,11 +69,37 @@ def write_xlsx(
     converters = _converters(columns, sheets.sheet)
     try:
         rows = _append_rows(conn, query, params, sheets, converters, progress, chunk_rows)
+        for name in options.include:
+            # the records' own count, reported again: a cancel is seen between chunks
+            done = partial(_report_again, progress, rows)
+            _append_included(conn, workbook, data_type, options, name, done, chunk_rows)
         workbook.save(path)
     except BaseException:
         _discard(workbook)
         raise
     return rows
+
+
+def _append_included(
+    conn: Conn,
+    workbook: Workbook,
+    data_type: DataType,
+    options: ExportOptions,
+    name: str,
+    progress: Progress,
+    chunk_rows: int,
+) -> None:
+    """The included records `name` of the exported ones, on sheets of their own."""
+    columns = included_columns(data_type, name)
+    query, params = included_sheet_query(data_type, options, name, xlsx_select_list(columns))
+    title = includable(data_type)[name].data_type.label
+    sheets = _Sheets(workbook, title, [c.name for c in columns])
+    converters = _converters(columns, sheets.sheet)
+    _append_rows(conn, query, params, sheets, converters, progress, chunk_rows)
+
+
+def _report_again(progress: Progress, rows: int, _: int) -> None:
+    progress(rows)
 
 
 def xlsx_select_list(columns: Sequence[Column]) -> list[sql.Composable]:

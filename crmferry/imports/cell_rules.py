@@ -49,10 +49,31 @@ def convert_cell(field: Field, cell: sql.Composable, context: CellContext) -> Co
     """The rule of `field`'s type applied to `cell` (a trimmed text cell, NULL when empty),
     plus the length limit of text-like fields."""
     converted = RULES[field.type](field, cell, context)
+    converted.checks.extend(_range_checks(field, converted.value))
     if field.max_length and field.type in TEXT_LIKE:
         limit = sql.SQL("length({}) > {}").format(cell, sql.Literal(field.max_length))
         converted.checks.append((limit, f"is longer than {field.max_length} characters"))
     return converted
+
+
+def _range_checks(field: Field, value: sql.Composable) -> list[Check]:
+    """A number outside the field's range (checked after the type's own checks, so a
+    value that is not a number is reported as such)."""
+    low, high = field.minimum, field.maximum
+    if low is None and high is None:
+        return []
+    if low is not None and high is not None:
+        message = f"must be from {low} to {high}"
+    elif low is not None:
+        message = f"must be at least {low}"
+    else:
+        message = f"must be at most {high}"
+    conditions = [
+        sql.SQL("{} {} {}::numeric").format(value, sql.SQL(op), sql.Literal(bound))
+        for op, bound in (("<", low), (">", high))
+        if bound is not None
+    ]
+    return [(sql.SQL(" OR ").join(conditions), message)]
 
 
 def _text(_: Field, cell: sql.Composable, __: CellContext) -> Converted:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from crmferry import audit
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.db import Conn
@@ -124,6 +126,9 @@ def run_import(ctx: JobContext) -> JobOutcome:
         source = ctx.job["options"].get("source")
         if ctx.job["upload_id"] is None and source is not None:
             source_type = source_for(source)
+            fanned = source_type.fan_out(ctx, source) if source_type.fan_out else None
+            if fanned is not None:  # the jobs it made import the files
+                return JobOutcome(options={**ctx.job["options"], "source_objects": fanned})
             fetched = upload = source_type.fetch(ctx, source)
             mapping, options = _fetched_input(ctx, source_type.location(source), upload)
             options_kept = {**ctx.job["options"], **options.as_dict()}
@@ -143,6 +148,9 @@ def run_import(ctx: JobContext) -> JobOutcome:
         _forget(ctx.settings, fetched)  # the job's transaction, and the upload row, roll back
     elif fetched is not None:
         outcome.upload_id, outcome.mapping, outcome.options = fetched["id"], mapping, options_kept
+    if not outcome.failed:
+        # in the job's transaction: recorded if and only if the import's data commits
+        audit.record_job_finished(ctx.conn, ctx.job, "import.completed", outcome.counts)
     return outcome
 
 
@@ -193,8 +201,23 @@ def _invalid_template(field: str, message: str) -> ValidationFailed:
 def _run(
     ctx: JobContext, upload: dict[str, Any], mapping: dict[str, str], options: ImportOptions
 ) -> JobOutcome:
-    conn, settings = ctx.conn, ctx.settings
     data_type = get_data_type(ctx.job["data_type"])
+    return run_file(ctx, data_type, upload, mapping, options, ctx.progress, REPORT_NAME)
+
+
+def run_file(
+    ctx: JobContext,
+    data_type: DataType,
+    upload: dict[str, Any],
+    mapping: dict[str, str],
+    options: ImportOptions,
+    progress: Callable[[int, int | None], None],
+    report_name: str,
+) -> JobOutcome:
+    """Import one uploaded file into `data_type` on the job's transaction: stage, validate,
+    write (or count, for a dry run), and report bad rows in `report_name` of the job's
+    folder. `progress(done, total)` after each staged batch (it raises on a cancel)."""
+    conn, settings = ctx.conn, ctx.settings
     path = upload_path(settings, upload["storage_path"])
     limits = ReadLimits.from_settings(settings)
     info = sniff(path, limits, read_choices(upload, options.as_dict()))
@@ -209,7 +232,7 @@ def _run(
 
     def staged(done: int) -> None:
         problems.flush(conn)
-        ctx.progress(done, max(done, estimate or 0) or None)
+        progress(done, max(done, estimate or 0) or None)
 
     total = staging.copy_rows(
         conn, fields, positions, iter_rows(path, info, limits, problems.add), staged
@@ -227,12 +250,12 @@ def _run(
     else:
         merge.write_rows(conn, plan, options, ctx.job_id, counts)
     clock.lap("written", total)
-    ctx.progress(total, total)
+    progress(total, total)
     outcome = JobOutcome(record_count=total, counts=counts.as_dict(), failed=aborted)
     if counts.failed:
         columns = {f: headers.index(h) for h, f in mapping.items()}
         report = write_report(
-            conn, ctx.files_dir() / REPORT_NAME, headers, columns, iter_rows(path, info, limits)
+            conn, ctx.files_dir() / report_name, headers, columns, iter_rows(path, info, limits)
         )
         outcome.error_report_path = report.path
         outcome.error_message = report.summary(counts.failed, aborted)

@@ -75,7 +75,8 @@ WITH written AS (
     SELECT {org}, {values}, {job} FROM {rows} AS r
      WHERE cardinality(r.errors) = 0 {not_same}
     ON CONFLICT {conflict} DO UPDATE
-       SET {assignments}, updated_at = now(), import_job_id = excluded.import_job_id
+       SET {assignments}, updated_at = now(), import_job_id = excluded.import_job_id,
+           changed_xid = pg_current_xact_id()
      WHERE ({old}) IS DISTINCT FROM ({excluded})
     RETURNING t.id, (t.xmax = 0) AS inserted
 ), {log_changes}
@@ -99,7 +100,8 @@ AND (r.target_id IS NULL OR NOT EXISTS (SELECT FROM {table} AS same WHERE same.i
 UPDATE_ROWS = """
 WITH written AS (
     UPDATE {table} AS t
-       SET {from_rows}, updated_at = now(), import_job_id = {job}
+       SET {from_rows}, updated_at = now(), import_job_id = {job},
+           changed_xid = pg_current_xact_id()
       FROM {rows} AS r
      WHERE cardinality(r.errors) = 0 AND {match} AND ({old}) IS DISTINCT FROM ({new})
     RETURNING t.id, false AS inserted

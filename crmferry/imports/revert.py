@@ -13,6 +13,7 @@ from uuid import UUID
 
 from psycopg import sql
 
+from crmferry import audit
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.cursors import decode_cursor, encode_cursor
@@ -20,7 +21,9 @@ from crmferry.db import Conn
 from crmferry.errors import Conflict
 from crmferry.jobs import operations
 from crmferry.jobs.kinds import NewJob
-from crmferry.records import DataType, get_data_type
+from crmferry.records import DATA_TYPES, DataType, get_data_type
+
+REVERTIBLE = ("import", "import_batch")
 
 _REVERT_EXISTS = """
 SELECT id FROM scheduled_jobs
@@ -38,23 +41,35 @@ SELECT count(DISTINCT t.id) AS records
   FROM import_changes AS mine
  CROSS JOIN LATERAL unnest({ids}) AS logged(id)
   JOIN {table} AS t ON t.organization_id = mine.organization_id AND t.id = logged.id
- WHERE mine.job_id = %(job)s
+ WHERE mine.job_id = %(job)s AND mine.data_type = %(data_type)s
    AND t.import_job_id IS DISTINCT FROM mine.job_id
+"""
+
+# Records of other imports that name a record this import inserted (a bid's lines):
+# deleting the record would delete them too (or unlink them).
+_DEPENDENTS = """
+SELECT count(*) AS records
+  FROM import_changes AS mine
+ CROSS JOIN LATERAL unnest({ids}) AS logged(id)
+  JOIN {child} AS d ON d.organization_id = mine.organization_id AND d.{link_id} = logged.id
+ WHERE mine.organization_id = crmferry_current_org()
+   AND mine.job_id = %(job)s AND mine.data_type = %(data_type)s AND mine.action = 'insert'
+   AND d.import_job_id IS DISTINCT FROM mine.job_id
 """
 
 _DELETE_INSERTED = """
 DELETE FROM {table} AS t
  USING import_changes AS c CROSS JOIN LATERAL unnest({ids}) AS logged(id)
- WHERE c.job_id = %(job)s AND c.action = 'insert'
+ WHERE c.job_id = %(job)s AND c.data_type = %(data_type)s AND c.action = 'insert'
    AND t.organization_id = crmferry_current_org() AND t.id = logged.id
 """
 
 _RESTORE_UPDATED = """
 UPDATE {table} AS t
-   SET ({columns}) = ({previous})
+   SET ({columns}) = ({previous}), changed_xid = pg_current_xact_id()
   FROM import_changes AS c
  CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, c.previous) AS p
- WHERE c.job_id = %(job)s AND c.action = 'update'
+ WHERE c.job_id = %(job)s AND c.data_type = %(data_type)s AND c.action = 'update'
    AND t.organization_id = crmferry_current_org() AND t.id = c.record_id
 """
 
@@ -63,8 +78,8 @@ _CHANGES = """
 SELECT c.id, logged.item, logged.id AS record_id, c.action, c.previous, c.created_at
   FROM import_changes AS c
  CROSS JOIN LATERAL unnest({ids}) WITH ORDINALITY AS logged(id, item)
- WHERE c.job_id = %(job)s AND c.id >= %(after)s
-   AND (c.id, logged.item) > (%(after)s, %(after_item)s)
+ WHERE c.organization_id = crmferry_current_org() AND c.job_id = %(job)s
+   AND c.id >= %(after)s AND (c.id, logged.item) > (%(after)s, %(after_item)s)
  ORDER BY c.id, logged.item
  LIMIT %(limit)s
 """
@@ -81,8 +96,8 @@ def check_revertible(
     `revert_job_id`: the revert job asking (at run time), which does not count as a rival.
     """
     job = operations.get_job(conn, job_id)
-    if job["job_type"] != "import":
-        raise Conflict("Only an import can be reverted.")
+    if job["job_type"] not in REVERTIBLE:
+        raise Conflict("Only an import (or a batch of them) can be reverted.")
     if job["status"] != "completed":
         raise Conflict(f"Only a completed import can be reverted; this one is {job['status']}.")
     if (job["options"] or {}).get("dry_run"):
@@ -90,16 +105,57 @@ def check_revertible(
     if conn.execute(_REVERT_EXISTS, [job["id"], revert_job_id]).fetchone() is not None:
         raise Conflict("This import is already reverted, or its revert is under way.")
     if not force:
-        table = sql.Identifier(get_data_type(job["data_type"]).table)
-        later = conn.execute(
-            sql.SQL(_LATER_CHANGES).format(table=table, ids=_ids("mine")), {"job": job["id"]}
-        ).fetchone()
-        if later and later["records"]:
+        types = written_types(job)
+        changed = sum(_later_changes(conn, job["id"], t) for t in types)
+        if changed:
             raise Conflict(
-                f"A later import changed {later['records']} of the records this import wrote; "
+                f"A later import changed {changed} of the records this import wrote; "
                 'reverting would undo those changes too. Send {"force": true} to revert anyway.'
             )
+        dependents = sum(_dependents(conn, job["id"], t) for t in types)
+        if dependents:
+            raise Conflict(
+                f"Another import added {dependents} records that belong to records this import "
+                "created (a bid's lines); reverting would delete them too. "
+                'Send {"force": true} to revert anyway.'
+            )
     return job
+
+
+def written_types(job: dict[str, Any]) -> list[DataType]:
+    """The data types an import job wrote, in the order it wrote them (a batch's files
+    in run order, each type once)."""
+    if job["job_type"] != "import_batch":
+        return [get_data_type(job["data_type"])]
+    names = [item["data_type"] for item in (job["options"] or {}).get("items") or []]
+    return [get_data_type(n) for n in dict.fromkeys(names)]
+
+
+def _later_changes(conn: Conn, job_id: UUID, data_type: DataType) -> int:
+    """Records of `data_type` this import wrote that a later import changed."""
+    params = {"job": job_id, "data_type": data_type.name}
+    table = sql.Identifier(data_type.table)
+    row = conn.execute(
+        sql.SQL(_LATER_CHANGES).format(table=table, ids=_ids("mine")), params
+    ).fetchone()
+    return int(row["records"]) if row else 0
+
+
+def _dependents(conn: Conn, job_id: UUID, data_type: DataType) -> int:
+    """Records of other imports naming a record this import inserted (deleting it would
+    delete them: a bid's lines)."""
+    params = {"job": job_id, "data_type": data_type.name}
+    found = 0
+    for child, link in DATA_TYPES.included(data_type.name).values():
+        assert link.id_column is not None
+        query = sql.SQL(_DEPENDENTS).format(
+            ids=_ids("mine"),
+            child=sql.Identifier(child.table),
+            link_id=sql.Identifier(link.id_column),
+        )
+        row = conn.execute(query, params).fetchone()
+        found += int(row["records"]) if row else 0
+    return found
 
 
 def create_revert_job(
@@ -117,7 +173,7 @@ def create_revert_job(
         file_name=import_job["file_name"],
         reverts_job_id=import_job["id"],
     )
-    return operations.insert_job(
+    row = operations.insert_job(
         conn,
         settings,
         created_by=principal.user_id,
@@ -127,14 +183,23 @@ def create_revert_job(
         new=new,
         scheduled_time=operations.db_now(conn),
     )
+    details = {
+        "data_type": import_job["data_type"],
+        "file_name": import_job["file_name"],
+        "revert_job_id": str(row["id"]),
+        "force": force,
+    }
+    audit.record(conn, principal, "job.reverted", "job", import_job["id"], details)
+    return row
 
 
 def revert_changes(conn: Conn, data_type: DataType, import_job_id: UUID) -> tuple[int, int]:
     """Delete what the import inserted, restore what it updated; (deleted, restored)."""
     table = sql.Identifier(data_type.table)
     columns = restored_columns(data_type)
+    params = {"job": import_job_id, "data_type": data_type.name}
     deleted = conn.execute(
-        sql.SQL(_DELETE_INSERTED).format(table=table, ids=_ids("c")), {"job": import_job_id}
+        sql.SQL(_DELETE_INSERTED).format(table=table, ids=_ids("c")), params
     ).rowcount
     restored = conn.execute(
         sql.SQL(_RESTORE_UPDATED).format(
@@ -142,7 +207,7 @@ def revert_changes(conn: Conn, data_type: DataType, import_job_id: UUID) -> tupl
             columns=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
             previous=sql.SQL(", ").join(sql.Identifier("p", c) for c in columns),
         ),
-        {"job": import_job_id},
+        params,
     ).rowcount
     return deleted, restored
 

@@ -8,9 +8,9 @@ from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import Conflict, ValidationFailed
-from crmferry.imports.revert import check_revertible, revert_changes
+from crmferry.imports.revert import check_revertible, revert_changes, written_types
 from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob, register
-from crmferry.records import DataType, get_data_type
+from crmferry.records import DataType
 
 
 def prepare_revert(
@@ -36,7 +36,11 @@ def run_revert(ctx: JobContext) -> JobOutcome:
         target = check_revertible(ctx.conn, ctx.job["reverts_job_id"], force, ctx.job_id)
     except Conflict as exc:
         return JobOutcome(failed=True, error_message=exc.detail)
-    deleted, restored = revert_changes(ctx.conn, get_data_type(target["data_type"]), target["id"])
+    deleted = restored = 0
+    # a batch's files undone in reverse order: bid lines before their bids, and so on
+    for data_type in reversed(written_types(target)):
+        gone, back = revert_changes(ctx.conn, data_type, target["id"])
+        deleted, restored = deleted + gone, restored + back
     ctx.progress(deleted + restored, deleted + restored)
     counts = {"inserted": 0, "updated": restored, "unchanged": 0, "skipped": 0, "failed": 0}
     return JobOutcome(record_count=deleted + restored, counts={**counts, "deleted": deleted})

@@ -1,5 +1,6 @@
 """URL sources of recurring imports: when the job runs, the schedule's file is
-downloaded into the file store and recorded as an upload of the job's organization,
+downloaded into the file store (decompressed on the fly when it is gzip, see
+`gunzip`) and recorded as an upload of the job's organization,
 exactly as `POST /uploads` stores a file (size limit, SHA-256, sniffing).
 
 The download goes through the outbound guard (`crmferry.outbound`: no loopback,
@@ -27,6 +28,13 @@ from crmferry import __version__
 from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import FileUnreadable, PayloadTooLarge, SourceUnavailable, ValidationFailed
+from crmferry.imports.gunzip import (
+    DecompressedTooLarge,
+    fetched_limit,
+    limited_chunks,
+    maybe_gunzipped,
+    plain_name,
+)
 from crmferry.imports.uploads import store_upload
 from crmferry.outbound import OutboundDeadline, OutboundPolicy, OutboundRefused, guarded_client
 
@@ -73,10 +81,18 @@ def fetch_upload(
                     settings,
                     organization_id=organization_id,
                     created_by=created_by,
-                    file_name=source_file_name(url),
-                    chunks=_chunks(response, check),
+                    file_name=plain_name(source_file_name(url)),
+                    chunks=maybe_gunzipped(
+                        limited_chunks(_chunks(response, check), settings.max_upload_bytes),
+                        settings.max_decompressed_bytes,
+                    ),
                     data_type=data_type,
+                    limit=fetched_limit(settings),
                 )
+            except DecompressedTooLarge as exc:
+                raise DecompressedTooLarge(
+                    f"The file from {url} is refused. {exc.detail}"
+                ) from None
             except PayloadTooLarge:
                 raise PayloadTooLarge(
                     f"The source {url} sent more than the limit of "

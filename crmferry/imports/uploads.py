@@ -34,7 +34,7 @@ VALUES (%(id)s, crmferry_current_org(), %(created_by)s, %(file_name)s, %(size_by
         %(headers)s::jsonb, %(row_estimate)s, %(data_type)s, %(header_row)s, %(sheet)s)
 """
 
-_GET_UPLOAD = "SELECT * FROM uploads WHERE id = %s"
+_GET_UPLOAD = "SELECT * FROM uploads WHERE organization_id = crmferry_current_org() AND id = %s"
 
 
 def store_file(
@@ -71,17 +71,19 @@ def store_upload(
     file_name: str,
     chunks: Iterable[bytes],
     data_type: str | None,
+    limit: int | None = None,
     choices: ReadChoices = NO_CHOICES,
 ) -> dict[str, Any]:
-    """Write `chunks` into the organization's file store (PayloadTooLarge past
-    CRMFERRY_MAX_UPLOAD_BYTES, reading stops there), sniff the file (FileUnreadable,
-    ValidationFailed) as `choices` say and record it on `conn`; the upload row, `headers` a list.
+    """Write `chunks` into the organization's file store (PayloadTooLarge past `limit`,
+    by default CRMFERRY_MAX_UPLOAD_BYTES; reading stops there), sniff the file (FileUnreadable,
+    ValidationFailed) as `choices` say and record it on `conn`; the upload row, `headers` a
+    list.
 
     Whatever goes wrong, the partial or unusable file is removed before the error
     propagates, also an error raised by `chunks` itself (a download that breaks off).
     """
     upload_id, relative = new_upload_location(settings, organization_id)
-    writer = LimitedWriter(upload_path(settings, relative), settings.max_upload_bytes)
+    writer = LimitedWriter(upload_path(settings, relative), limit or settings.max_upload_bytes)
     try:
         for chunk in chunks:
             writer.write(chunk)

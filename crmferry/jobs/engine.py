@@ -59,6 +59,7 @@ UPDATE scheduled_jobs
        error_report_path = %(error_report_path)s,
        upload_id = coalesce(%(upload_id)s::uuid, upload_id),
        mapping = coalesce(%(mapping)s::jsonb, mapping),
+       items = coalesce(%(items)s::jsonb, items),
        options = coalesce(%(options)s::jsonb, options)
                  || CASE WHEN %(result_file_name)s::text IS NULL THEN '{}'::jsonb
                          ELSE jsonb_build_object('result_file_name', %(result_file_name)s::text)
@@ -103,6 +104,26 @@ UPDATE scheduled_jobs
  WHERE id = %(id)s AND status = 'processing' AND worker_id = %(worker)s
    AND attempts = %(attempts)s
 RETURNING id
+"""
+
+
+# A passing failure: pending again after the delay (the kind's, or 2^attempts seconds
+# capped at 10 minutes, times 0.5-1.5), or failed once max_attempts are spent.
+RETRY_LATER = """
+UPDATE scheduled_jobs
+   SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
+       error_message = %(error)s,
+       completed_at = CASE WHEN attempts >= max_attempts THEN clock_timestamp() END,
+       scheduled_time = CASE WHEN attempts >= max_attempts THEN scheduled_time
+           ELSE clock_timestamp() + make_interval(secs => coalesce(%(delay)s::float8,
+                least(600, 2 ^ attempts) * (0.5 + random()))) END,
+       worker_id = NULL, lease_expires_at = NULL, updated_at = clock_timestamp(),
+       attempt_history = attempt_history || jsonb_build_array(jsonb_build_object(
+           'attempt', attempts, 'worker', worker_id, 'started_at', started_at,
+           'ended_at', clock_timestamp(), 'outcome', 'retry later', 'error', %(error)s::text))
+ WHERE id = %(id)s AND status = 'processing' AND worker_id = %(worker)s
+   AND attempts = %(attempts)s
+RETURNING status
 """
 
 
@@ -213,6 +234,7 @@ class Finish:
     upload_id: UUID | None = None
     mapping: dict[str, Any] | None = None
     options: dict[str, Any] | None = None
+    items: list[dict[str, Any]] | None = None
 
 
 def finish(conn: Conn, claim: Claim, outcome: Finish) -> dict[str, Any] | None:
@@ -233,6 +255,7 @@ def finish(conn: Conn, claim: Claim, outcome: Finish) -> dict[str, Any] | None:
             upload_id=outcome.upload_id,
             mapping=_json_or_none(outcome.mapping),
             options=_json_or_none(outcome.options),
+            items=Jsonb(outcome.items) if outcome.items is not None else None,
         ),
     ).fetchone()
 
@@ -257,3 +280,11 @@ def release(db: Database, claim: Claim, why: str) -> bool:
     """Give a claimed job back to pending now; False when it was no longer held."""
     with db.tenant(claim.organization_id) as conn:
         return conn.execute(RELEASE, claim.params(why=why)).fetchone() is not None
+
+
+def retry_later(db: Database, claim: Claim, error: str, delay: float | None) -> str | None:
+    """Give the job back for a later attempt (or fail it when its attempts are spent);
+    the status it got, None when the claim was no longer held."""
+    with db.tenant(claim.organization_id) as conn:
+        row = conn.execute(RETRY_LATER, claim.params(error=error, delay=delay)).fetchone()
+    return None if row is None else str(row["status"])

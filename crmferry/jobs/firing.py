@@ -2,6 +2,10 @@
 of workers. The job and its row in the occurrence ledger (UNIQUE(schedule_id,
 fire_at), ON CONFLICT DO NOTHING) are inserted in one transaction.
 
+A schedule runs as its owner (`created_by`, whoever last edited it): when the owner
+is no longer a member with a role that may create jobs, a due occurrence makes no
+job; the schedule is paused with its `paused_reason` and a schedule.paused event.
+
 Catch-up: after downtime, the missed occurrences collapse into one run, fired
 for the earliest missed time; the next run is then the first one after now.
 
@@ -22,14 +26,22 @@ from typing import Any
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.db import Conn, Database
-from crmferry.errors import CrmFerryError
+from crmferry.errors import Conflict, CrmFerryError
 from crmferry.jobs.cron import next_fire
-from crmferry.jobs.kinds import NewJob, SavedInput, default_schedule_job, kind_for
+from crmferry.jobs.kinds import (
+    JobKind,
+    NewJob,
+    SavedInput,
+    default_schedule_job,
+    described_type,
+    kind_for,
+)
 from crmferry.jobs.operations import db_now, insert_job
 from crmferry.jobs.schedules import get_schedule
 from crmferry.jobs.sources import source_for
 from crmferry.jobs.templates import apply_template
 from crmferry.jobs.timing import zone_named
+from crmferry.notify.events import SCHEDULE_PAUSED, write_schedule_event
 from crmferry.records import get_data_type
 
 log = logging.getLogger(__name__)
@@ -44,7 +56,8 @@ RETURNING fire_at
 """
 
 LINK_OCCURRENCE = """
-UPDATE schedule_occurrences SET job_id = %(job)s WHERE schedule_id = %(schedule)s
+UPDATE schedule_occurrences SET job_id = %(job)s
+ WHERE organization_id = crmferry_current_org() AND schedule_id = %(schedule)s
    AND fire_at = %(fire_at)s
 """
 
@@ -53,10 +66,24 @@ UPDATE schedules
    SET next_run_at = coalesce(%(next_run_at)s, next_run_at),
        last_run_at = coalesce(%(last_run_at)s, last_run_at),
        last_job_id = coalesce(%(job)s, last_job_id)
- WHERE id = %(schedule)s
+ WHERE organization_id = crmferry_current_org() AND id = %(schedule)s
 """
 
 CREATOR_NAME = "SELECT coalesce(name, email) AS name FROM users WHERE id = %s"
+
+# The owner may still create jobs: a member or an admin of this organization now.
+OWNER_MAY_CREATE = """
+SELECT role FROM memberships
+ WHERE organization_id = crmferry_current_org() AND user_id = %s AND role IN ('admin', 'member')
+"""
+
+PAUSE_DEPARTED = """
+UPDATE schedules
+   SET enabled = false, updated_at = now(),
+       paused_reason = 'Paused: its owner is no longer a member who may create jobs (removed, '
+                       || 'or made a viewer). Edit the schedule to take it over, then enable it.'
+ WHERE organization_id = crmferry_current_org() AND id = %s
+"""
 
 FAIL_UNMADE = """
 UPDATE scheduled_jobs
@@ -94,6 +121,9 @@ def fire_schedule(
         return None
     else:
         fire_at = schedule["next_run_at"]
+    if conn.execute(OWNER_MAY_CREATE, [schedule["created_by"]]).fetchone() is None:
+        _owner_departed(conn, schedule, now_please)
+        return None
     params = {"schedule": schedule["id"], "fire_at": fire_at}
     job = None
     if conn.execute(RECORD_OCCURRENCE, params).fetchone() is not None:
@@ -114,10 +144,25 @@ def fire_schedule(
     return job
 
 
+def _owner_departed(conn: Conn, schedule: dict[str, Any], now_please: bool) -> None:
+    """A schedule whose owner left (or may no longer create jobs) never runs as them: a
+    due one is paused, with a schedule.paused event telling the admins (one
+    transaction); a "run now" is refused until someone takes the schedule over."""
+    if now_please:
+        raise Conflict(
+            "This schedule's owner is no longer a member who may create jobs; edit the "
+            "schedule to take it over (you become its owner), then run it."
+        )
+    log.warning("schedule %s paused: its owner may no longer create jobs", schedule["id"])
+    conn.execute(PAUSE_DEPARTED, [schedule["id"]])
+    write_schedule_event(conn, SCHEDULE_PAUSED, schedule["id"], {"reason": "owner"})
+
+
 def run_schedule_now(
     conn: Conn, principal: Principal, settings: Settings, schedule_id: object
 ) -> dict[str, Any]:
-    """The job of one run now (also of a paused schedule); 403 for a viewer."""
+    """The job of one run now (also of a paused schedule); 403 for a viewer, 409 when the
+    schedule's owner may no longer create jobs."""
     principal.require("member")
     job = fire_schedule(conn, settings, schedule_id, now_please=True)
     assert job is not None  # a run now has a fresh occurrence time
@@ -166,10 +211,13 @@ def _occurrence_input(
     job_type, data_type = schedule["job_type"], schedule["data_type"]
     saved = apply_template(conn, schedule["template_id"], job_type, data_type, own)
     try:
-        make = kind_for(job_type).schedule_job
+        kind: JobKind | None = kind_for(job_type)
     except KeyError:
-        make = default_schedule_job
-    new = make(conn, get_data_type(data_type), saved, settings)
+        kind = None
+    if kind is None:
+        new = default_schedule_job(conn, get_data_type(data_type), saved, settings)
+    else:
+        new = kind.schedule_job(conn, described_type(kind, data_type), saved, settings)
     if saved.source is None:
         return new
     file_name = new.file_name or source_for(saved.source).file_name(saved.source)

@@ -12,7 +12,14 @@ the engine calls:
 * `check_schedule` when a schedule of the kind is saved (None: it cannot be
   scheduled), with `needs_source` when its schedules fetch their file from a
   source (see `sources.py`);
-* `schedule_job` when a schedule fires: the job of one occurrence.
+* `schedule_job` when a schedule fires: the job of one occurrence;
+* `own_data_type`: for a kind whose jobs span data types (a batch import), the
+  `data_type` its jobs are recorded with; its requests name none.
+
+A kind may end an attempt with `RetryLater` (crmferry.errors): nothing it did is kept,
+and the job is pending again after a delay (its own, or the engine's backoff) until
+its `max_attempts` are spent. An `internal` kind's jobs are made by the engine only
+(the outbox's deliveries, crmferry/notify): POST /jobs refuses the type.
 
 Adding a kind is a registration (`register`), not a change of the engine.
 """
@@ -68,6 +75,7 @@ class JobOutcome:
     upload_id: UUID | None = None
     mapping: dict[str, Any] | None = None
     options: dict[str, Any] | None = None
+    items: list[dict[str, Any]] | None = None  # a batch's per-file results, kept either way
 
 
 @dataclass(frozen=True)
@@ -135,6 +143,11 @@ class JobKind:
     check_schedule: CheckSaved | None = None
     schedule_job: ScheduleJob = default_schedule_job
     needs_source: bool = False
+    # made by the engine only (the outbox's deliveries): no POST /jobs, no job list
+    internal: bool = False
+    # the data_type of every job of the kind, when it is not one data type's (a batch of
+    # several files): its requests name none
+    own_data_type: str | None = None
 
 
 KINDS: Registry[JobKind] = Registry("job kind")
@@ -142,9 +155,26 @@ KINDS: Registry[JobKind] = Registry("job kind")
 BUILTIN_MODULES = (
     "crmferry.exports.kind",
     "crmferry.imports.kind",
+    "crmferry.imports.batch_kind",
     "crmferry.imports.revert_kind",
     "crmferry.imports.url_source",
+    "crmferry.notify.in_app",
+    "crmferry.notify.mail.kind",
+    "crmferry.webhooks.delivery",
+    "crmferry.webhooks.admins_told",
+    "crmferry.imports.s3_source",
 )
+
+
+def described_type(kind: JobKind, data_type: str) -> DataType:
+    """The data type the kind's hooks are given: the job's own, or for a kind whose jobs
+    span types (`own_data_type`, a batch whose files name theirs) the first registered
+    type, which such a kind does not read."""
+    from crmferry.records import DATA_TYPES
+
+    if kind.own_data_type is not None:
+        return next(iter(DATA_TYPES.values()))
+    return DATA_TYPES[data_type]
 
 
 def register(kind: JobKind, *, replace: bool = False) -> JobKind:
@@ -170,9 +200,9 @@ def kind_for(job_type: str) -> JobKind:
 
 
 def registered_job_types() -> list[str]:
-    """Every job type a job may be created for, sorted."""
+    """Every job type a job may be created for (not the internal ones), sorted."""
     load_builtin_kinds()
-    return KINDS.names()
+    return [k.job_type for k in KINDS.items() if not k.internal]
 
 
 def job_types_with(hook: str) -> list[str]:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from crmferry.credentials import redacted
 from crmferry.ids import id_or_not_found
 
 STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
@@ -46,7 +47,7 @@ def job_json(row: dict[str, Any]) -> dict[str, Any]:
         "cancel_requested": row["cancel_requested"],
         "progress": {"done": row["progress_done"], "total": row["progress_total"]},
         "counts": {**EMPTY_COUNTS, **(row["counts"] or {})},
-        "options": row["options"] or {},
+        "options": redacted(row["options"] or {}),
         "mapping": row["mapping"],
         "timezone": row["timezone"],
         "notify": row["notify"],
@@ -59,7 +60,33 @@ def job_json(row: dict[str, Any]) -> dict[str, Any]:
         "updated_at": rfc3339(row["updated_at"]),
         "result_url": f"/api/v1/jobs/{job_id}/result" if row["result_path"] else None,
         "error_report_url": f"/api/v1/jobs/{job_id}/errors" if row["error_report_path"] else None,
+        "items": _items(job_id, row),
     }
+
+
+def _items(job_id: str, row: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """A batch's files in the order they run: each one's results once it has run, its
+    input before (None for a job of one file)."""
+    results = row.get("items")
+    planned = (row["options"] or {}).get("items") if row["job_type"] == "import_batch" else None
+    if results is None and not isinstance(planned, list):
+        return None
+    shown = []
+    for index, item in enumerate(results if results is not None else planned or []):
+        report = item.get("report_path")
+        shown.append(
+            {
+                "file_name": item.get("file_name"),
+                "data_type": item.get("data_type"),
+                "upload_id": item.get("upload_id"),
+                "counts": {**EMPTY_COUNTS, **(item.get("counts") or {})},
+                "error_message": item.get("error_message"),
+                "error_report_url": f"/api/v1/jobs/{job_id}/errors?item={index + 1}"
+                if report
+                else None,
+            }
+        )
+    return shown
 
 
 def parse_job_id(value: object) -> UUID:

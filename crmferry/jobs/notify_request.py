@@ -1,4 +1,5 @@
-"""A job's `notify` request: who is told about which outcomes (sending is not here).
+"""A job's and a schedule's `notify` request: who is told about which outcomes (the
+sending is crmferry/notify's).
 
 `{"emails": [...], "on": ["completed", "failed", "cancelled"], "attach": false}`;
 only these keys are kept, the addresses normalised, so nothing unchecked is stored.
@@ -42,6 +43,34 @@ def parse_notify(value: object) -> dict[str, Any] | None:
             raise _invalid("notify.attach", "must be true or false")
         parsed["attach"] = value["attach"]
     return parsed
+
+
+ScheduleOutcome = Literal["changed", "failed", "completed"]
+SCHEDULE_OUTCOMES: tuple[ScheduleOutcome, ...] = get_args(ScheduleOutcome)
+SCHEDULE_DEFAULT_ON: tuple[ScheduleOutcome, ...] = ("changed",)
+SCHEDULE_KEYS = ("emails", "on", "attach")
+
+
+def parse_schedule_notify(value: object) -> dict[str, Any] | None:
+    """A schedule's notify object: `{"emails": [...], "on": [...], "attach": false}` where
+    `on` lists `changed` (the first run, a first failure, and the recovery after
+    failures: the default),
+    `failed` (every failed run) and `completed` (every completed run)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _invalid("notify", 'must be {"emails": [...], "on": [...], "attach": false}')
+    unknown = sorted(set(value) - set(SCHEDULE_KEYS))
+    if unknown:
+        raise _invalid(f"notify.{unknown[0]}", f"unknown key; use {', '.join(SCHEDULE_KEYS)}")
+    jobs_rule = parse_notify({k: v for k, v in value.items() if k != "on"})
+    assert jobs_rule is not None
+    if "on" in value:
+        on = value["on"]
+        if not isinstance(on, list) or not all(o in SCHEDULE_OUTCOMES for o in on):
+            raise _invalid("notify.on", f"must be a list of {', '.join(SCHEDULE_OUTCOMES)}")
+        jobs_rule["on"] = list(dict.fromkeys(on))
+    return jobs_rule
 
 
 def _address(index: int, email: str) -> str:

@@ -14,17 +14,24 @@ from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
 from crmferry.accounts.principal import Principal
+from crmferry.audit.log import record, record_job_created
 from crmferry.config import Settings
 from crmferry.cursors import decode_cursor, encode_cursor
 from crmferry.db import Conn
 from crmferry.errors import Conflict, NotFound, ValidationFailed
 from crmferry.jobs.files import delete_job_files
-from crmferry.jobs.kinds import NewJob, SavedInput, kind_for, registered_job_types
+from crmferry.jobs.kinds import (
+    NewJob,
+    SavedInput,
+    described_type,
+    kind_for,
+    registered_job_types,
+)
 from crmferry.jobs.model import FINISHED, STATUSES, parse_job_id
 from crmferry.jobs.notify_request import parse_notify
 from crmferry.jobs.templates import apply_template
 from crmferry.jobs.timing import parse_scheduled_time
-from crmferry.records import DATA_TYPES, get_data_type
+from crmferry.records import DATA_TYPES
 
 MAX_PAGE = 200
 
@@ -43,11 +50,13 @@ RETURNING *
 
 GET_JOB = "SELECT * FROM scheduled_jobs WHERE id = %s"
 
-# Newest first, keyset-paged on (created_at, id): served by scheduled_jobs_org_list_idx,
+# Newest first, keyset-paged (the outbox's delivery jobs, event_id set, are not listed:
+# a job's page shows its own), on (created_at, id): served by scheduled_jobs_org_list_idx,
 # whose leading column is the tenant policy's (organization_id::uuid).
 LIST_JOBS = """
 SELECT * FROM scheduled_jobs
- WHERE (%(status)s::text IS NULL OR status = %(status)s)
+ WHERE event_id IS NULL
+   AND (%(status)s::text IS NULL OR status = %(status)s)
    AND (%(job_type)s::text IS NULL OR job_type = %(job_type)s)
    AND (%(data_type)s::text IS NULL OR data_type = %(data_type)s)
    AND (%(after_at)s::timestamptz IS NULL OR (created_at, id) < (%(after_at)s, %(after_id)s))
@@ -72,7 +81,7 @@ RETURNING *
 
 DELETE_FINISHED = """
 DELETE FROM scheduled_jobs WHERE id = %s AND status = ANY(%s)
-RETURNING id, organization_id, result_path, error_report_path
+RETURNING id, organization_id, result_path, error_report_path, job_type, data_type, file_name
 """
 
 OPEN_RETRY = """
@@ -101,6 +110,7 @@ def create_job(
     """
     principal.require("member")
     job_type, data_type = _job_and_data_type(body)
+    kind = kind_for(job_type)
     template_id = body.get("template_id") or None
     own = SavedInput(body.get("options") or {}, body.get("mapping"))
     given = apply_template(conn, template_id, job_type, data_type, own)
@@ -109,9 +119,8 @@ def create_job(
     when = parse_scheduled_time(
         body.get("scheduled_time"), timezone, db_now(conn), settings.min_lead_seconds
     )
-    kind = kind_for(job_type)
-    new = kind.prepare(conn, principal, get_data_type(data_type), body, settings)
-    return insert_job(
+    new = kind.prepare(conn, principal, described_type(kind, data_type), body, settings)
+    row = insert_job(
         conn,
         settings,
         created_by=principal.user_id,
@@ -125,6 +134,8 @@ def create_job(
         notify=parse_notify(body.get("notify")),
         template_id=UUID(str(template_id)) if template_id else None,
     )
+    record_job_created(conn, principal, row)
+    return row
 
 
 def insert_job(
@@ -245,6 +256,8 @@ def delete_job(conn: Conn, principal: Principal, settings: Settings, job_id: obj
             f"This job is {current['status']}: cancel it first; only a completed, "
             "failed or cancelled job can be deleted."
         )
+    details = {k: row[k] for k in ("job_type", "data_type", "file_name")}
+    record(conn, principal, "job.deleted", "job", row["id"], details)
     delete_job_files(
         settings, row["organization_id"], row["id"], row["result_path"], row["error_report_path"]
     )
@@ -271,10 +284,12 @@ def retry_job(
         reverts_job_id=old["reverts_job_id"],
     )
     try:
-        return _insert_retry(conn, principal, settings, old, new)
+        row = _insert_retry(conn, principal, settings, old, new)
     except pg_errors.UniqueViolation:
         # a concurrent retry of the same job committed first (scheduled_jobs_one_open_retry)
         raise _open_retry_conflict(None) from None
+    record_job_created(conn, principal, row)
+    return row
 
 
 def _insert_retry(
@@ -317,6 +332,9 @@ def _job_and_data_type(body: dict[str, Any]) -> tuple[str, str]:
     if job_type not in types:
         message = f"job_type must be one of {', '.join(types)}."
         raise ValidationFailed(message, [{"field": "job_type", "message": message}])
+    own = kind_for(job_type).own_data_type
+    if own is not None:
+        return str(job_type), own
     if data_type not in DATA_TYPES:
         message = f"data_type must be one of {', '.join(DATA_TYPES)}."
         raise ValidationFailed(message, [{"field": "data_type", "message": message}])

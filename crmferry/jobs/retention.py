@@ -12,6 +12,8 @@ from crmferry.jobs.files import delete_job_files
 log = logging.getLogger(__name__)
 
 PRUNE = "SELECT * FROM crmferry_prune_jobs(%s, %s)"
+# the deleted records incremental exports read (migration 0095), kept as long as jobs
+PRUNE_TOMBSTONES = "SELECT crmferry_prune_tombstones(%s) AS n"
 BATCH = 500
 
 
@@ -32,6 +34,8 @@ def prune_finished_jobs(db: Database, settings: Settings, batch: int = BATCH) ->
         total += len(rows)
         if len(rows) < batch:
             break
+    with db.anonymous() as conn:
+        conn.execute(PRUNE_TOMBSTONES, [settings.retention_days])
     if total:
         log.info("pruned %d finished job(s) older than %d days", total, settings.retention_days)
     return total

@@ -20,7 +20,7 @@ import psycopg
 
 from crmferry.config import Settings
 from crmferry.db import Conn, Database
-from crmferry.errors import CrmFerryError, JobCancelled, LeaseLost
+from crmferry.errors import CrmFerryError, JobCancelled, LeaseLost, RetryLater
 from crmferry.jobs import engine
 from crmferry.jobs.engine import Claim, Finish
 from crmferry.jobs.files import attempt_dir, discard_attempt, stored_path
@@ -199,6 +199,10 @@ def _attempt(db: Database, settings: Settings, claim: Claim, signals: JobSignals
         return _failed_outcome(db, settings, claim, stop.outcome)
     except JobCancelled:
         return _cancelled(db, settings, claim, outcome)
+    except RetryLater as later:
+        status = engine.retry_later(db, claim, later.detail, later.after_seconds) or "lost"
+        _discard(settings, claim, outcome, final=status == "failed")
+        return status
     except LeaseLost:
         _discard(settings, claim, outcome, final=False)
         return "lost"
@@ -238,6 +242,7 @@ def _completed(settings: Settings, outcome: JobOutcome) -> Finish:
         upload_id=outcome.upload_id,
         mapping=outcome.mapping,
         options=outcome.options,
+        items=outcome.items,
     )
 
 
@@ -249,6 +254,7 @@ def _failed_outcome(db: Database, settings: Settings, claim: Claim, outcome: Job
         record_count=outcome.record_count,
         counts=outcome.counts,
         error_report_path=stored_path(settings, outcome.error_report_path),
+        items=outcome.items,
     )
     status = "failed" if engine.finish_apart(db, claim, finish) is not None else "lost"
     _discard(settings, claim, outcome, keep_report=status != "lost", final=status != "lost")

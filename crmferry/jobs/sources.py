@@ -33,6 +33,10 @@ class SourceType:
       transaction, checking `ctx.check()` between chunks; the upload row (`headers` a
       list). A CrmFerryError saying what went wrong fails the job.
     * `example`: the shape of such a source, for messages.
+    * `fan_out(ctx, source)` (optional): a source that makes one job per file (an S3
+      source's `each_new`) makes them here, in the job's transaction, and answers what
+      it did (kept in the job's options as `source_objects`; the job imports nothing
+      itself); None to fetch as usual.
     """
 
     name: str
@@ -41,6 +45,7 @@ class SourceType:
     location: Callable[[Mapping[str, Any]], str]
     fetch: Callable[[JobContext, Mapping[str, Any]], dict[str, Any]]
     example: str
+    fan_out: Callable[[JobContext, Mapping[str, Any]], dict[str, Any] | None] | None = None
 
 
 SOURCES: Registry[SourceType] = Registry("source type")

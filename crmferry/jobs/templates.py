@@ -18,6 +18,7 @@ from psycopg.types.json import Jsonb
 
 from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
+from crmferry.credentials import redacted
 from crmferry.db import Conn
 from crmferry.errors import Conflict, NotFound, ValidationFailed
 from crmferry.ids import id_or_not_found
@@ -32,13 +33,16 @@ RETURNING id, name, job_type, data_type, mapping, options, created_by, created_a
 """
 LIST = """
 SELECT id, name, job_type, data_type, mapping, options, created_by, created_at
-  FROM templates ORDER BY job_type, lower(name), id
+  FROM templates WHERE organization_id = crmferry_current_org()
+ ORDER BY job_type, lower(name), id
 """
 GET = """
 SELECT id, name, job_type, data_type, mapping, options, created_by, created_at
-  FROM templates WHERE id = %s
+  FROM templates WHERE organization_id = crmferry_current_org() AND id = %s
 """
-DELETE = "DELETE FROM templates WHERE id = %s RETURNING id"
+DELETE = """
+DELETE FROM templates WHERE organization_id = crmferry_current_org() AND id = %s RETURNING id
+"""
 
 
 def create_template(
@@ -115,7 +119,7 @@ def public(row: dict[str, Any]) -> dict[str, Any]:
         "job_type": row["job_type"],
         "data_type": row["data_type"],
         "mapping": row["mapping"],
-        "options": row["options"],
+        "options": redacted(row["options"]),
         "created_by": str(row["created_by"]) if row["created_by"] else None,
         "created_at": row["created_at"].isoformat(),
     }

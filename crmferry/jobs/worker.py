@@ -1,7 +1,8 @@
 """The worker process: claims due jobs into N slots, wakes on NOTIFY, sleeps until
 the next due time (at most the poll interval), recovers expired leases, fires
-schedules and prunes old jobs; stops gracefully on SIGTERM/SIGINT: no more
-claims, running jobs get the grace period, the rest go back to pending at once.
+schedules, dispatches the outbox's events into delivery jobs and prunes old jobs;
+stops gracefully on SIGTERM/SIGINT: no more claims, running jobs get the grace
+period, the rest go back to pending at once.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from crmferry.jobs.engine import Claim
 from crmferry.jobs.kinds import load_plugins
 from crmferry.jobs.listener import Listener
 from crmferry.jobs.running import Heartbeats, run_claimed
+from crmferry.notify.dispatch import dispatch_events
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ class Worker:
         self._next_sweep = 0.0
         self._next_prune = time.monotonic() + 60.0
         self._next_schedules = 0.0
+        self._next_dispatch = 0.0
         # set while due jobs wait behind an organization's cap: only then does another
         # worker's finished job (which frees the cap) need to wake this one
         self.capped = threading.Event()
@@ -132,6 +135,9 @@ class Worker:
         if not self.stop.is_set() and now >= self._next_schedules:
             firing.fire_due_schedules(self.db, self.settings)
             self._next_schedules = now + SCHEDULES_EVERY_SECONDS
+        if now >= self._next_dispatch:
+            dispatch_events(self.db, self.settings)
+            self._next_dispatch = now + SCHEDULES_EVERY_SECONDS
         if now >= self._next_prune:
             retention.prune_finished_jobs(self.db, self.settings)
             self._next_prune = now + RETENTION_EVERY_SECONDS

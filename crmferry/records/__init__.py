@@ -9,10 +9,11 @@ from crmferry.records.registry import (
     DataTypes,
     get_data_type,
 )
-from crmferry.records.types import BIDS, CONTACTS, INVENTORY
+from crmferry.records.types import BID_ITEMS, BIDS, CONTACTS, INVENTORY
 
 __all__ = [
     "BIDS",
+    "BID_ITEMS",
     "CONTACTS",
     "DATA_TYPES",
     "INVENTORY",

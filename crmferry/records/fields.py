@@ -16,6 +16,8 @@ description says what each layer must otherwise hard-code:
   never imported.
 * `Field.through`: an export-only field read from a linked record (a bid's
   `contact_name` is its contact's `name`).
+* `Field.minimum` / `Field.maximum`: the range a number must fall in (a line's
+  discount is a percentage from 0 to 100); a value outside is a bad cell.
 * `DataType.links`: fields whose values name another record (see `links.py`).
 * `DataType.search_fields`: what the records' `q` search matches.
 """
@@ -70,6 +72,8 @@ class Field:
     organization_default: str | None = None
     computed: bool = False
     through: Through | None = None
+    minimum: str | None = None
+    maximum: str | None = None
 
     @property
     def importable(self) -> bool:
@@ -87,6 +91,8 @@ class Field:
             "choices": list(self.choices),
             "composed_from": list(self.composed_from),
             "computed": self.computed,
+            "minimum": self.minimum,
+            "maximum": self.maximum,
         }
 
 

@@ -12,6 +12,10 @@ contact's `owner_email` must name a member of the organization. Both are a `Link
 * `id_column`: this type's column that keeps the matched record's id, or None for
   a check only;
 * `message`: the error on the link's first field when present values match nothing.
+* `included_as`: the name under which an export of the target may include the records
+  that link to it (a bid's `items`: its lines), or None;
+* `rollup`: (target field, this type's field): the target's field an export may derive
+  as the sum of its linked records' field (a bid's `amount` from its lines' totals).
 
 Validation joins every mapped link (all of its fields mapped) to its target; exports
 join a link to read an export-only field `through` it.
@@ -32,6 +36,8 @@ class Link:
     key: tuple[str, ...]
     message: str
     id_column: str | None = None
+    included_as: str | None = None
+    rollup: tuple[str, str] | None = None
 
     def as_public(self) -> dict[str, object]:
         """The link as `GET /data-types` shows it."""

@@ -57,6 +57,16 @@ class DataTypes(Mapping[str, DataType]):
             raise DataTypeInvalid(f"{', '.join(linked)} link to {name!r}")
         del self._types[name]
 
+    def included(self, name: str) -> dict[str, tuple[DataType, Link]]:
+        """What an export of type `name` may include: the name each linking type's link
+        gives its records (`included_as`) → (that type, its link)."""
+        return {
+            link.included_as: (t, link)
+            for t in self._types.values()
+            for link in t.links
+            if link.target == name and link.included_as and link.id_column
+        }
+
     def link_target(self, name: str) -> LinkTarget:
         """What a link's `target` names: a registered data type, or the members."""
         if name == MEMBERS.name:
@@ -105,3 +115,10 @@ def _link_problems(registry: DataTypes, t: DataType, link: Link) -> Iterator[str
         return
     if link.key != target.key or len(link.fields) != len(link.key):
         yield f"link {link.name!r} must match {link.target}'s key {target.key} field for field"
+    if (link.included_as or link.rollup) and not link.id_column:
+        yield f"link {link.name!r} is included or rolled up but keeps no id"
+    if link.rollup is not None:
+        parent, child = link.rollup
+        target_fields = registry[link.target].field_names if link.target in registry else ()
+        if child not in t.field_names or parent not in target_fields:
+            yield f"link {link.name!r} rolls up {link.rollup}, fields that do not exist"

@@ -342,5 +342,95 @@ BIDS = DataType(
     ),
 )
 
-for _data_type in (CONTACTS, INVENTORY, BIDS):
+# The lines of a bid (a quote's lines): one line per bid and line number, each naming
+# its bid, and optionally an inventory item, by their natural keys.
+BID_ITEMS = DataType(
+    name="bid_items",
+    label="Bid items",
+    table="bid_items",
+    search_fields=("bid_number", "sku", "description"),
+    links=(
+        Link(
+            "bid",
+            fields=("bid_number",),
+            target="bids",
+            key=("bid_number",),
+            message="matches no bid of this organization",
+            id_column="bid_id",
+            included_as="items",
+            rollup=("amount", "line_total"),
+        ),
+        Link(
+            "item",
+            fields=("sku",),
+            target="inventory",
+            key=("sku",),
+            message="matches no inventory item of this organization",
+            id_column="inventory_id",
+        ),
+    ),
+    fields=(
+        Field(
+            "bid_number",
+            "Bid number",
+            required=True,
+            key=True,
+            max_length=100,
+            synonyms=("bid", "bid #", "bid no", "quote number", "quote #", "quote no", "quote"),
+        ),
+        Field(
+            "line_number",
+            "Line number",
+            "integer",
+            required=True,
+            key=True,
+            sql_type="integer",
+            minimum="1",
+            synonyms=("line", "line #", "line no", "position", "pos", "seq", "sequence"),
+        ),
+        Field(
+            "sku",
+            "SKU",
+            max_length=100,
+            synonyms=("item", "item #", "item number", "item code", "product code", "part number"),
+        ),
+        Field(
+            "description",
+            "Description",
+            max_length=10_000,
+            synonyms=("item description", "details", "product", "product name", "item name"),
+        ),
+        Field(
+            "quantity",
+            "Quantity",
+            "decimal",
+            default="1",
+            sql_type="numeric(12,2)",
+            synonyms=("qty", "units", "count"),
+        ),
+        Field(
+            "unit_price",
+            "Unit price",
+            "decimal",
+            sql_type="numeric(12,2)",
+            synonyms=("price", "rate", "unit cost", "list price", "sale price"),
+        ),
+        Field(
+            "discount_percent",
+            "Discount %",
+            "decimal",
+            sql_type="numeric(5,2)",
+            minimum="0",
+            maximum="100",
+            synonyms=("discount", "disc", "disc %", "discount pct", "discount percentage"),
+        ),
+        Field("line_total", "Line total", "decimal", sql_type="numeric(14,2)", computed=True),
+    ),
+    extra_export_fields=(
+        Field("bid_title", "Bid title", through=Through("bid", "title")),
+        Field("item_name", "Item name", through=Through("item", "name")),
+    ),
+)
+
+for _data_type in (CONTACTS, INVENTORY, BIDS, BID_ITEMS):
     DATA_TYPES.register(_data_type)

@@ -26,7 +26,7 @@ from crmferry.web.pages import page_routers
 
 STATIC_DIR = Path(__file__).parent / "static"
 # bodies that stream to the file store under CRMFERRY_MAX_UPLOAD_BYTES instead
-UPLOAD_PATHS = frozenset({"/api/v1/uploads"})
+UPLOAD_PATHS = frozenset({"/api/v1/uploads", "/api/v1/uploads/batch"})
 
 
 class CrmFerryApp(FastAPI):

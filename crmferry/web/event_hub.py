@@ -1,9 +1,12 @@
 """The event streams of one web process: one LISTEN connection, fanned out in memory.
 
 However many `GET /events` streams are open, the process holds one direct
-connection that LISTENs on `crmferry_jobs` and `crmferry_access`. A job notification
-carries only an id and an organization; the job is read once per organization (as
-that organization, so RLS decides what is sent) and queued to each of its streams.
+connection that LISTENs on `crmferry_jobs`, `crmferry_access` and
+`crmferry_notifications`. A job notification carries only an id and an organization;
+the job is read once per organization (as that organization, so RLS decides what is
+sent) and queued to each of its streams as a `job` event (the outbox's delivery jobs
+are not sent). A notification's carries the organization and the member: their
+streams get a `notifications` event with their unread count (the bell).
 
 Every stream's caller is checked again before each delivery, whenever their access
 may have changed (`crmferry_access`: a token revoked, a membership removed or its
@@ -38,6 +41,14 @@ log = logging.getLogger(__name__)
 
 JOBS_CHANNEL = "crmferry_jobs"
 ACCESS_CHANNEL = "crmferry_access"
+NOTIFICATIONS_CHANNEL = "crmferry_notifications"
+
+UNREAD_COUNTS = """
+SELECT u.user_id, count(n.id) AS unread
+  FROM unnest(%s::uuid[]) AS u(user_id)
+  LEFT JOIN notifications AS n ON n.user_id = u.user_id AND n.read_at IS NULL
+ GROUP BY u.user_id
+"""
 RECHECK_SECONDS = 30.0
 KEEP_ALIVE_SECONDS = 15.0
 RECONNECT_SECONDS = 1.0
@@ -95,6 +106,7 @@ class EventHub:
         self.max_streams_per_user = max_streams_per_user
         self._streams: dict[UUID, set[Stream]] = defaultdict(set)
         self._pending: dict[UUID, dict[str, None]] = defaultdict(dict)  # job ids, in order
+        self._unread: dict[UUID, set[UUID]] = defaultdict(set)  # users whose bell changed
         self._recheck: set[UUID] = set()
         self._deliveries: dict[UUID, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -153,6 +165,7 @@ class EventHub:
         # first stream, or a new event loop (test clients run one per request)
         self._loop, self._streams, self._deliveries = loop, defaultdict(set), {}
         self._pending, self._recheck = defaultdict(dict), set()
+        self._unread = defaultdict(set)
         self.listening = asyncio.Event()
         self._tasks = [loop.create_task(self._listen()), loop.create_task(self._tick())]
 
@@ -164,6 +177,7 @@ class EventHub:
                 ) as conn:
                     await conn.execute(f"LISTEN {JOBS_CHANNEL}")
                     await conn.execute(f"LISTEN {ACCESS_CHANNEL}")
+                    await conn.execute(f"LISTEN {NOTIFICATIONS_CHANNEL}")
                     self.listening.set()
                     self._recheck_all()  # what was missed while not listening
                     async for note in conn.notifies():
@@ -187,6 +201,12 @@ class EventHub:
             return
         message = _json(payload)
         org = _uuid(message.get("org"))
+        if channel == NOTIFICATIONS_CHANNEL:
+            user = _uuid(message.get("user"))
+            if org is not None and org in self._streams and user is not None:
+                self._unread[org].add(user)
+                self._deliver(org)
+            return
         job_id = message.get("id")
         if org is not None and org in self._streams and isinstance(job_id, str):
             self._pending[org][job_id] = None
@@ -206,8 +226,9 @@ class EventHub:
             self._deliveries[org] = self._loop.create_task(self._deliver_all(org))
 
     async def _deliver_all(self, org: UUID) -> None:
-        while self._pending.get(org) or org in self._recheck:
+        while self._pending.get(org) or org in self._recheck or self._unread.get(org):
             job_ids = list(self._pending.pop(org, {}))
+            users = list(self._unread.pop(org, ()))
             self._recheck.discard(org)
             streams = list(self._streams.get(org, ()))
             if not streams:
@@ -215,6 +236,7 @@ class EventHub:
             try:
                 allowed = await asyncio.to_thread(_still_allowed, self.db, streams)
                 jobs = await asyncio.to_thread(_read_jobs, self.db, org, job_ids) if job_ids else []
+                counts = await asyncio.to_thread(_unread, self.db, org, users) if users else {}
             except psycopg.Error as exc:
                 log.warning("event streams: %s; checking again shortly", exc)
                 await asyncio.sleep(RECONNECT_SECONDS)
@@ -228,6 +250,9 @@ class EventHub:
                     continue
                 for frame in frames:
                     stream.push(frame)
+                if stream.principal.user_id in counts:
+                    count = {"unread_count": counts[stream.principal.user_id]}
+                    stream.push(f"event: notifications\ndata: {json.dumps(count)}\n\n")
 
 
 def _still_allowed(db: Database, streams: Iterable[Stream]) -> set[Stream]:
@@ -261,10 +286,19 @@ def _read_jobs(db: Database, org: UUID, job_ids: list[str]) -> list[dict[str, An
     with db.tenant(org) as conn:
         for job_id in job_ids:
             try:
-                jobs.append(job_json(get_job(conn, job_id)))
+                row = get_job(conn, job_id)
             except NotFound:
                 continue  # deleted meanwhile
+            if row["event_id"] is None:  # a notification's delivery is not a job to show
+                jobs.append(job_json(row))
     return jobs
+
+
+def _unread(db: Database, org: UUID, users: list[UUID]) -> dict[UUID, int]:
+    """Each user's unread notifications in the organization (one statement)."""
+    with db.tenant(org) as conn:
+        rows = conn.execute(UNREAD_COUNTS, [users]).fetchall()
+    return {r["user_id"]: int(r["unread"]) for r in rows}
 
 
 def _json(text: str) -> dict[str, Any]:

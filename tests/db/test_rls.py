@@ -55,7 +55,7 @@ def _seed(db: Database, org_id: object, creator: object) -> None:
             [org_id],
         )
         conn.execute(
-            "INSERT INTO audit_log (organization_id, action) VALUES (%s, 'test')", [org_id]
+            "INSERT INTO audit_log (organization_id, action) VALUES (%s, 'token.created')", [org_id]
         )
         conn.execute(
             """INSERT INTO uploads (organization_id, created_by, file_name, size_bytes, sha256,

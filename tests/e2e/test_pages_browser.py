@@ -280,3 +280,32 @@ def test_schedule_dialog_refuses_a_time_before_the_lead(new_page: NewPage, org: 
     error = dialog.locator('[data-error-for="scheduled_time"]')
     expect(error).to_contain_text("at least")
     expect(dialog).to_be_visible()
+
+
+def test_an_export_schedule_of_only_changes_since_the_last_run(
+    new_page: NewPage, org: Org, db: Database
+) -> None:
+    page = new_page(org, org.member)
+    page.goto("/schedules")
+    page.get_by_label("Name").fill("Nightly changes")
+    page.get_by_label("Only changes since the last run").check()
+    page.get_by_role("button", name="Create schedule").click()
+    expect(page.locator("form .status")).to_contain_text("Nightly changes")
+    with db.tenant(org.id) as conn:
+        row = conn.execute(
+            "SELECT options FROM schedules WHERE name = 'Nightly changes'"
+        ).fetchone()
+    assert row is not None and row["options"]["changed_since"] == "last_run"
+    # editing it shows the choice, and unticking it makes the schedule a full export again
+    page.reload()
+    page.get_by_role("button", name="Edit").first.click()
+    box = page.get_by_label("Only changes since the last run")
+    expect(box).to_be_checked()
+    box.uncheck()
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("form .status")).to_contain_text("Saved")
+    with db.tenant(org.id) as conn:
+        row = conn.execute(
+            "SELECT options FROM schedules WHERE name = 'Nightly changes'"
+        ).fetchone()
+    assert row is not None and "changed_since" not in row["options"]

@@ -263,7 +263,7 @@ def test_cli_export_writes_the_file_with_a_real_worker(
     assert out.read_text(encoding="utf-8-sig").splitlines() == ["name,email", "Ada,ada@example.com"]
 
 
-def test_cli_export_every_creates_a_schedule(settings: Settings, org: Org) -> None:
+def test_cli_export_every_creates_a_schedule(settings: Settings, db: Database, org: Org) -> None:
     env = {
         **os.environ,
         "DATABASE_URL": str(settings.database_url),
@@ -284,6 +284,8 @@ def test_cli_export_every_creates_a_schedule(settings: Settings, org: Org) -> No
             "0 8 * * 1",
             "--tz",
             "Europe/Paris",
+            "--changed-since",
+            "last_run",
             "--org",
             str(org.id),
             "--email",
@@ -296,6 +298,11 @@ def test_cli_export_every_creates_a_schedule(settings: Settings, org: Org) -> No
     )
     assert result.returncode == 0, result.stderr
     assert "next run:" in result.stderr
+    with db.tenant(org.id) as conn:
+        made = conn.execute(
+            "SELECT options FROM schedules WHERE id = %s", [result.stdout.strip()]
+        ).fetchone()
+    assert made is not None and made["options"]["changed_since"] == "last_run"
     bad = subprocess.run(
         [
             sys.executable,

@@ -184,3 +184,46 @@ def test_import_wait_follows_a_real_worker_to_the_end(
         org.member.email,
     )
     assert aborted.returncode == 1 and "nothing was imported" in aborted.stderr
+
+
+def test_import_batch_command_imports_linked_files_as_one_job(
+    importer: Importer, settings: Settings, org: Org, tmp_path: Path
+) -> None:
+    from tests.imports.test_batch import CONTACTS, LINES, PRODUCTS, QUOTES
+
+    paths = []
+    for name, content in (
+        ("quote_lines.csv", LINES),
+        ("quotes.csv", QUOTES),
+        ("contacts.csv", CONTACTS),
+        ("products.csv", PRODUCTS),
+    ):
+        paths.append(tmp_path / name)
+        paths[-1].write_text(content, encoding="utf-8")
+    result = crmferry(
+        settings,
+        "import",
+        *map(str, paths),
+        "--batch",
+        "--org",
+        str(org.id),
+        "--email",
+        org.member.email,
+    )
+    assert result.returncode == 0, result.stderr
+    job = importer.run(org, uuid.UUID(result.stdout.strip()))
+    assert job["status"] == "completed", job["error_message"]
+    assert [i["data_type"] for i in job["items"]] == ["contacts", "inventory", "bids", "bid_items"]
+    assert job["counts"]["inserted"] == 9
+
+
+def test_import_batch_command_refuses_a_type_and_several_files_without_batch(
+    settings: Settings, org: Org, tmp_path: Path
+) -> None:
+    source = tmp_path / "c.csv"
+    source.write_text("Name,Email\nA,a@example.com\n", encoding="utf-8")
+    who = ("--org", str(org.id), "--email", org.member.email)
+    typed = crmferry(settings, "import", str(source), "--batch", "--type", "contacts", *who)
+    assert typed.returncode != 0 and "--batch" in typed.stderr
+    several = crmferry(settings, "import", str(source), str(source), "--type", "contacts", *who)
+    assert several.returncode != 0 and "--batch" in several.stderr

@@ -342,3 +342,38 @@ def assert_nothing_kept(db: Database, settings: Settings, org: Org, job: dict[st
     assert uploads_of(db, org) == []
     assert stored_files(settings, org) == []
     assert contacts_of(db, org) == []
+
+
+def test_a_gzip_download_is_decompressed_on_the_fly_by_its_bytes(
+    db: Database, settings: Settings, org: Org, feed: Feed
+) -> None:
+    import gzip
+
+    feed.answers["/feed/contacts.csv.gz"] = Answer(body=gzip.compress(CONTACTS))
+    feed.answers["/feed/latest"] = Answer(body=gzip.compress(CONTACTS))  # no .gz: the bytes tell
+    for path in ("/feed/contacts.csv.gz", "/feed/latest"):
+        schedule_id = make_schedule(db, settings, org, feed.url(path), MAPPING)
+        job = fire_and_run(db, settings, org, schedule_id)
+        assert job["status"] == "completed", job["error_message"]
+    first, second = sorted(uploads_of(db, org), key=lambda u: u["created_at"])
+    assert (first["file_name"], second["file_name"]) == ("contacts.csv", "latest")
+    assert (settings.files_dir / first["storage_path"]).read_bytes() == CONTACTS
+    assert first["size_bytes"] == len(CONTACTS) == second["size_bytes"]
+
+
+def test_a_gzip_bomb_from_a_url_stops_at_the_decompressed_limit(
+    db: Database, settings: Settings, org: Org, feed: Feed
+) -> None:
+    import gzip
+
+    feed.answers["/bomb.csv.gz"] = Answer(body=gzip.compress(CONTACTS + b"0" * 5_000_000))
+    limited = settings.model_copy(update={"max_decompressed_bytes": 100_000})
+    url = feed.url("/bomb.csv.gz")
+    schedule_id = make_schedule(db, limited, org, url, MAPPING)
+    job = fire_and_run(db, limited, org, schedule_id)
+    assert job["status"] == "failed"
+    assert job["error_message"] == (
+        f"The file from {url} is refused. The file decompresses to more than the limit of "
+        "100,000 bytes (CRMFERRY_MAX_DECOMPRESSED_BYTES); decompression was stopped there."
+    )
+    assert uploads_of(db, org) == [] and stored_files(settings, org) == []

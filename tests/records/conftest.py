@@ -48,12 +48,12 @@ KIT_LINES = DataType(
 
 CREATE_TABLE = """
 CREATE TABLE kit_lines (
-    id              uuid PRIMARY KEY DEFAULT crmferry_new_id(),
+    id              uuid NOT NULL DEFAULT crmferry_new_id(),
     organization_id uuid NOT NULL,
     kit             text NOT NULL,
     position        integer NOT NULL,
     sku             text,
-    inventory_id    uuid REFERENCES inventory ON DELETE SET NULL,
+    inventory_id    uuid,
     quantity        integer NOT NULL DEFAULT 1,
     unit_price      numeric(12, 2),
     line_total      numeric(14, 2) GENERATED ALWAYS AS (quantity * unit_price) STORED,
@@ -61,7 +61,10 @@ CREATE TABLE kit_lines (
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
     import_job_id   uuid,
-    UNIQUE (organization_id, kit, position)
+    PRIMARY KEY (organization_id, id),
+    UNIQUE (organization_id, kit, position),
+    FOREIGN KEY (organization_id, inventory_id) REFERENCES inventory (organization_id, id)
+        ON DELETE SET NULL (inventory_id)
 );
 SELECT crmferry_make_record_table('kit_lines', ARRAY['kit', 'sku', 'note']);
 """

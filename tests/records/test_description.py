@@ -35,7 +35,7 @@ def test_the_browser_reads_composed_fields_links_and_keys(app_client: TestClient
         t["name"]: t
         for t in app_client.get("/api/v1/data-types", headers=org.viewer.headers).json()
     }
-    assert list(types) == ["contacts", "inventory", "bids"]
+    assert list(types) == ["contacts", "inventory", "bids", "bid_items"]
     contacts = types["contacts"]
     assert (contacts["key"], contacts["key_fields"], contacts["key_case_insensitive"]) == (
         "email",

@@ -37,6 +37,11 @@ FILL = {
         INSERT INTO bids (organization_id, bid_number, title, amount)
         SELECT %(org)s, 'B-U' || g, 'Name' || (g %% 300) || ' for ' || (g %% 70), 1
           FROM generate_series(1, %(rows)s) AS g""",
+    "bid_items": """
+        INSERT INTO bid_items (organization_id, bid_number, bid_id, line_number, description)
+        SELECT b.organization_id, b.bid_number, b.id, 1, 'Name' || (g %% 300) || ' line'
+          FROM generate_series(1, %(rows)s) AS g
+          JOIN bids AS b ON b.organization_id = %(org)s AND b.bid_number = 'B-U' || g""",
 }
 
 

@@ -37,7 +37,7 @@ def fresh() -> DataTypes:
 
 
 def test_the_built_in_types_are_registered_in_order() -> None:
-    assert list(DATA_TYPES) == ["contacts", "inventory", "bids"]
+    assert list(DATA_TYPES) == ["contacts", "inventory", "bids", "bid_items"]
 
 
 def test_a_name_or_a_table_registered_twice_is_refused() -> None:
@@ -92,6 +92,9 @@ def test_a_type_others_link_to_cannot_be_withdrawn() -> None:
     registry = fresh()
     with pytest.raises(DataTypeInvalid, match="bids link to 'contacts'"):
         registry.unregister("contacts")
+    with pytest.raises(DataTypeInvalid, match="bid_items link to 'bids'"):
+        registry.unregister("bids")
+    registry.unregister("bid_items")
     registry.unregister(BIDS.name)
     registry.unregister(CONTACTS.name)
     assert list(registry) == ["inventory"]

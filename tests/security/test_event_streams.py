@@ -24,7 +24,7 @@ STREAMS = 100
 
 APP_CONNECTIONS = """
 SELECT count(*) AS n,
-       count(*) FILTER (WHERE query LIKE 'LISTEN crmferry_access%%') AS listening
+       count(*) FILTER (WHERE query LIKE 'LISTEN crmferry%%') AS listening
   FROM pg_stat_activity
  WHERE usename = 'crmferry_app' AND datname = current_database()
 """

@@ -33,7 +33,7 @@ def test_data_types_describe_fields_and_keys(app_client: TestClient, org: Org) -
         t["name"]: t
         for t in app_client.get("/api/v1/data-types", headers=org.viewer.headers).json()
     }
-    assert set(types) == {"contacts", "inventory", "bids"}
+    assert set(types) == {"contacts", "inventory", "bids", "bid_items"}
     contact_fields = {f["name"]: f for f in types["contacts"]["fields"]}
     assert contact_fields["email"]["key"] is True and contact_fields["email"]["type"] == "email"
     assert contact_fields["name"]["required"] is True

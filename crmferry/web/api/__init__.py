@@ -5,15 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from crmferry.web.api import (
+    audit,
+    batch_uploads,
     events,
     import_jobs,
     jobs,
     me,
+    notifications,
     records,
     schedules,
     settings,
     templates,
     uploads,
+    webhooks,
 )
 
 
@@ -23,10 +27,14 @@ def api_routers() -> list[APIRouter]:
         me.router,
         settings.router,
         uploads.router,
+        batch_uploads.router,
         records.router,
         templates.router,
         import_jobs.router,
         jobs.router,
         schedules.router,
         events.router,
+        notifications.router,
+        audit.router,
+        webhooks.router,
     ]

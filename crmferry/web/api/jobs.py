@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Response
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
+from crmferry import audit
 from crmferry.config import Settings
 from crmferry.errors import NotFound
 from crmferry.exports import naming
+from crmferry.exports.changes import window_of_job
+from crmferry.exports.compression import media_type
+from crmferry.exports.deleted import deleted_csv
 from crmferry.jobs import idempotency, operations
 from crmferry.jobs.files import resolve_path
 from crmferry.jobs.model import job_json
+from crmferry.records import get_data_type
 from crmferry.web.api.models.base import BlankIsNone, Cursor, Text
 from crmferry.web.api.models.jobs import (
     DataTypeName,
@@ -182,13 +187,15 @@ def retry_job(
     response_class=FileResponse,
     responses={
         200: {
-            "description": "The export's file, named `<data_type>-<YYYYMMDD-HHMMSS>.<ext>`.",
+            "description": "The export's file, named `<data_type>-<YYYYMMDD-HHMMSS>.<ext>` "
+            "(`.csv.gz`, `application/gzip`, when compressed).",
             "content": {
                 "text/csv": {"schema": {"type": "string", "format": "binary"}},
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
                     "schema": {"type": "string", "format": "binary"}
                 },
                 "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}},
+                "application/gzip": {"schema": {"type": "string", "format": "binary"}},
             },
         },
         **FILE_ERRORS,
@@ -200,8 +207,10 @@ def job_result(
     """The export file; 404 when the job has none."""
     with db.tenant(principal.organization_id) as conn:
         row = operations.get_job(conn, job_id)
-    path = _existing(settings, row["result_path"], "This job has no result file.")
-    return FileResponse(path, filename=_download_name(row, path))
+        path = _existing(settings, row["result_path"], "This job has no result file.")
+        audit.record_download(conn, principal, row, "api" if principal.via == "token" else "web")
+    name = _download_name(row, path)
+    return FileResponse(path, filename=name, media_type=media_type(name))
 
 
 @router.get(
@@ -217,25 +226,68 @@ def job_result(
     },
 )
 def job_errors(
-    job_id: JobId, principal: CurrentPrincipal, db: DB, settings: AppSettings
+    job_id: JobId,
+    principal: CurrentPrincipal,
+    db: DB,
+    settings: AppSettings,
+    item: int | None = Query(
+        default=None, ge=1, le=1000, description="A batch's file, counted from 1 in run order."
+    ),
 ) -> FileResponse:
-    """The error report (CSV); 404 when the job has none."""
+    """The error report (CSV); 404 when the job (or its file `item`) has none."""
     with db.tenant(principal.organization_id) as conn:
         row = operations.get_job(conn, job_id)
-    path = _existing(settings, row["error_report_path"], "This job has no error report.")
+    stored, data_type = row["error_report_path"], row["data_type"]
+    if item is not None:
+        items = row["items"] or []
+        if item > len(items):
+            raise NotFound(f"This job has no file {item}.")
+        stored, data_type = items[item - 1].get("report_path"), items[item - 1]["data_type"]
+    path = _existing(settings, stored, "This job has no error report.")
     return FileResponse(
-        path, media_type="text/csv", filename=f"{row['data_type']}-{str(row['id'])[:8]}-errors.csv"
+        path, media_type="text/csv", filename=f"{data_type}-{str(row['id'])[:8]}-errors.csv"
+    )
+
+
+@router.get(
+    "/jobs/{job_id}/deleted",
+    name="jobs_deleted",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": (
+                "The records deleted within an incremental export's window (`id`, the"
+                " natural key, `deleted_at`), as that export's snapshot saw them."
+            ),
+            "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **FILE_ERRORS,
+    },
+)
+def job_deleted(job_id: JobId, principal: CurrentPrincipal, db: DB) -> StreamingResponse:
+    """The deletions an incremental export covered; 404 for any other job."""
+    with db.tenant(principal.organization_id) as conn:
+        row = operations.get_job(conn, job_id)
+    covered = window_of_job(row["options"] or {}) if row["job_type"] == "export" else None
+    if covered is None or row["status"] != "completed":
+        raise NotFound("This job is no completed incremental export (options.changed_since).")
+    window, upto = covered
+    data_type = get_data_type(row["data_type"])
+
+    def stream() -> Iterator[bytes]:
+        with db.tenant(principal.organization_id) as conn:
+            yield from deleted_csv(conn, data_type, window, upto)
+
+    name = f"{row['data_type']}-{str(row['id'])[:8]}-deleted.csv"
+    return StreamingResponse(
+        stream(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
 def _download_name(row: dict[str, Any], path: Path) -> str:
-    """options["result_file_name"] when the kind chose one, else
-    `<data_type>-<YYYYMMDD-HHMMSS>.<ext>` from when the job finished (UTC)."""
-    chosen = (row["options"] or {}).get("result_file_name")
-    if isinstance(chosen, str) and chosen:
-        return chosen
-    when: datetime = row["completed_at"] or row["created_at"]
-    return naming.result_file_name(row["data_type"], when, "UTC", path.suffix)
+    return naming.download_name(row, path)
 
 
 def _existing(settings: Settings, stored: str | None, message: str) -> Path:

@@ -25,12 +25,14 @@ def me(principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
     with db.tenant(principal.organization_id) as conn:
         org = profile.organization_of(conn, principal.organization_id)
         timezone = profile.user_timezone(conn, principal.user_id)
+        notify = profile.notify_preference(conn, principal.organization_id, principal.user_id)
     return {
         "id": str(principal.user_id),
         "email": principal.email,
         "name": principal.name,
         "role": principal.role,
         "timezone": timezone or org["timezone"],
+        "notify": notify,
         "organization": {k: str(v) for k, v in org.items()},
     }
 

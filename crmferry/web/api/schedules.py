@@ -100,11 +100,12 @@ def delete_schedule(schedule_id: ScheduleId, principal: CurrentPrincipal, db: DB
     status_code=201,
     name="schedules_run",
     response_model=Job,
-    responses=problem_responses(403, 404),
+    responses=problem_responses(403, 404, 409),
 )
 def run_schedule(
     schedule_id: ScheduleId, principal: CurrentPrincipal, db: DB, settings: AppSettings
 ) -> dict[str, Any]:
-    """201 with the job of one run now (also for a paused schedule)."""
+    """201 with the job of one run now (also for a paused schedule); 409 when its owner
+    may no longer create jobs (edit it first to take it over)."""
     with db.tenant(principal.organization_id) as conn:
         return job_json(run_schedule_now(conn, principal, settings, schedule_id))

@@ -12,8 +12,9 @@ from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from crmferry import audit
 from crmferry.accounts import invitations, members, profile, tokens
 from crmferry.accounts.principal import Role
 from crmferry.errors import NotFound, ValidationFailed
@@ -137,7 +138,21 @@ class TokensOut(BaseModel):
 
 
 class MeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     timezone: Text | None = Field(default=None, description="IANA name; null: the organization's")
+    notify: Literal["none", "failed", "all"] | None = Field(
+        default=None,
+        description="Which outcomes of the jobs you created (and the schedules you own) you "
+        "are told of, in the app and by e-mail: none, failed (the default) or all.",
+    )
+
+    @field_validator("notify")
+    @classmethod
+    def _notify_given(cls, value: str | None) -> str | None:
+        if value is None:  # only the default may be None: a key sent names a choice
+            raise ValueError("must be none, failed or all")
+        return value
 
 
 @router.get("/members")
@@ -159,7 +174,9 @@ def invite_member(
     and the others are 409s)."""
     with db.tenant(principal.organization_id) as conn:
         made = invitations.create_invitation(conn, principal, body.email, body.role)
-    invitation = made.invitation
+        invitation = made.invitation
+        details = {"email": invitation.email, "role": invitation.role}
+        audit.record(conn, principal, "member.invited", "invitation", invitation.id, details)
     return InvitationOut(
         id=invitation.id,
         email=invitation.email,
@@ -183,6 +200,7 @@ def revoke_invitation(invitation_id: UUID, principal: AdminPrincipal, db: DB) ->
     """Revoke an invitation: its link stops working (idempotent; 409 once accepted)."""
     with db.tenant(principal.organization_id) as conn:
         invitations.revoke_invitation(conn, principal.organization_id, invitation_id)
+        audit.record(conn, principal, "invitation.revoked", "invitation", invitation_id)
     return Response(status_code=204)
 
 
@@ -190,7 +208,10 @@ def revoke_invitation(invitation_id: UUID, principal: AdminPrincipal, db: DB) ->
 def change_role(user_id: UUID, body: RoleIn, principal: AdminPrincipal, db: DB) -> MemberOut:
     """Change a member's role; the last admin cannot be demoted (409)."""
     with db.tenant(principal.organization_id) as conn:
+        before = members.get_member(conn, principal.organization_id, user_id)
         member = members.change_role(conn, principal.organization_id, user_id, body.role)
+        details = {"email": member.email, "from": before.role, "to": member.role}
+        audit.record(conn, principal, "member.role_changed", "member", user_id, details)
     return MemberOut.of(member)
 
 
@@ -199,7 +220,10 @@ def remove_member(user_id: UUID, principal: AdminPrincipal, db: DB) -> Response:
     """Remove a member: their tokens are revoked and sessions closed in this
     organization (their open event streams too); the last admin cannot be removed (409)."""
     with db.tenant(principal.organization_id) as conn:
+        gone = members.get_member(conn, principal.organization_id, user_id)
         members.remove_member(conn, principal.organization_id, user_id)
+        details = {"email": gone.email, "role": gone.role}
+        audit.record(conn, principal, "member.removed", "member", user_id, details)
     return Response(status_code=204)
 
 
@@ -217,6 +241,9 @@ def create_token(body: TokenIn, principal: AdminPrincipal, db: DB) -> NewTokenOu
     email = body.email or principal.email
     with db.tenant(principal.organization_id) as conn:
         created = tokens.create_token(conn, principal.organization_id, email, body.name)
+        if created is not None:
+            details = {"name": body.name, "for": email}
+            audit.record(conn, principal, "token.created", "token", created.row["id"], details)
     if created is None:
         raise ValidationFailed(
             f"{email} is not a member of this organization.",
@@ -230,6 +257,8 @@ def revoke_token(token_id: UUID, principal: AdminPrincipal, db: DB) -> Response:
     """Revoke a token at once (idempotent); it stays listed as revoked."""
     with db.tenant(principal.organization_id) as conn:
         revoked = tokens.revoke_token(conn, principal.organization_id, token_id)
+        if revoked:
+            audit.record(conn, principal, "token.revoked", "token", token_id)
     if not revoked:
         raise NotFound("No such token.")
     return Response(status_code=204)
@@ -237,8 +266,15 @@ def revoke_token(token_id: UUID, principal: AdminPrincipal, db: DB) -> Response:
 
 @router.patch("/me")
 def update_me(body: MeIn, principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
-    """Set the caller's time zone (null falls back to the organization's)."""
+    """Set the caller's time zone (null falls back to the organization's) and/or their
+    notification preference; a key left out stays as it was."""
+    given = body.model_fields_set
     tz = zone_named(body.timezone).key if body.timezone else None  # the one rule for zones
     with db.tenant(principal.organization_id) as conn:
-        profile.set_user_timezone(conn, principal.user_id, tz)
+        if "timezone" in given:
+            profile.set_user_timezone(conn, principal.user_id, tz)
+        if "notify" in given and body.notify is not None:
+            profile.set_notify_preference(
+                conn, principal.organization_id, principal.user_id, body.notify
+            )
     return me(principal, db)

@@ -13,6 +13,7 @@ from crmferry.errors import CrmFerryError, PayloadTooLarge, ValidationFailed
 from crmferry.imports.mapping import suggest_mapping
 from crmferry.imports.reading import ReadLimits, sniff
 from crmferry.imports.reading_choices import read_choices_of, reading_facts
+from crmferry.imports.type_guess import suggest_data_type
 from crmferry.imports.uploads import (
     LimitedWriter,
     new_upload_location,
@@ -190,7 +191,10 @@ def _checked_parts(parts: _Parts) -> tuple[str, str | None]:
 
 
 def _suggestion(data_type: str | None, headers: list[str]) -> tuple[str, dict[str, str | None]]:
-    """The mapping for the given type, or for the type that maps the most headers."""
+    """The mapping for the given type, else for the type the headers fit (every required
+    field mapped: `suggest_data_type`, as a batch types its files), else for the type
+    that maps the most headers."""
+    data_type = data_type or suggest_data_type(headers)
     if data_type is not None:
         return data_type, dict(suggest_mapping(DATA_TYPES[data_type], headers))
     scored = []

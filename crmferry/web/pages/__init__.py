@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from crmferry.web.pages import (
+    admin_pages,
     api_docs,
     invite_pages,
     record_pages,
@@ -21,6 +22,7 @@ def page_routers() -> list[APIRouter]:
         workspace_pages.router,
         record_pages.router,
         settings_pages.router,
+        admin_pages.router,
         api_docs.router,
         invite_pages.router,
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from crmferry.accounts.profile import notify_preference
 from crmferry.jobs.timing import zone_names
 from crmferry.web.deps import DB, CurrentPrincipal
 from crmferry.web.pages.rendering import load_shell, render
@@ -16,6 +17,8 @@ TIMEZONES = zone_names()
 
 @router.get("/settings")
 def settings_page(request: Request, principal: CurrentPrincipal, db: DB) -> Response:
+    with db.tenant(principal.organization_id) as conn:
+        notify = notify_preference(conn, principal.organization_id, principal.user_id)
     return render(
         request,
         "pages/settings.html",
@@ -23,4 +26,5 @@ def settings_page(request: Request, principal: CurrentPrincipal, db: DB) -> Resp
         shell=load_shell(db, principal),
         active="settings",
         timezones=TIMEZONES,
+        notify=notify,
     )

@@ -11,6 +11,8 @@ from uuid import UUID
 from pydantic import AfterValidator, Discriminator, Field, Tag, WithJsonSchema
 
 from crmferry.accounts.admin import normalise_email
+from crmferry.imports.batch import MAX_ITEMS
+from crmferry.imports.options import ON_ERROR
 from crmferry.jobs.kinds import registered_job_types
 from crmferry.jobs.model import STATUSES
 from crmferry.jobs.notify_request import MAX_EMAILS, Outcome
@@ -71,17 +73,56 @@ class Notify(RequestBody):
     attach: bool | None = Field(default=None, description="Attach the export's file.")
 
 
-class JobRequest(RequestBody):
-    """What every job request may say, whatever its type."""
+class JobTiming(RequestBody):
+    """When a job runs, how urgent it is, and whom it tells."""
 
-    data_type: DataTypeName
     scheduled_time: ScheduledTime | None = None
     timezone: TimeZoneName | None = None
     priority: int = Field(default=0, ge=-1000, le=1000, description="Higher runs first.")
     notify: Notify | None = None
+
+
+class JobRequest(JobTiming):
+    """What every job request of one data type may say, whatever its type."""
+
+    data_type: DataTypeName
     template_id: UUID | None = Field(
         default=None, description="A template whose mapping and options fill what this leaves out."
     )
+
+
+class BatchItemRequest(RequestBody):
+    """One file of a batch import."""
+
+    upload_id: UUID = Field(description="From POST /uploads (or POST /uploads/batch).")
+    data_type: DataTypeName | None = Field(
+        default=None, description="Default: the upload's, else the type its headers fit best."
+    )
+    mapping: Mapping | None = Field(default=None, description="Default: the suggested mapping.")
+    options: ImportOptions | None = Field(
+        default=None,
+        description="This file's mode, date format, decimal mark (not dry_run, on_error).",
+    )
+
+
+class BatchOptions(RequestBody):
+    """The batch's own options, for all of its files."""
+
+    on_error: Annotated[Text, Choice(lambda: ON_ERROR, enforce=False)] | None = Field(
+        default=None,
+        description="`abort` (default): one bad row anywhere and nothing is written; `skip`.",
+    )
+    dry_run: bool | None = Field(
+        default=None, description="Run every file, report, then roll all of it back."
+    )
+
+
+class BatchJobRequest(JobTiming):
+    """Several files imported as one job, in one transaction, in the order of their links."""
+
+    job_type: Literal["import_batch"]
+    items: list[BatchItemRequest] = Field(min_length=1, max_length=MAX_ITEMS)
+    options: BatchOptions | None = None
 
 
 class ImportJobRequest(JobRequest):
@@ -109,8 +150,9 @@ class OtherJobRequest(JobRequest, StorableExtras):
 JobBody = Annotated[
     Annotated[ImportJobRequest, Tag("import")]
     | Annotated[ExportJobRequest, Tag("export")]
+    | Annotated[BatchJobRequest, Tag("import_batch")]
     | Annotated[OtherJobRequest, Tag(OTHER_KIND)],
-    Discriminator(by_job_type(ImportJobRequest, ExportJobRequest)),
+    Discriminator(by_job_type(ImportJobRequest, ExportJobRequest, BatchJobRequest)),
 ]
 
 
@@ -125,6 +167,17 @@ class Counts(Answer):
     unchanged: int
     skipped: int
     failed: int
+
+
+class JobItem(Answer):
+    """One file of a batch import, in run order, and what it did."""
+
+    file_name: str | None
+    data_type: KnownDataType | None
+    upload_id: Uuid | None
+    counts: Counts
+    error_message: str | None
+    error_report_url: str | None = Field(description="GET it for this file's CSV of bad rows.")
 
 
 class Job(Answer):
@@ -163,6 +216,9 @@ class Job(Answer):
     reverts_job_id: Uuid | None
     result_url: str | None = Field(description="GET it for the export's file.")
     error_report_url: str | None = Field(description="GET it for the CSV of bad rows.")
+    items: list[JobItem] | None = Field(
+        default=None, description="A batch import's files, in run order; null otherwise."
+    )
 
 
 class JobPage(Page):

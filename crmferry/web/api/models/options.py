@@ -13,6 +13,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from crmferry.exports.compression import COMPRESSIONS
+from crmferry.exports.destinations import TYPES as DESTINATION_TYPES
 from crmferry.exports.filters import MAX_IN_VALUES, OPS
 from crmferry.exports.options import DELIMITERS, FORMATS
 from crmferry.imports.options import DATE_FORMATS, DECIMAL_MARKS, MAX_SHEET, MODES, ON_ERROR
@@ -97,6 +99,35 @@ class ExportFilter(RequestBody):
     )
 
 
+class Credentials(RequestBody):
+    """A customer's S3 credentials: sealed when saved and never answered; answers show
+    `{"set": true, "region", "endpoint_url"}`."""
+
+    access_key_id: Text | None = None
+    secret_access_key: Text | None = None
+    session_token: Text | None = None
+    region: Text | None = None
+    endpoint_url: Text | None = Field(
+        default=None, description="For S3-compatible servers; checked by the outbound guard."
+    )
+    set: bool | None = Field(
+        default=None,
+        description="As answers show it: a schedule's change sending it back keeps the "
+        "stored credentials.",
+    )
+
+
+class Destination(RequestBody):
+    """Where an export delivers its file after writing it."""
+
+    type: Annotated[Text, Choice(lambda: DESTINATION_TYPES, enforce=False)]
+    url: Text = Field(
+        description="`s3://bucket/key`; the key may use {data_type}, {date}, {time}, "
+        "{job_id} and {file_name}."
+    )
+    credentials: Credentials | None = None
+
+
 class ExportOptions(RequestBody):
     """What an export writes, and how (see the README's Exports section)."""
 
@@ -119,3 +150,24 @@ class ExportOptions(RequestBody):
     bom: bool | None = Field(
         default=None, description="CSV only: a UTF-8 byte-order mark (default true)."
     )
+    include: list[Text] | None = Field(
+        default=None,
+        max_length=10,
+        description="Records to include with each one: a bid's `items` (its lines).",
+    )
+    amount_from_items: bool | None = Field(
+        default=None, description="Bids: the amount as the sum of the lines' totals."
+    )
+    changed_since: Text | None = Field(
+        default=None,
+        description=(
+            "Only the records created or changed since this RFC 3339 time, or since the"
+            ' previous successful run of the export\'s schedule (`"last_run"`, schedules'
+            " only); deleted records: `GET /jobs/{id}/deleted` (and, in JSON Lines, one"
+            ' `{"deleted": {...}}` line each at the end).'
+        ),
+    )
+    compression: Annotated[Text, Choice(lambda: (*COMPRESSIONS, "none"), enforce=False)] | None = (
+        Field(default=None, description="CSV and JSON Lines: `gzip` (the file ends `.gz`).")
+    )
+    destination: Destination | None = None

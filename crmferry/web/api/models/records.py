@@ -6,7 +6,7 @@ appears in the OpenAPI document without a line here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, create_model
 
@@ -110,6 +110,9 @@ class Me(Answer):
     name: str | None
     role: Role
     timezone: str
+    notify: Literal["none", "failed", "all"] = Field(
+        description="Which outcomes of your own jobs you are told of"
+    )
     organization: Organization
 
 
@@ -204,6 +207,33 @@ UPLOAD_FORM = {
                         "type": "string",
                         "enum": list(DATA_TYPES),
                         "description": "Suggest the mapping for this type (default: the best fit).",
+                    },
+                },
+            }
+        }
+    },
+}
+
+
+class UploadBatch(Answer):
+    """The files of one batch upload, in the order sent (a ZIP's in its own order)."""
+
+    items: list[Upload]
+
+
+BATCH_UPLOAD_FORM = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "array",
+                        "items": {"type": "string", "format": "binary"},
+                        "description": "CSV, TSV, TXT or XLSX files (one part each), "
+                        "or one ZIP of them.",
                     },
                 },
             }

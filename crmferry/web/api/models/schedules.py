@@ -7,7 +7,10 @@ from uuid import UUID
 
 from pydantic import Discriminator, Field, Tag, WithJsonSchema
 
+from crmferry.imports.batch import MAX_ITEMS
+from crmferry.imports.options import ON_ERROR
 from crmferry.jobs.kinds import job_types_with
+from crmferry.jobs.notify_request import MAX_EMAILS, ScheduleOutcome
 from crmferry.web.api.models.base import (
     OTHER_KIND,
     OTHER_KIND_CONFIG,
@@ -24,6 +27,7 @@ from crmferry.web.api.models.base import (
 )
 from crmferry.web.api.models.jobs import (
     DataTypeName,
+    Email,
     KnownDataType,
     KnownJobType,
     TimeZoneName,
@@ -39,12 +43,32 @@ Source = Annotated[
         {
             "type": "object",
             "required": ["type"],
-            "properties": {"type": {"type": "string"}, "url": {"type": "string"}},
+            "properties": {
+                "type": {"type": "string"},
+                "url": {"type": "string"},
+                "pick": {"type": "string", "enum": ["newest", "each_new"]},
+                "credentials": {"type": "object", "additionalProperties": True},
+            },
             "description": 'Where each run fetches its file, e.g. {"type": "url", "url": '
-            '"https://…/contacts.csv"}; checked by its registered source type.',
+            '"https://…/contacts.csv"} or {"type": "s3", "url": "s3://bucket/in/*.csv", '
+            '"pick": "newest" | "each_new", "credentials": {...}}; checked by its '
+            'registered source type. Credentials are answered as {"set": true, ...}.',
         }
     ),
 ]
+
+
+class ScheduleNotify(RequestBody):
+    """Who is told of the schedule's runs, beyond its owner's own preference."""
+
+    emails: list[Email] = Field(max_length=MAX_EMAILS)
+    on: list[ScheduleOutcome] | None = Field(
+        default=None,
+        description="changed (the first run, a first failure, and the recovery after "
+        "failures), failed "
+        "(every failed run), completed (every completed run); default: changed.",
+    )
+    attach: bool | None = Field(default=None, description="Attach an export's file.")
 
 
 class ScheduleRequest(RequestBody):
@@ -56,6 +80,7 @@ class ScheduleRequest(RequestBody):
     cron: Cron
     timezone: TimeZoneName
     enabled: bool = True
+    notify: ScheduleNotify | None = None
     template_id: UUID | None = None
     source: Source | None = None
     mapping: Mapping | None = Field(
@@ -84,11 +109,43 @@ class OtherScheduleRequest(ScheduleRequest, StorableExtras):
     options: dict[Text, JsonValue] | None = None
 
 
+class BatchScheduleItem(RequestBody):
+    """One file of a batch schedule, fetched from its own source at each run."""
+
+    source: Source
+    data_type: DataTypeName | None = Field(
+        default=None, description="Default: the type each downloaded file's headers fit best."
+    )
+    mapping: Mapping | None = Field(default=None, description="Default: the suggested mapping.")
+    options: ImportOptions | None = None
+
+
+class BatchScheduleOptions(RequestBody):
+    """A batch schedule's files and the batch's own options."""
+
+    items: list[BatchScheduleItem] = Field(min_length=1, max_length=MAX_ITEMS)
+    on_error: Annotated[Text, Choice(lambda: ON_ERROR, enforce=False)] | None = None
+    dry_run: bool | None = None
+
+
+class BatchScheduleRequest(RequestBody):
+    """A recurring batch import: every run downloads each file and imports them all as one
+    job (see POST /jobs, `import_batch`)."""
+
+    job_type: Literal["import_batch"]
+    name: Name
+    cron: Cron
+    timezone: TimeZoneName
+    enabled: bool = True
+    options: BatchScheduleOptions
+
+
 ScheduleBody = Annotated[
     Annotated[ImportScheduleRequest, Tag("import")]
     | Annotated[ExportScheduleRequest, Tag("export")]
+    | Annotated[BatchScheduleRequest, Tag("import_batch")]
     | Annotated[OtherScheduleRequest, Tag(OTHER_KIND)],
-    Discriminator(by_job_type(ImportScheduleRequest, ExportScheduleRequest)),
+    Discriminator(by_job_type(ImportScheduleRequest, ExportScheduleRequest, BatchScheduleRequest)),
 ]
 
 
@@ -99,6 +156,7 @@ ChangedOptions = Annotated[
             "anyOf": [
                 {"$ref": "#/components/schemas/ImportOptions"},
                 {"$ref": "#/components/schemas/ExportOptions"},
+                {"$ref": "#/components/schemas/BatchScheduleOptions"},
             ]
         }
     ),
@@ -113,6 +171,7 @@ class ScheduleChanges(RequestBody):
     cron: Cron | None = None
     timezone: TimeZoneName | None = None
     enabled: bool | None = None
+    notify: ScheduleNotify | None = None
     template_id: UUID | None = None
     source: Source | None = None
     mapping: Mapping | None = None
@@ -122,7 +181,10 @@ class ScheduleChanges(RequestBody):
 class Schedule(Answer):
     id: Uuid
     organization_id: Uuid
-    created_by: Uuid | None
+    created_by: Uuid | None = Field(
+        description="The owner: its jobs are made as theirs (whoever last edited it)."
+    )
+    owner_name: str | None = Field(description="Null once the owner is no longer a member.")
     name: str
     job_type: KnownJobType
     data_type: KnownDataType
@@ -136,6 +198,10 @@ class Schedule(Answer):
     next_run_at: Instant | None = Field(description="Null while the schedule is disabled.")
     last_run_at: Instant | None
     last_job_id: Uuid | None
+    consecutive_failures: int = Field(description="Failed runs in a row (0 after a success).")
+    last_outcome: Literal["completed", "failed"] | None
+    paused_reason: str | None = Field(description="Why it was paused, while it is.")
+    notify: dict[str, Any] | None
     created_at: Instant
     updated_at: Instant
 

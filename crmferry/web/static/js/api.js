@@ -44,6 +44,14 @@
     return data;
   };
 
+  let eventSource = null;
+  /** The page's one event stream (GET /events), shared by the bell and the page. */
+  CF.events = function () {
+    if (!window.EventSource) return null;
+    if (!eventSource) eventSource = new EventSource("/api/v1/events");
+    return eventSource;
+  };
+
   /** A list endpoint's items, whether it answers a bare list or {"items": [...]}. */
   CF.items = (data) => (Array.isArray(data) ? data : (data && data.items) || []);
 

@@ -301,7 +301,12 @@
       const value = op === "in" ? raw.split(",").map((s) => s.trim()).filter(Boolean) : op === "is_null" ? true : raw;
       return { field: row.querySelector(".filter-field").value, op, value };
     });
-    return { format: form.querySelector('[name="format"]').value, fields, filters };
+    const options = { format: form.querySelector('[name="format"]').value, fields, filters };
+    // included records (a bid's lines) and the fields derived from them, as the description offers
+    const include = [...form.querySelectorAll('input[name="include"]:checked')].map((c) => c.value);
+    if (include.length) options.include = include;
+    form.querySelectorAll('input[name="derive"]:checked').forEach((c) => { options[c.value] = true; });
+    return options;
   }
 
   function exportBody(card, when) {

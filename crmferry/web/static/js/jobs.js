@@ -11,7 +11,7 @@
   const errorBox = document.querySelector("[data-form-error]");
   const liveState = document.querySelector(".live-state");
 
-  const label = (s) => (s ? s.charAt(0).toUpperCase() + s.slice(1) : "");
+  const label = (s) => (s ? s.charAt(0).toUpperCase() + s.slice(1).replace(/_/g, " ") : "");
 
   const showError = (problem) => CF.showError(errorBox, problem);
 
@@ -75,7 +75,7 @@
     if (job.error_report_url) out.push(CF.el("a", { class: "button", href: job.error_report_url, download: "" }, "Error report"));
     if (CF.canWrite()) {
       if (job.status === "failed" || job.status === "cancelled") out.push(button("Retry", () => act("POST", `/jobs/${job.id}/retry`)));
-      if (job.job_type === "import" && job.status === "completed" && !(job.options && job.options.dry_run)) {
+      if ((job.job_type === "import" || job.job_type === "import_batch") && job.status === "completed" && !(job.options && job.options.dry_run)) {
         out.push(button("Revert", () => act("POST", `/jobs/${job.id}/revert`, {}, "Undo every change this import made?")));
       }
       out.push(button("Delete", async () => {
@@ -86,9 +86,26 @@
     return out;
   }
 
+  async function showNotified(job, cell) {
+    try {
+      const data = await CF.api("GET", `/jobs/${job.id}/deliveries`);
+      const items = CF.items(data);
+      const lines = items.map((d) => CF.el("li", {},
+        `${d.channel === "email" ? "E-mail" : d.channel === "in_app" ? "In the app" : d.channel}: ${d.recipient} — ` +
+        (d.status === "completed" ? "sent" : d.status === "failed" ? `failed (${d.error_message || ""})` : d.status)));
+      cell.replaceChildren(items.length ? CF.el("ul", { class: "notified-list", "data-testid": "notified" }, lines)
+        : CF.el("span", { class: "muted", "data-testid": "notified" }, "Nobody was notified."));
+    } catch (p) { showError(p); }
+  }
+
+  const wanted = new URLSearchParams(window.location.search).get("job");
+
   function historyRow(job) {
     const dry = job.options && job.options.dry_run ? " (dry run)" : "";
-    return CF.el("tr", { dataset: { jobId: job.id, status: job.status } },
+    const notified = CF.el("div", { class: "notified" });
+    const actions = historyActions(job);
+    actions.push(button("Notified", () => showNotified(job, notified), { "data-testid": "show-notified" }));
+    return CF.el("tr", { dataset: { jobId: job.id, status: job.status }, class: job.id === wanted ? "highlight" : "" },
       CF.el("td", {}, CF.badge(job.status)),
       CF.el("td", {}, label(job.job_type) + dry), CF.el("td", {}, job.data_type), CF.el("td", {}, fileCell(job)),
       CF.el("td", {}, job.creator_name || ""),
@@ -96,7 +113,7 @@
       CF.el("td", { class: "counts" }, countsText(job)),
       CF.el("td", {}, CF.duration(job.started_at, job.completed_at)),
       CF.el("td", { class: "error-text" }, job.error_message || ""),
-      CF.el("td", { class: "row-actions" }, historyActions(job)));
+      CF.el("td", { class: "row-actions" }, actions, notified));
   }
 
   function fill(tableId, rows) {
@@ -166,12 +183,17 @@
     } catch (problem) { showError(problem); }
     for (const job of eventsDuringRefresh.values()) jobs.set(job.id, job);
     eventsDuringRefresh = null;
+    if (wanted && !jobs.has(wanted)) {
+      try { const job = await CF.api("GET", `/jobs/${encodeURIComponent(wanted)}`); jobs.set(job.id, job); } catch (p) { /* gone */ }
+    }
     render();
+    const row = wanted && document.querySelector(`tr[data-job-id="${CSS.escape(wanted)}"]`);
+    if (row && !row.dataset.shown) { row.dataset.shown = "1"; row.scrollIntoView({ block: "center" }); }
   }
 
   function connect() {
-    if (!window.EventSource) return;
-    const source = new EventSource("/api/v1/events");
+    const source = CF.events();
+    if (!source) return;
     source.addEventListener("open", () => { liveState.textContent = "Live"; });
     source.addEventListener("job", (event) => {
       try { upsert(JSON.parse(event.data)); } catch (err) { /* a malformed event is ignored */ }

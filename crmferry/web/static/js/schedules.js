@@ -24,7 +24,10 @@
       CF.el("td", {}, s.name), CF.el("td", {}, `${s.job_type} ${s.data_type}`),
       CF.el("td", {}, CF.el("code", {}, s.cron), ` (${s.timezone})`),
       CF.el("td", {}, s.enabled ? when(s.next_run_at) : "—"), CF.el("td", {}, when(s.last_run_at)),
-      CF.el("td", {}, s.enabled ? CF.badge("completed", "Enabled") : CF.badge("cancelled", "Paused")),
+      CF.el("td", { "data-testid": "schedule-owner" }, s.owner_name || "a former member"),
+      CF.el("td", {}, s.enabled ? CF.badge("completed", "Enabled") : CF.badge("cancelled", "Paused"),
+        s.paused_reason ? CF.el("span", { class: "muted paused-reason" }, " " + s.paused_reason) : "",
+        s.consecutive_failures ? CF.el("span", { class: "muted" }, ` · ${s.consecutive_failures} failed in a row`) : ""),
     ];
     if (CF.canWrite()) {
       cells.push(CF.el("td", { class: "row-actions" },
@@ -72,6 +75,13 @@
       CF.clearProblems(form);
       toggleKind();
     };
+    /** An export schedule's options: the format, and "only changes since the last run". */
+    function exportOptions(kept) {
+      const options = { ...kept, format: field("format").value };
+      if (field("changes_only").checked) options.changed_since = "last_run";
+      else if (options.changed_since === "last_run") delete options.changed_since;
+      return options;
+    }
     field("job_type").addEventListener("change", toggleKind);
     document.getElementById("cancel-edit").addEventListener("click", resetForm);
     form.addEventListener("submit", async (event) => {
@@ -82,10 +92,10 @@
       const body = { name: field("name").value.trim(), cron: field("cron").value.trim(), timezone: field("timezone").value.trim(), enabled: field("enabled").checked };
       if (!id) {
         Object.assign(body, { job_type: field("job_type").value, data_type: field("data_type").value });
-        body.options = isImport ? { mode: field("mode").value } : { format: field("format").value };
+        body.options = isImport ? { mode: field("mode").value } : exportOptions({});
         if (isImport) body.source = { type: "url", url: field("url").value.trim() };
       } else {
-        body.options = isImport ? { ...(form.editing.options || {}), mode: field("mode").value } : { ...(form.editing.options || {}), format: field("format").value };
+        body.options = isImport ? { ...(form.editing.options || {}), mode: field("mode").value } : exportOptions(form.editing.options || {});
         if (isImport) body.source = { type: "url", url: field("url").value.trim() };
       }
       try {
@@ -109,6 +119,7 @@
       field("enabled").checked = s.enabled;
       if (s.options && s.options.format) field("format").value = s.options.format;
       if (s.options && s.options.mode) field("mode").value = s.options.mode;
+      field("changes_only").checked = Boolean(s.options && s.options.changed_since === "last_run");
       if (s.source && s.source.url) field("url").value = s.source.url;
       toggleKind();
       document.getElementById("form-title").textContent = `Edit “${s.name}”`;

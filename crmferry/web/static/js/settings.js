@@ -19,6 +19,16 @@
     } catch (problem) { CF.showProblem(tzForm, problem); }
   });
 
+  const notifyForm = document.getElementById("notify-form");
+  notifyForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    CF.clearProblems(notifyForm);
+    try {
+      const me = await CF.api("PATCH", "/me", { notify: notifyForm.querySelector("select").value });
+      notifyForm.querySelector(".status").textContent = `Saved: ${me.notify === "none" ? "you are told of nothing" : me.notify === "all" ? "you are told of every outcome" : "you are told of failures"}.`;
+    } catch (problem) { CF.showProblem(notifyForm, problem); }
+  });
+
   const passwordForm = document.getElementById("password-form");
   passwordForm.addEventListener("submit", async (event) => {
     event.preventDefault();

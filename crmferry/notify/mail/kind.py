@@ -1,0 +1,99 @@
+"""The e-mail channel: one delivery job per event and address (`deliver_email`), sent
+through CRMFERRY_SMTP_URL. Without CRMFERRY_SMTP_URL no mail is planned at all.
+
+A passing failure (the server unreachable, a 4xx answer) is retried with the engine's
+backoff until the job's attempts are spent; a 5xx answer fails the delivery at once.
+A worker that dies between sending and recording it sends again: the message keeps
+its Message-ID (the event id and the address), so a repeat can be told apart.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Any
+
+from crmferry.config import Settings
+from crmferry.db import Conn
+from crmferry.errors import RetryLater
+from crmferry.exports.naming import download_name
+from crmferry.jobs.files import resolve_path
+from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome
+from crmferry.notify.channels import (
+    Channel,
+    Delivery,
+    Event,
+    load_event,
+    refuse_by_api,
+    register_channel,
+)
+from crmferry.notify.mail.message import Attachment, MailFacts, compose, first_errors
+from crmferry.notify.mail.recipients import mail_recipients
+from crmferry.notify.mail.smtp import MailDeferred, MailRefused, SmtpServer, send
+
+JOB_TYPE = "deliver_email"
+
+JOB_FILES = """
+SELECT id, data_type, options, completed_at, created_at, result_path, result_size,
+       error_report_path
+  FROM scheduled_jobs WHERE id = %s
+"""
+
+
+def plan(conn: Conn, settings: Settings, events: list[Event]) -> list[Delivery]:
+    """One delivery per event and address (none while no SMTP server is configured)."""
+    if not settings.smtp_url:
+        return []
+    return [
+        Delivery(event_id, key=address, options={"attach": attach})
+        for event_id, addresses in mail_recipients(conn, events).items()
+        for address, attach in sorted(addresses.items())
+    ]
+
+
+def run(ctx: JobContext) -> JobOutcome:
+    """Compose and send the one message of this delivery."""
+    if not ctx.settings.smtp_url:
+        return JobOutcome(failed=True, error_message="CRMFERRY_SMTP_URL is not set.")
+    event = load_event(ctx.conn, ctx.job)
+    address = str(ctx.job["delivery_key"])
+    facts = _facts(ctx, event, bool(ctx.job["options"].get("attach")))
+    message = compose(ctx.settings, event, address, facts)
+    server = SmtpServer.parse(ctx.settings.smtp_url)
+    try:
+        send(server, message, ctx.settings.smtp_timeout_seconds)
+    except MailDeferred as exc:
+        raise RetryLater(f"Mail to {address} not sent yet: {exc}") from exc
+    except MailRefused as exc:
+        return JobOutcome(failed=True, error_message=f"Mail to {address} refused: {exc}")
+    return JobOutcome(record_count=1)
+
+
+def _facts(ctx: JobContext, event: Event, attach: bool) -> MailFacts:
+    """The import's first errors and the export's file, from the job as it is now."""
+    facts = MailFacts()
+    job = ctx.conn.execute(JOB_FILES, [event.job_id]).fetchone() if event.job_id else None
+    if job is None:
+        return facts
+    if job["error_report_path"]:
+        facts.first_errors = first_errors(resolve_path(ctx.settings, job["error_report_path"]))
+    if attach and event.type == "job.completed" and job["result_path"]:
+        facts = _with_attachment(ctx.settings, job, facts)
+    return facts
+
+
+def _with_attachment(settings: Settings, job: dict[str, Any], facts: MailFacts) -> MailFacts:
+    path = resolve_path(settings, job["result_path"])
+    if not path.exists():
+        return facts
+    size = job["result_size"] if job["result_size"] is not None else path.stat().st_size
+    if size > settings.mail_attach_max_bytes:
+        facts.attachment_too_large = True
+        return facts
+    name = download_name(job, path)
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    facts.attachment = Attachment(path, name, content_type)
+    return facts
+
+
+KIND = JobKind(JOB_TYPE, refuse_by_api, run, internal=True)
+CHANNEL = register_channel(Channel("email", KIND, plan, max_attempts=8))
