@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import multiprocessing
 import random
 import shutil
@@ -190,6 +191,41 @@ def generate_xlsx(csv_path: Path, path: Path) -> None:
     book.save(path)
 
 
+def generate_workbook(csv_path: Path, path: Path, fmt: str, most: int | None = None) -> None:
+    """The same rows (at most `most` data rows) as a workbook of format `fmt`: xlsx by
+    openpyxl, xls by xlwt, ods by odfpy (both test dependencies)."""
+    if fmt == "xlsx":
+        generate_xlsx(csv_path, path)
+        return
+    with csv_path.open(newline="", encoding="utf-8") as source:
+        rows = list(itertools.islice(csv.reader(source), None if most is None else most + 1))
+    if fmt == "xls":
+        import xlwt  # type: ignore[import-untyped]
+
+        book = xlwt.Workbook(encoding="utf-8")
+        sheet = book.add_sheet("Contacts")
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                sheet.write(r, c, value)
+        book.save(str(path))
+        return
+    from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
+
+    doc = OpenDocumentSpreadsheet()
+    table = Table(name="Contacts")
+    for row in rows:
+        line = TableRow()
+        for value in row:
+            cell = TableCell(valuetype="string")
+            cell.addElement(P(text=value))
+            line.addElement(cell)
+        table.addElement(line)
+    doc.spreadsheet.addElement(table)
+    doc.save(str(path))
+
+
 def copy_into(owner_url: str, path: Path, org_id: str, create: str) -> float:
     """Seconds for PostgreSQL's own COPY of the file into a table made by `create`
     (outside the clock), fed by the client loop of the benchmark: 1 MiB blocks."""
@@ -323,11 +359,16 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3, help="rounds (figures are medians)")
     parser.add_argument(
-        "--format", choices=("csv", "xlsx"), default="csv", help="xlsx: the CSV runs, and XLSX"
+        "--format",
+        choices=("csv", "xlsx", "xls", "ods"),
+        default="csv",
+        help="xlsx, xls, ods: the CSV runs, and the same rows as such a workbook",
     )
     parser.add_argument("--json", help="also save the table here (for bench/all.py)")
     parser.add_argument("--keep-file", action="store_true")
     args = parser.parse_args()
+    if args.format == "xls" and args.rows > XLS_MAX_ROWS:
+        parser.error(f"an .xls sheet holds at most {XLS_MAX_ROWS:,} data rows")
 
     work = Path(tempfile.mkdtemp(prefix="crmferry-bench-imports-"))
     try:
@@ -343,7 +384,9 @@ def main() -> None:
 
 COPIES = {"limit": LIMIT_TABLE, "former": FORMER_TABLE, "full": CONTACTS_COPY_TABLE}
 # (what, file, empty the table first)
-IMPORTS = {"fresh": ("csv", True), "again": ("csv", False), "xlsx": ("xlsx", True)}
+# "book": the workbook of --format (xlsx, xls, ods)
+IMPORTS = {"fresh": ("csv", True), "again": ("csv", False), "book": ("book", True)}
+XLS_MAX_ROWS = 65_535
 
 
 def measure(server: Any, work: Path, args: Any) -> tuple[list[Figure], list[str]]:
@@ -353,7 +396,7 @@ def measure(server: Any, work: Path, args: Any) -> tuple[list[Figure], list[str]
     setup = prepare(server.url, work / "data", files)
     runs = {key: Runs(args.rows) for key in (*COPIES, *IMPORTS)}
     results: dict[str, list[Result]] = {key: [] for key in IMPORTS}
-    steps = [key for key in IMPORTS if key in ("fresh", "again") or args.format == "xlsx"]
+    steps = [key for key in IMPORTS if key in ("fresh", "again") or args.format != "csv"]
     for round_number in range(1, args.runs + 1):
         print(f"round {round_number} of {args.runs}", flush=True)
         for key, create in COPIES.items():
@@ -361,6 +404,7 @@ def measure(server: Any, work: Path, args: Any) -> tuple[list[Figure], list[str]
             print(f"  COPY {key}: {runs[key].seconds[-1]:.2f} s", flush=True)
         for key in steps:
             fmt, empty_first = IMPORTS[key]
+            fmt = args.format if fmt == "book" else fmt
             if empty_first:
                 empty_contacts(server.url)
             result = run_import_once(setup, fmt)
@@ -371,7 +415,7 @@ def measure(server: Any, work: Path, args: Any) -> tuple[list[Figure], list[str]
                 f"peak RSS {result.peak_rss_mb:.0f} MB",
                 flush=True,
             )
-    return table(args.rows, runs, results), notes_for(server, load, args, results)
+    return table(args.rows, runs, results, args.format), notes_for(server, load, args, results)
 
 
 def write_files(work: Path, rows: int, fmt: str) -> dict[str, Path]:
@@ -384,21 +428,24 @@ def write_files(work: Path, rows: int, fmt: str) -> dict[str, Path]:
         f"in {time.perf_counter() - started:.1f} s",
         flush=True,
     )
-    if fmt == "xlsx":
+    if fmt != "csv":
         started = time.perf_counter()
-        files["xlsx"] = work / "contacts.xlsx"
-        generate_xlsx(files["csv"], files["xlsx"])
+        files[fmt] = work / f"contacts.{fmt}"
+        generate_workbook(files["csv"], files[fmt], fmt)
         print(
-            f"wrote the XLSX, {files['xlsx'].stat().st_size / 1e6:.1f} MB, "
+            f"wrote the {fmt.upper()}, {files[fmt].stat().st_size / 1e6:.1f} MB, "
             f"in {time.perf_counter() - started:.1f} s",
             flush=True,
         )
     return files
 
 
-def table(rows: int, runs: dict[str, Runs], results: dict[str, list[Result]]) -> list[Figure]:
+def table(
+    rows: int, runs: dict[str, Runs], results: dict[str, list[Result]], fmt: str = "xlsx"
+) -> list[Figure]:
     named = f"{rows:,} rows"
-    limit, fresh, xlsx = runs["limit"], runs["fresh"], runs["xlsx"]
+    limit, fresh, xlsx = runs["limit"], runs["fresh"], runs["book"]
+    book = fmt.upper()
     figures = [
         rate_figure(
             f"CSV import, fresh upsert with full validation and change log, {named}",
@@ -420,7 +467,7 @@ def table(rows: int, runs: dict[str, Runs], results: dict[str, list[Result]]) ->
     if xlsx.seconds:
         figures.append(
             rate_figure(
-                f"XLSX import, fresh upsert, {named}",
+                f"{book} import, fresh upsert, {named}",
                 xlsx,
                 "our CSV import (fresh), same run",
                 fresh,
@@ -459,7 +506,7 @@ def table(rows: int, runs: dict[str, Runs], results: dict[str, list[Result]]) ->
     if xlsx.seconds:
         figures.append(
             rate_figure(
-                "(for reference) XLSX import against the import limit",
+                f"(for reference) {book} import against the import limit",
                 xlsx,
                 "import limit",
                 limit,
@@ -471,7 +518,7 @@ def table(rows: int, runs: dict[str, Runs], results: dict[str, list[Result]]) ->
 
 
 def notes_for(server: Any, load: str, args: Any, results: dict[str, list[Result]]) -> list[str]:
-    expected = {"fresh": "inserted", "again": "unchanged", "xlsx": "inserted"}
+    expected = {"fresh": "inserted", "again": "unchanged", "book": "inserted"}
     odd = [
         f"{key}: {r.counts}"
         for key, rs in results.items()

@@ -51,7 +51,9 @@ class ActingClient(Protocol):
     def delete_job(self, job_id: str) -> None: ...
     def retry_job(self, job_id: str) -> dict[str, Any]: ...
     def create_schedule(self, body: dict[str, Any]) -> dict[str, Any]: ...
-    def upload(self, path: Path, data_type: str | None = None) -> dict[str, Any]: ...
+    def upload(
+        self, path: Path, data_type: str | None = None, reading: dict[str, str] | None = None
+    ) -> dict[str, Any]: ...
     def upload_batch(self, paths: list[Path]) -> list[dict[str, Any]]: ...
     def download_result(self, job_id: str, target: Path) -> Path: ...
     def wait(self, job_id: str, on_progress: Progress | None = None) -> dict[str, Any]: ...
@@ -124,12 +126,17 @@ class LocalClient:
             row = schedules.create_schedule(conn, self.principal, self.settings, body)
         return schedules.schedule_json(row)
 
-    def upload(self, path: Path, data_type: str | None = None) -> dict[str, Any]:
-        """Store a file as an upload (the imports package's `store_file`)."""
+    def upload(
+        self, path: Path, data_type: str | None = None, reading: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Store a file as an upload (the imports package's `store_file`), read as
+        `reading` (the upload form's `encoding`, `header_row`, `sheet`) says."""
         uploads = importlib.import_module("crmferry.imports.uploads")
+        choices = importlib.import_module("crmferry.imports.reading_choices")
+        chosen = choices.read_choices_of(reading or {})
         with self._tenant() as conn:
             stored: dict[str, Any] = uploads.store_file(
-                conn, self.settings, self.principal, path, data_type
+                conn, self.settings, self.principal, path, data_type, chosen
             )
         return {**stored, "id": str(stored["id"])}
 
@@ -224,8 +231,11 @@ class HttpClient:
     def create_schedule(self, body: dict[str, Any]) -> dict[str, Any]:
         return dict(self.call("POST", "/schedules", json=body))
 
-    def upload(self, path: Path, data_type: str | None = None) -> dict[str, Any]:
+    def upload(
+        self, path: Path, data_type: str | None = None, reading: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         data = {"data_type": data_type} if data_type else {}
+        data.update(reading or {})
         with path.open("rb") as content:
             return dict(
                 self.call("POST", "/uploads", files={"file": (path.name, content)}, data=data)

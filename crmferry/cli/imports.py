@@ -53,6 +53,15 @@ def import_file(
     ),
     decimal: str | None = typer.Option(None, "--decimal", help="'.' (default) or ','."),
     template: str | None = typer.Option(None, "--template", help="A saved import template id."),
+    encoding: str | None = typer.Option(
+        None, "--encoding", help="Read the text file in this encoding (default: detected)."
+    ),
+    header_row: int | None = typer.Option(
+        None, "--header-row", min=1, help="The header's row number (default: detected)."
+    ),
+    sheet: str | None = typer.Option(
+        None, "--sheet", help="The workbook's sheet (default: the first visible one)."
+    ),
     at: str | None = typer.Option(None, "--at", help="When to run: RFC 3339, or local with --tz."),
     tz: str | None = typer.Option(None, "--tz", help="IANA time zone of a local --at."),
     wait: bool = typer.Option(False, "--wait", help="Show progress; exit 1 unless it completes."),
@@ -121,8 +130,10 @@ def import_file(
     if template:
         body["template_id"] = template
     given = parse_map(mapping)
+    reading = {"encoding": encoding, "header_row": header_row, "sheet": sheet}
+    chosen = {key: str(value) for key, value in reading.items() if value is not None}
     with acting_client(org, email, url, token) as client:
-        upload = client.upload(file, data_type)
+        upload = client.upload(file, data_type, chosen)
         if given or template:
             body["mapping"] = given or None
         else:

@@ -19,7 +19,7 @@ from crmferry.imports.option_checks import check_options_fit
 from crmferry.imports.options import parse_import_options
 from crmferry.imports.reading import ReadLimits, iter_rows, sniff
 from crmferry.imports.report import REPORT_ERRORS
-from crmferry.imports.uploads import get_upload
+from crmferry.imports.uploads import get_upload, read_choices
 from crmferry.records import DataType
 from crmferry.storage import store_for
 
@@ -54,7 +54,7 @@ def check_first_rows(
     limits = ReadLimits.from_settings(settings)
     # the readers seek: a local copy where the store is not local, removed at once
     with store_for(settings).local_copy(upload["storage_path"]) as path:
-        info = sniff(path, limits)
+        info = sniff(path, limits, read_choices(upload, options.as_dict()))
         rows = list(islice(iter_rows(path, info, limits), CHECK_ROWS))
     fields = list(mapping.values())
     positions = [list(info.headers).index(h) for h in mapping]

@@ -27,9 +27,10 @@ from crmferry.imports import merge, staging, validate
 from crmferry.imports.mapping import mappable_names, suggest_mapping, validate_mapping_for_mode
 from crmferry.imports.option_checks import check_options_fit
 from crmferry.imports.options import ImportOptions, parse_import_options, refuse_unknown_options
+from crmferry.imports.read_problems import ReadProblems
 from crmferry.imports.reading import ReadLimits, iter_rows, sniff
 from crmferry.imports.report import write_report
-from crmferry.imports.uploads import forget_upload, get_upload
+from crmferry.imports.uploads import forget_upload, get_upload, read_choices
 from crmferry.jobs.kinds import (
     JobContext,
     JobKind,
@@ -58,8 +59,9 @@ def prepare_import(
         )
     upload = get_upload(conn, body["upload_id"])
     parsed = parse_import_options(body.get("options"))
+    headers = _headers(settings, upload, parsed)
     checked = validate_mapping_for_mode(
-        data_type, list(upload["headers"]), body.get("mapping") or {}, parsed.mode, parsed.defaults
+        data_type, headers, body.get("mapping") or {}, parsed.mode, parsed.defaults
     )
     check_options_fit(conn, data_type, parsed)
     return NewJob(
@@ -167,8 +169,9 @@ def _fetched_input(
 ) -> tuple[dict[str, str], ImportOptions]:
     """The mapping and options of a job whose file was just fetched, checked against the
     file's headers: the schedule's (or its template's) mapping, else the suggested one."""
-    data_type, headers = get_data_type(ctx.job["data_type"]), list(upload["headers"])
+    data_type = get_data_type(ctx.job["data_type"])
     options = parse_import_options(ctx.job["options"])
+    headers = _headers(ctx.settings, upload, options)
     mapping = ctx.job["mapping"]
     suggested = mapping is None
     if mapping is None:
@@ -187,6 +190,17 @@ def _fetched_input(
         raise ValidationFailed(
             f"The file from {location} does not fit {which}. {exc.detail}", exc.errors
         ) from None
+
+
+def _headers(settings: Settings, upload: dict[str, Any], options: ImportOptions) -> list[str]:
+    """The upload's headers as the import reads them: read again from the file when the
+    options choose another header row or sheet than the upload's."""
+    same_row = options.header_row in (None, upload["header_row"])
+    if same_row and options.sheet in (None, upload["sheet"]):
+        return list(upload["headers"])
+    choices = read_choices(upload, options.as_dict())
+    with store_for(settings).local_copy(upload["storage_path"]) as path:
+        return list(sniff(path, ReadLimits.from_settings(settings), choices).headers)
 
 
 def _forget(settings: Settings, fetched: dict[str, Any] | None) -> None:
@@ -238,22 +252,26 @@ def _run_file(
 ) -> JobOutcome:
     conn, settings = ctx.conn, ctx.settings
     limits = ReadLimits.from_settings(settings)
-    info = sniff(path, limits)
+    info = sniff(path, limits, read_choices(upload, options.as_dict()))
     headers = list(info.headers)
     fields = list(mapping.values())
     positions = [headers.index(h) for h in mapping]
     estimate = upload["row_estimate"]
     clock = _StageClock(ctx.job_id)
     staging.create_raw_table(conn, validate.staged_fields(fields, options))
+    problems = ReadProblems()
+    problems.create_table(conn)
+
+    def staged(done: int) -> None:
+        problems.flush(conn)
+        progress(done, max(done, estimate or 0) or None)
+
     total = staging.copy_rows(
-        conn,
-        fields,
-        positions,
-        iter_rows(path, info, limits),
-        lambda done: progress(done, max(done, estimate or 0) or None),
+        conn, fields, positions, iter_rows(path, info, limits, problems.add), staged
     )
     clock.lap("staged", total)
     plan = validate.build_rows(conn, data_type, fields, options)
+    problems.mark_rows(conn)
     counts = merge.count_rows(conn)
     clock.lap("validated", total)
     aborted = counts.failed > 0 and options.on_error == "abort"

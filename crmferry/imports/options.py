@@ -6,6 +6,9 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, cast
 
 from crmferry.errors import ValidationFailed
+from crmferry.imports.reading_choices import header_row_of
+
+MAX_SHEET = 255
 
 Mode = Literal["insert", "update", "upsert"]
 OnError = Literal["skip", "abort"]
@@ -43,12 +46,20 @@ class ImportOptions:
     defaults_on_update: bool = False
     blank_cells: BlankCells = "clear"
     value_maps: dict[str, dict[str, str]] = field(default_factory=dict)
+    header_row: int | None = None  # the file's header row, when not the upload's
+    sheet: str | None = None  # a workbook's sheet, when not the upload's
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The options as stored; the reading ones only when chosen (else the upload's)."""
+        options = asdict(self)
+        for key in _READING_KEYS:
+            if options[key] is None:
+                del options[key]
+        return options
 
 
 OPTION_KEYS = tuple(f.name for f in fields(ImportOptions))
+_READING_KEYS = ("header_row", "sheet")
 
 
 def refuse_unknown_options(raw: dict[str, Any], also: tuple[str, ...] = ()) -> None:
@@ -97,6 +108,7 @@ def parse_import_options(raw: dict[str, Any] | None) -> ImportOptions:
         errors.append({"field": "options.defaults_on_update", "message": "must be true or false"})
     defaults_given = _text_map(raw.get("defaults"), "options.defaults", errors)
     value_maps = _value_maps(raw.get("value_maps"), errors)
+    header_row, sheet = _reading(raw, errors)
     if errors:
         summary = "; ".join(f"{e['field']} {e['message']}" for e in errors)
         raise ValidationFailed(f"The import options are not valid: {summary}.", errors)
@@ -111,6 +123,8 @@ def parse_import_options(raw: dict[str, Any] | None) -> ImportOptions:
         defaults_on_update=bool(on_update),
         blank_cells=cast(BlankCells, blank or defaults.blank_cells),
         value_maps=value_maps,
+        header_row=header_row,
+        sheet=sheet,
     )
 
 
@@ -152,3 +166,17 @@ def _value_maps(raw: object, errors: list[dict[str, object]]) -> dict[str, dict[
         )
         return {}
     return {str(f): _text_map(m, f"options.value_maps.{f}", errors) for f, m in raw.items()}
+
+
+def _reading(raw: dict[str, Any], errors: list[Any]) -> tuple[int | None, str | None]:
+    """The `header_row` and `sheet` options (None when absent), each error appended."""
+    header_row = None
+    try:
+        header_row = header_row_of(raw.get("header_row"), "options.header_row")
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
+    sheet = raw.get("sheet")
+    if sheet is not None and (not isinstance(sheet, str) or not 0 < len(sheet) <= MAX_SHEET):
+        errors.append({"field": "options.sheet", "message": "must be a sheet's name"})
+        sheet = None
+    return header_row, sheet

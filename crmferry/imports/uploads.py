@@ -22,7 +22,7 @@ from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import NotFound, PayloadTooLarge, StorageUnavailable
 from crmferry.ids import id_or_not_found
-from crmferry.imports.reading import FileInfo, ReadLimits, sniff
+from crmferry.imports.reading import NO_CHOICES, FileInfo, ReadChoices, ReadLimits, sniff
 from crmferry.imports.suggestion import suggest_from_values
 from crmferry.records import get_data_type
 from crmferry.storage import store_for, upload_key
@@ -33,21 +33,27 @@ log = logging.getLogger(__name__)
 
 _INSERT_UPLOAD = """
 INSERT INTO uploads (id, organization_id, created_by, file_name, size_bytes, sha256,
-                     storage_path, format, encoding, delimiter, headers, row_estimate, data_type)
+                     storage_path, format, encoding, delimiter, headers, row_estimate, data_type,
+                     header_row, sheet)
 VALUES (%(id)s, crmferry_current_org(), %(created_by)s, %(file_name)s, %(size_bytes)s,
         %(sha256)s, %(storage_path)s, %(format)s, %(encoding)s, %(delimiter)s,
-        %(headers)s::jsonb, %(row_estimate)s, %(data_type)s)
+        %(headers)s::jsonb, %(row_estimate)s, %(data_type)s, %(header_row)s, %(sheet)s)
 """
 
 _GET_UPLOAD = "SELECT * FROM uploads WHERE organization_id = crmferry_current_org() AND id = %s"
 
 
 def store_file(
-    conn: Conn, settings: Settings, principal: Principal, source: Path, data_type: str | None
+    conn: Conn,
+    settings: Settings,
+    principal: Principal,
+    source: Path,
+    data_type: str | None,
+    choices: ReadChoices = NO_CHOICES,
 ) -> dict[str, Any]:
-    """Copy `source` into the file store (size-limited, hashed, in chunks), sniff it and
-    record it; the upload row. The stored copy is removed when it cannot be used.
-    403 for a viewer."""
+    """Copy `source` into the file store (size-limited, hashed, in chunks), sniff it as
+    `choices` say and record it; the upload row. The stored copy is removed when it
+    cannot be used. 403 for a viewer."""
     principal.require("member")
     with source.open("rb") as file:
         return store_upload(
@@ -58,6 +64,7 @@ def store_file(
             file_name=source.name,
             chunks=_file_chunks(file),
             data_type=data_type,
+            choices=choices,
         )
 
 
@@ -71,10 +78,12 @@ def store_upload(
     chunks: Iterable[bytes],
     data_type: str | None,
     limit: int | None = None,
+    choices: ReadChoices = NO_CHOICES,
 ) -> dict[str, Any]:
     """Write `chunks` into the organization's file store (PayloadTooLarge past `limit`,
     by default CRMFERRY_MAX_UPLOAD_BYTES; reading stops there), sniff the file (FileUnreadable,
-    ValidationFailed) and record it on `conn`; the upload row, `headers` a list.
+    ValidationFailed) as `choices` say and record it on `conn`; the upload row, `headers` a
+    list.
 
     Whatever goes wrong, the partial or unusable file is removed before the error
     propagates, also an error raised by `chunks` itself (a download that breaks off).
@@ -85,7 +94,7 @@ def store_upload(
         for chunk in chunks:
             writer.write(chunk)
         writer.close()
-        info = sniff(writer.path, ReadLimits.from_settings(settings))
+        info = sniff(writer.path, ReadLimits.from_settings(settings), choices)
         values = upload_values(upload_id, created_by, file_name, writer, key, info, data_type)
         keep_upload(settings, key, writer.path)
         record_upload(conn, values)
@@ -198,12 +207,25 @@ def upload_values(
         "headers": json.dumps(list(info.headers)),
         "row_estimate": info.row_estimate,
         "data_type": data_type,
+        "header_row": info.header_row,
+        "sheet": info.sheet,
     }
 
 
 def record_upload(conn: Conn, values: dict[str, Any]) -> None:
     """Insert the upload row (values as in the `uploads` table)."""
     conn.execute(_INSERT_UPLOAD, values)
+
+
+def read_choices(upload: dict[str, Any], options: dict[str, Any] | None = None) -> ReadChoices:
+    """How to read a stored upload again: as it was read when uploaded (its encoding,
+    header row and sheet), unless the import's options choose another header row or sheet."""
+    options = options or {}
+    return ReadChoices(
+        encoding=upload["encoding"],
+        header_row=options.get("header_row") or upload["header_row"],
+        sheet=options.get("sheet") or upload["sheet"],
+    )
 
 
 def get_upload(conn: Conn, upload_id: object) -> dict[str, Any]:

@@ -7,6 +7,7 @@ They drive the pages, which call the jobs, uploads and schedules API and a real 
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -218,7 +219,11 @@ def test_import_now_reports_bad_rows_then_revert_undoes_it(
     expect(imported).to_have_count(1)
     page.once("dialog", lambda confirm: confirm.accept())
     imported.get_by_role("button", name="Revert").click()
-    reverted = page.locator("#history-jobs tr[data-status='completed']", has_text="Revert")
+    # the revert's own row (its second cell names the kind): the import's row has a
+    # Revert button, which would match at once, before the revert has run
+    reverted = page.locator("#history-jobs tr[data-status='completed']").filter(
+        has=page.locator("td:nth-child(2)", has_text=re.compile("^Revert"))
+    )
     expect(reverted).to_have_count(1, timeout=JOB_DONE)
     screenshot(page, "flow-reverted")
     with db.tenant(org.id) as conn:

@@ -450,7 +450,7 @@ EXPORTS = {
     "salesforce_dataloader_contacts.csv": data_loader,
     "zoho_leads.csv": zoho,
     "pipedrive_people.csv": pipedrive,
-    "linkedin_connections.csv": linkedin,
+    "linkedin_connections_export.csv": linkedin,
 }
 
 

@@ -102,7 +102,7 @@ def test_google_contacts_new_layout_maps_itself() -> None:
 
 def test_linkedin_connections_header_maps_itself() -> None:
     # the table below LinkedIn's "Notes:" preamble (finding that row is the reader's job)
-    header = (FILES / "linkedin_connections.csv").read_text().splitlines()[3].split(",")
+    header = (FILES / "linkedin_connections_export.csv").read_text().splitlines()[3].split(",")
     assert suggest_mapping(CONTACTS, header) == {
         "First Name": "first_name",
         "Last Name": "last_name",

@@ -21,15 +21,30 @@ size exceeds `max_xlsx_uncompressed_bytes`, one of whose parts exceeds
 the ZIP directory before any parsing).
 """
 
-from crmferry.imports.reading.info import DEFAULT_LIMITS, FileInfo, ReadLimits, Record
+from crmferry.imports.reading.info import (
+    DEFAULT_LIMITS,
+    NO_CHOICES,
+    FileInfo,
+    ProblemSink,
+    ReadChoices,
+    ReadLimits,
+    Record,
+    RowProblem,
+    SheetInfo,
+)
 from crmferry.imports.reading.opening import iter_rows, sniff
 from crmferry.imports.reading.rows import clean_headers
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "NO_CHOICES",
     "FileInfo",
+    "ProblemSink",
+    "ReadChoices",
     "ReadLimits",
     "Record",
+    "RowProblem",
+    "SheetInfo",
     "clean_headers",
     "iter_rows",
     "sniff",

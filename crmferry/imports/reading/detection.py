@@ -1,8 +1,9 @@
 """Which reader reads a file, told from its content, never its name.
 
-A ZIP holding `xl/workbook.xml` is an XLSX workbook; anything else must be text (CSV,
-TSV, TXT). Images, PDFs, other archives and binary junk raise FileUnreadable saying
-what the file looks like.
+A ZIP holding `xl/workbook.xml` is an XLSX workbook, one whose `mimetype` says so an
+OpenDocument spreadsheet (.ods), an OLE2 compound file an Excel 97-2003 workbook (.xls);
+anything else must be text (CSV, TSV, TXT). Images, PDFs, other archives and binary
+junk raise FileUnreadable saying what the file looks like.
 
 Each format is a `Reader` in READERS, keyed by the name `FileInfo.format` records.
 Adding a format is one module (its `sniff` and `records`, like `text` and `xlsx`), its
@@ -12,32 +13,38 @@ or leading bytes in `_SIGNATURE_FORMATS` (taken out of `_REFUSED` if listed ther
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 from crmferry.errors import FileUnreadable
-from crmferry.imports.reading import text, xlsx
+from crmferry.imports.reading import calamine_book, text, xlsx
 from crmferry.imports.reading.archive import archive_members
-from crmferry.imports.reading.info import FileInfo, ReadLimits, Record, StrPath
+from crmferry.imports.reading.info import FileInfo, ReadChoices, ReadLimits, Record, StrPath
 
 
 @dataclass(frozen=True)
 class Reader:
-    """One file format. `sniff(path, head, limits)` describes a file of it (`head` is its
-    first SAMPLE_BYTES); `records(path, info, limits)` streams all of its records,
+    """One file format. `sniff(path, head, limits, choices)` describes a file of it
+    (`head` is its first SAMPLE_BYTES) as the user's choices say; `records(path, info,
+    limits)` streams all of its records,
     header and blank ones included, as (row number, cells), closing the file when closed."""
 
-    sniff: Callable[[StrPath, bytes, ReadLimits], FileInfo]
+    sniff: Callable[[StrPath, bytes, ReadLimits, ReadChoices], FileInfo]
     records: Callable[[StrPath, FileInfo, ReadLimits], Generator[Record, None, None]]
 
 
 READERS: dict[str, Reader] = {
     "csv": Reader(text.sniff_text, text.text_records),
     "xlsx": Reader(xlsx.sniff_xlsx, xlsx.xlsx_records),
+    "xls": Reader(calamine_book.sniffer("xls"), calamine_book.records_of("xls")),
+    "ods": Reader(calamine_book.sniffer("ods"), calamine_book.records_of("ods")),
 }
 
-# Formats told by their first bytes (checked before `_REFUSED`).
-_SIGNATURE_FORMATS: tuple[tuple[bytes, str], ...] = ()
+# Formats told by their first bytes (checked before `_REFUSED`): an OLE2 compound file
+# is an Excel 97-2003 workbook (or a password-protected one, which calamine refuses
+# saying so).
+_SIGNATURE_FORMATS: tuple[tuple[bytes, str], ...] = ((b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "xls"),)
 
 _REFUSED = (
     (b"\x89PNG\r\n\x1a\n", "a PNG image"),
@@ -45,11 +52,6 @@ _REFUSED = (
     (b"GIF87a", "a GIF image"),
     (b"GIF89a", "a GIF image"),
     (b"%PDF-", "a PDF document"),
-    (
-        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
-        "an Excel 97-2003 (.xls) workbook or a password-protected file; "
-        "save it as .xlsx or CSV (without a password)",
-    ),
     (b"\x1f\x8b", "a gzip archive"),
     (b"Rar!\x1a\x07", "a RAR archive"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
@@ -63,7 +65,7 @@ _ZIP_REFUSED = (
     ("xl/workbook.bin", "an Excel binary workbook (.xlsb); save it as .xlsx or CSV"),
     ("word/document.xml", "a Word document"),
     ("ppt/presentation.xml", "a PowerPoint presentation"),
-    ("content.xml", "an OpenDocument file (.ods/.odt); save it as .xlsx or CSV"),
+    ("content.xml", "an OpenDocument text or presentation, not a spreadsheet"),
 )
 
 
@@ -79,10 +81,23 @@ def detect_format(path: StrPath, head: bytes) -> str:
             return name
     for signature, what in _REFUSED:
         if head.startswith(signature):
-            raise FileUnreadable(f"This is {what}, not a CSV or XLSX file.")
+            raise FileUnreadable(f"This is {what}, not a CSV, XLSX, XLS or ODS file.")
     if head.startswith(_ZIP_MAGIC):
         return _zip_format(path)
     return "csv"
+
+
+ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
+
+
+def _mimetype(path: StrPath) -> bytes:
+    """An OpenDocument package's `mimetype` member (its first, stored uncompressed)."""
+    with zipfile.ZipFile(path) as archive:
+        try:
+            with archive.open("mimetype") as member:
+                return member.read(len(ODS_MIMETYPE) + 16).strip()
+        except KeyError:
+            return b""
 
 
 def reader(name: str) -> Reader:
@@ -98,6 +113,8 @@ def _zip_format(path: StrPath) -> str:
     for member, name in _ZIP_FORMATS:
         if member in names:
             return name
+    if "content.xml" in names and _mimetype(path) == ODS_MIMETYPE:
+        return "ods"
     what = next((w for n, w in _ZIP_REFUSED if n in names), None)
     what = what or "a ZIP archive, not an Excel workbook; upload the CSV or XLSX inside it"
     raise FileUnreadable(f"This is {what}.")

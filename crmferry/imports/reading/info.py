@@ -4,6 +4,7 @@ under (`ReadLimits`) and the shape of a record."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,30 @@ SAMPLE_BYTES = 64 * 1024
 
 Record = tuple[int, list[str]]
 """(row number as the user counts it, the row's cells as text)."""
+
+
+class FlawedCells(list[str]):
+    """The cells of a record a reader could read only in part (an unclosed quote): what
+    went wrong, and the position of the cell where it did."""
+
+    def __init__(self, cells: list[str], problem: str, cell: int) -> None:
+        super().__init__(cells)
+        self.problem = problem
+        self.cell = cell
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A row the file itself gets wrong, found while reading: it becomes the row's error,
+    as a bad cell does, so that nothing is lost without a word."""
+
+    row_number: int
+    column: str
+    message: str
+
+
+ProblemSink = Callable[[RowProblem], None]
+"""Where `iter_rows` reports each RowProblem it meets."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +75,10 @@ class FileInfo:
     """What sniffing found: enough to show the file and to read it again with `iter_rows`.
 
     `format` names the reader (`csv` for every text table, `xlsx`). `encoding` and
-    `delimiter` are None for XLSX; `sheet` is None for text. `preview` rows have the
+    `delimiter` are None for workbooks; `sheet` is None for text. `encoding_confidence`
+    (0-1), `encoding_note` and `encoding_alternatives` say how sure detection is of a
+    text file's encoding; `sheets` lists a workbook's worksheets; `problems` are the
+    RowProblems of the rows sniffing read (at most PREVIEW_ROWS). `preview` rows have the
     shape `iter_rows` yields. `row_estimate` counts the data rows after the header:
     exact for text up to 64 KiB, else extrapolated from the sample; for XLSX, the
     sheet's declared size (or a streamed count).
@@ -64,3 +92,29 @@ class FileInfo:
     row_estimate: int
     header_row: int = 1
     sheet: str | None = None
+    encoding_confidence: float | None = None
+    encoding_note: str | None = None
+    encoding_alternatives: tuple[str, ...] = ()
+    sheets: tuple[SheetInfo, ...] = ()
+    problems: tuple[RowProblem, ...] = ()
+
+
+@dataclass(frozen=True)
+class SheetInfo:
+    """A worksheet of a workbook: its name and whether the workbook hides it."""
+
+    name: str
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class ReadChoices:
+    """What the user chose instead of what detection finds: the text encoding, the
+    header row (1-based, as the file numbers its rows) and the sheet (by name)."""
+
+    encoding: str | None = None
+    header_row: int | None = None
+    sheet: str | None = None
+
+
+NO_CHOICES = ReadChoices()

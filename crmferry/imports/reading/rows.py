@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 
 from crmferry.errors import FileUnreadable, ValidationFailed
-from crmferry.imports.reading.info import ReadLimits, Record
+from crmferry.imports.reading.info import FlawedCells, ProblemSink, ReadLimits, Record, RowProblem
 
 PREVIEW_ROWS = 20
 
@@ -30,26 +30,60 @@ def is_blank(cells: Sequence[str]) -> bool:
 
 
 NO_HEADER = "The file has no header row: it holds no data at all."
+# The header is looked for among this many non-blank rows at the start of a table.
+HEADER_SCAN_ROWS = 50
 
 
-def split_header(records: Iterator[Record], none_found: str = NO_HEADER) -> tuple[int, list[str]]:
-    """Consume records up to the first non-blank one, the header; its number and names.
+def find_header_row(records: Sequence[Record]) -> int | None:
+    """The number of the header row among the first records of a table: the first row
+    with at least two cells, and at least half as many as the table's rows usually have
+    (a preamble's "Notes:" line or a report's title has fewer). None when no row
+    qualifies (a one-column file): the first non-blank row is then the header."""
+    rows = [(n, cells) for n, cells in records if not is_blank(cells)][:HEADER_SCAN_ROWS]
+    counts = [sum(1 for cell in cells if cell.strip()) for _, cells in rows]
+    if not counts:
+        return None
+    usual = max(set(counts), key=lambda c: (counts.count(c), c))
+    least = max(2, (usual + 1) // 2)
+    return next((n for (n, _), count in zip(rows, counts, strict=True) if count >= least), None)
 
-    FileUnreadable, saying `none_found`, when every record is blank."""
+
+def split_header(
+    records: Iterator[Record], none_found: str = NO_HEADER, header_row: int | None = None
+) -> tuple[int, list[str]]:
+    """Consume records up to the header, row `header_row` if given, else the first
+    non-blank one; its number and names.
+
+    FileUnreadable, saying `none_found`, when every record is blank, and saying so when
+    row `header_row` is blank or not there."""
     for number, cells in records:
-        if not is_blank(cells):
+        if header_row is None and not is_blank(cells):
             return number, clean_headers(cells)
-    raise FileUnreadable(none_found)
+        if header_row is not None and number >= header_row:
+            if number > header_row or is_blank(cells):
+                break
+            return number, clean_headers(cells)
+    if header_row is None:
+        raise FileUnreadable(none_found)
+    raise FileUnreadable(
+        f"Row {header_row:,} cannot be the header row: it is blank or beyond the rows "
+        "read for the preview. Choose the row that holds the column names."
+    )
 
 
 def data_rows(
-    records: Iterator[Record], header_row: int, headers: Sequence[str], limits: ReadLimits
+    records: Iterator[Record],
+    header_row: int,
+    headers: Sequence[str],
+    limits: ReadLimits,
+    problems: ProblemSink | None = None,
 ) -> Iterator[Record]:
     """The records after the header, shaped to its width, blank ones skipped.
 
     Rows shorter than the header are padded with ""; longer ones keep their extra
-    cells (trailing empty ones dropped) for the validator to report. ValidationFailed
-    past `limits.max_rows` data rows or at a cell longer than `limits.max_cell_chars`.
+    cells (trailing empty ones dropped), and each such row, like a record the reader
+    could read only in part, is told to `problems`. ValidationFailed past
+    `limits.max_rows` data rows or at a cell longer than `limits.max_cell_chars`.
     """
     width = len(headers)
     for number, cells in records:
@@ -66,12 +100,44 @@ def data_rows(
         row = _fit(cells, width)
         if len(joined) > limits.max_cell_chars:
             _check_cell_sizes(number, row, headers, limits)
+        if problems is not None and (len(row) > width or isinstance(cells, FlawedCells)):
+            problems(_row_problem(number, cells, row, headers))
         yield number, row
+
+
+class PreviewProblems(list[RowProblem]):
+    """The RowProblems of the rows a sniff reads, the first PREVIEW_ROWS of them."""
+
+    def add(self, problem: RowProblem) -> None:
+        if len(self) < PREVIEW_ROWS:
+            self.append(problem)
 
 
 def preview_rows(rows: Iterable[Record]) -> tuple[tuple[str, ...], ...]:
     """The first PREVIEW_ROWS data rows, as the upload shows them."""
     return tuple(tuple(row) for _, row in islice(rows, PREVIEW_ROWS))
+
+
+def _row_problem(
+    number: int, cells: list[str], row: list[str], headers: Sequence[str]
+) -> RowProblem:
+    """What is wrong with a row read in part, or wider than the header."""
+    if isinstance(cells, FlawedCells):
+        return RowProblem(number, _column_name(cells.cell, headers), cells.problem)
+    width = len(headers)
+    extra = row[width:]
+    shown = ", ".join(repr(c if len(c) <= 40 else c[:37] + "...") for c in extra[:5])
+    more = f" and {len(extra) - 5} more" if len(extra) > 5 else ""
+    which = "cell holds" if len(extra) == 1 else "cells hold"
+    message = (
+        f"has {len(row)} cells, but the header has {width} columns: the extra {which} "
+        f"{shown}{more} (is a delimiter inside a value that is not quoted?)"
+    )
+    return RowProblem(number, _column_name(width, headers), message)
+
+
+def _column_name(index: int, headers: Sequence[str]) -> str:
+    return headers[index] if index < len(headers) else f"Column {index + 1}"
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -18,8 +18,24 @@ from typing import Any
 
 from crmferry.errors import FileUnreadable
 from crmferry.imports.reading.charset import decode_sample, detect_encoding
-from crmferry.imports.reading.info import SAMPLE_BYTES, FileInfo, ReadLimits, Record, StrPath
-from crmferry.imports.reading.rows import data_rows, is_blank, preview_rows, split_header
+from crmferry.imports.reading.info import (
+    NO_CHOICES,
+    SAMPLE_BYTES,
+    FileInfo,
+    FlawedCells,
+    ReadChoices,
+    ReadLimits,
+    Record,
+    StrPath,
+)
+from crmferry.imports.reading.rows import (
+    PreviewProblems,
+    data_rows,
+    find_header_row,
+    is_blank,
+    preview_rows,
+    split_header,
+)
 
 DELIMITERS = (",", ";", "\t", "|")
 
@@ -28,33 +44,52 @@ MAX_LINE_CHARS = 16 * 1024 * 1024
 _SNIFF_RECORDS = 100
 # Above this share of control characters a "text" file is really binary.
 _MAX_CONTROL_SHARE = 0.01
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# (FileMaker writes a line break inside a cell as a vertical tab, \x0b: it is text.)
+_CONTROL = re.compile(r"[\x00-\x08\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def sniff_text(path: StrPath, head: bytes, limits: ReadLimits) -> FileInfo:
-    """Describe the text table whose first SAMPLE_BYTES are `head`.
+def sniff_text(
+    path: StrPath, head: bytes, limits: ReadLimits, choices: ReadChoices = NO_CHOICES
+) -> FileInfo:
+    """Describe the text table whose first SAMPLE_BYTES are `head`, read in the encoding
+    `choices` names if it names one.
 
     FileUnreadable for binary content or a sample without a line break;
     ValidationFailed when a limit is exceeded in the sample."""
     whole = os.path.getsize(path) <= len(head)
-    encoding = detect_encoding(path, head)
+    found = detect_encoding(path, head, choices.encoding)
+    encoding = found.name
     text = decode_sample(head, encoding, final=whole)
     _reject_control_characters(text)
     complete = text if whole else _cut_after_last_line_break(text)
     delimiter = _choose_delimiter(complete)
-    parsed = list(_parse(complete, delimiter))
-    if parsed and not whole and complete.count('"') % 2:
-        parsed.pop()  # the sample ends inside a quoted cell: its record is incomplete
-    records = enumerate(parsed, start=1)
-    header_row, headers = split_header(records)
-    rows = data_rows(records, header_row, headers, limits)
+    # a sample that ends inside a quoted cell leaves its last record out, incomplete
+    parsed = list(csv_records(_Lines(_sample_lines(complete)), delimiter, final=whole))
+    numbered = list(enumerate(parsed, start=1))
+    wanted = choices.header_row or find_header_row(numbered)
+    records = iter(numbered)
+    header_row, headers = split_header(records, header_row=wanted)
+    problems = PreviewProblems()
+    rows = data_rows(records, header_row, headers, limits, problems.add)
     preview = preview_rows(rows)
     if whole:
         estimate = len(preview) + sum(1 for _ in rows)
     else:
         estimate = _extrapolate(path, len(parsed), len(head) * len(complete) / len(text))
         estimate = max(estimate - header_row, len(preview))
-    return FileInfo("csv", encoding, delimiter, tuple(headers), preview, estimate, header_row)
+    return FileInfo(
+        "csv",
+        encoding,
+        delimiter,
+        tuple(headers),
+        preview,
+        estimate,
+        header_row,
+        encoding_confidence=found.confidence,
+        encoding_note=found.note,
+        encoding_alternatives=found.alternatives,
+        problems=tuple(problems),
+    )
 
 
 def text_records(
@@ -75,8 +110,8 @@ def text_records(
         try:
             if stream.read(1) != "\ufeff":
                 stream.seek(0)
-            reader = csv.reader(_bounded_lines(stream), **_dialect(info.delimiter))
-            for number, cells in enumerate(reader, start=1):
+            records = csv_records(_Lines(_bounded_lines(stream)), info.delimiter)
+            for number, cells in enumerate(records, start=1):
                 yield number, cells
         except UnicodeDecodeError as exc:
             raise FileUnreadable(
@@ -161,6 +196,105 @@ def _consistency(text: str, delimiter: str) -> tuple[float, int]:
     if not rest:
         return 1.0, width
     return sum(1 for r in rest if len(r) == width) / len(rest), width
+
+
+# ---------------------------------------------------------------- records
+
+
+class _Lines:
+    """Physical lines as the csv module reads them, counted, with those of the record
+    being read kept, so that a record an unclosed quote ran on can be read again."""
+
+    def __init__(self, source: Iterator[str]) -> None:
+        self._source = source
+        self._again: list[str] = []  # lines to give out again, the next one last
+        self.taken: list[str] = []  # the lines of the record being read
+        self.line = 0  # the physical line last given out
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._again.pop() if self._again else next(self._source)
+        self.line += 1
+        self.taken.append(line)
+        return line
+
+    def give_again(self, lines: list[str]) -> None:
+        self._again.extend(reversed(lines))
+        self.line -= len(lines)
+
+
+def csv_records(lines: _Lines, delimiter: str, final: bool = True) -> Iterator[list[str]]:
+    """Each CSV record's cells. A record that an unclosed quote ran on over the lines after
+    it (it reaches the end of the input, or its quote closes in a later row with text
+    after it) comes as FlawedCells: its first line's cells, saying where the quote
+    opened; the lines after that line are read again as records of their own. Unless
+    `final`, a record still open at the end of `lines` is left out (the input was cut).
+    """
+    while True:
+        try:
+            for cells in csv.reader(lines, **_dialect(delimiter)):
+                taken = lines.taken
+                # only a record that spans lines, or one whose last cell holds the line
+                # break, can have run on: the common record costs these two checks
+                if len(taken) == 1 and not (cells and cells[-1].endswith(_BREAKS)):
+                    taken.clear()
+                    yield cells
+                    continue
+                problem = _run_on_quote(taken, delimiter)
+                if problem is None:
+                    taken.clear()
+                    yield cells
+                    continue
+                if problem == _OPEN_AT_END and not final:
+                    return
+                yield _flawed(lines, delimiter)
+                break
+            else:
+                return
+        except csv.Error:
+            if not lines.taken or _run_on_quote(lines.taken, delimiter) is None:
+                raise
+            yield _flawed(lines, delimiter)  # the quote ran on past the cell size limit
+
+
+_BREAKS = ("\n", "\r")
+_OPEN_AT_END = "open at the end"
+
+
+def _run_on_quote(taken: list[str], delimiter: str) -> str | None:
+    """Why the lines of one record do not read as RFC 4180 CSV (None when they do): an
+    open quote at their end, or text after a closing quote."""
+    strict = {**_dialect(delimiter), "strict": True}
+    try:
+        records = list(csv.reader(taken, **strict))
+    except csv.Error as exc:
+        return _OPEN_AT_END if "end of data" in str(exc) else str(exc)
+    return None if len(records) == 1 else "several records"
+
+
+def _flawed(lines: _Lines, delimiter: str) -> FlawedCells:
+    """The first line of the record being read as its cells, saying where its quote
+    opened; the record's other lines are given out again."""
+    taken = list(lines.taken)
+    lines.taken.clear()
+    start = lines.line - len(taken) + 1
+    lines.give_again(taken[1:])
+    first = taken[0].rstrip("\r\n")
+    cells = next(csv.reader([first], **_dialect(delimiter)), [""])
+    cell = len(cells) - 1
+    problem = (
+        f"has a quote that opens on line {start:,} of the file and is never closed: it "
+        f"would have taken the next {len(taken) - 1:,} lines into this cell, so they were "
+        "read as rows of their own and this row was not imported (close the quote, or "
+        "double it to keep it as text)"
+    )
+    return FlawedCells(cells, problem, cell)
+
+
+def _sample_lines(text: str) -> Iterator[str]:
+    return iter(io.StringIO(text, newline=""))
 
 
 # ---------------------------------------------------------------- streaming

@@ -12,15 +12,13 @@ looks at. The archive's sizes are checked (`archive`) before anything is parsed.
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 import re
 import zipfile
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from itertools import islice
+from itertools import chain, islice
 from typing import Any, TypeVar, cast
 
 from openpyxl.packaging.relationship import get_rels_path
@@ -32,8 +30,24 @@ from openpyxl.xml.constants import SHARED_STRINGS
 
 from crmferry.errors import CrmFerryError, FileUnreadable, ValidationFailed
 from crmferry.imports.reading.archive import check_archive, check_read_whole, reason
-from crmferry.imports.reading.info import FileInfo, ReadLimits, Record, StrPath
-from crmferry.imports.reading.rows import data_rows, preview_rows, split_header
+from crmferry.imports.reading.cells import cell_text as plain_cell_text
+from crmferry.imports.reading.info import (
+    NO_CHOICES,
+    FileInfo,
+    ReadChoices,
+    ReadLimits,
+    Record,
+    SheetInfo,
+    StrPath,
+)
+from crmferry.imports.reading.rows import (
+    HEADER_SCAN_ROWS,
+    PreviewProblems,
+    data_rows,
+    find_header_row,
+    preview_rows,
+    split_header,
+)
 from crmferry.imports.reading.xlsx_parts import (
     SharedStrings,
     date_styles,
@@ -41,6 +55,16 @@ from crmferry.imports.reading.xlsx_parts import (
     iter_row_elements,
     resolve_strings,
 )
+
+
+def cell_text(value: object) -> str:
+    """A cell as text (`cells.cell_text`), with the workbook's `_xHHHH_` escapes of text
+    undone: Excel writes a CR as `_x000D_` and a literal `_x000D_` as `_x005F_x000D_`,
+    which openpyxl leaves as they are (calamine undoes them itself)."""
+    if isinstance(value, str) and "_x" in value:
+        return unescape(value)
+    return plain_cell_text(value)
+
 
 # Sniffing looks at this many rows at most (blank ones included), as it looks at the
 # first 64 KiB of a text file, resolving their shared strings a chunk at a time.
@@ -55,27 +79,45 @@ Values = tuple[int, list[Any]]
 T = TypeVar("T")
 
 
-def sniff_xlsx(path: StrPath, head: bytes, limits: ReadLimits) -> FileInfo:
+def sniff_xlsx(
+    path: StrPath, head: bytes, limits: ReadLimits, choices: ReadChoices = NO_CHOICES
+) -> FileInfo:
     """Describe the workbook's sheet: headers, preview, row estimate, sheet title.
 
     FileUnreadable for a workbook that cannot be opened or read, or whose first
     SNIFF_MAX_ROWS rows are blank; ValidationFailed past a limit."""
     with _open_book(path, limits) as book:
-        sheet = _first_sheet(book)
+        sheet = _first_sheet(book, choices.sheet)
         declared = _guarded(lambda: declared_rows(book.archive, sheet.part))  # may be wrong
         rows = _sheet_values(book, sheet, _SharedStringRefs(), most=SNIFF_MAX_ROWS)
-        records = _resolved(book, rows)
+        resolved = _resolved(book, rows)
+        first = list(islice(resolved, HEADER_SCAN_ROWS))
+        records = chain(first, resolved)
         header_row, headers = split_header(
             records,
             f"The sheet '{sheet.title}' has no header row in its first {SNIFF_MAX_ROWS:,} "
             "rows: they are blank.",
+            choices.header_row or find_header_row(first),
         )
-        preview = preview_rows(data_rows(records, header_row, headers, limits))
+        problems = PreviewProblems()
+        preview = preview_rows(data_rows(records, header_row, headers, limits, problems.add))
         if declared is not None and declared - header_row >= len(preview):
             estimate = declared - header_row
         else:  # no usable dimension
             estimate = max(_count_row_elements(book.archive, sheet) - header_row, len(preview))
-    return FileInfo("xlsx", None, None, tuple(headers), preview, estimate, header_row, sheet.title)
+    sheets = tuple(SheetInfo(s.title, s.state != "visible") for s in book.sheets)
+    return FileInfo(
+        "xlsx",
+        None,
+        None,
+        tuple(headers),
+        preview,
+        estimate,
+        header_row,
+        sheet.title,
+        sheets=sheets,
+        problems=tuple(problems),
+    )
 
 
 def xlsx_records(
@@ -89,37 +131,6 @@ def xlsx_records(
         strings = _guarded(lambda: SharedStrings.load(book.archive, book.strings_path))
         for number, values in _sheet_values(book, sheet, strings):
             yield number, [cell_text(value) for value in values]
-
-
-def cell_text(value: object) -> str:
-    """A cell value as the text a CSV export would hold (dates as ISO 8601; text with
-    the workbook's `_xHHHH_` escapes undone)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        # the workbook escape of a character XML cannot carry as is (Excel writes a CR as
-        # `_x000D_`, and a literal `_x000D_` as `_x005F_x000D_`), which openpyxl leaves
-        return unescape(value) if "_x" in value else value
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _float_text(value)
-    if isinstance(value, dt.datetime):
-        if value.time() == dt.time():
-            return value.date().isoformat()
-        return value.isoformat(sep=" ")
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    return str(value)
-
-
-def _float_text(value: float) -> str:
-    # Excel keeps 15 significant digits: 0.1 + 0.2 shows as 0.3, and so do we.
-    if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return format(value, ".15g")
 
 
 # ---------------------------------------------------------------- the workbook
@@ -203,7 +214,8 @@ def _first_sheet(book: _Book, title: str | None = None) -> _Sheet:
         sheets = [s for s in sheets if s.title == title]
     visible = [s for s in sheets if s.state == "visible"]
     if not sheets:
-        missing = f"no sheet named '{title}'" if title else "no worksheet"
+        names = ", ".join(f"'{s.title}'" for s in book.sheets)
+        missing = f"no sheet named '{title}'; it has {names}" if title else "no worksheet"
         raise FileUnreadable(f"The XLSX workbook has {missing}.")
     return (visible or sheets)[0]
 

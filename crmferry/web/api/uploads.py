@@ -15,6 +15,7 @@ from crmferry.errors import CrmFerryError, PayloadTooLarge, ValidationFailed
 from crmferry.imports.checking import check_first_rows
 from crmferry.imports.mapping import suggest_mapping
 from crmferry.imports.reading import ReadLimits, sniff
+from crmferry.imports.reading_choices import read_choices_of, reading_facts
 from crmferry.imports.suggestion import Suggestion, suggest_from_values
 from crmferry.imports.type_guess import suggest_data_type
 from crmferry.imports.uploads import (
@@ -112,8 +113,9 @@ class _Parts:
 async def create_upload(
     request: Request, principal: MemberPrincipal, db: DB, settings: AppSettings
 ) -> dict[str, Any]:
-    """Multipart field `file` (optional `data_type`) → the upload with headers, a 20-row
-    preview and a suggested mapping. 413 past CRMFERRY_MAX_UPLOAD_BYTES (reading stops
+    """Multipart field `file` (optional `data_type`, and `encoding`, `header_row`, `sheet`
+    to read it otherwise than detected) → the upload with headers, a 20-row preview, what
+    was detected and a suggested mapping. 413 past CRMFERRY_MAX_UPLOAD_BYTES (reading stops
     there), 415/422 for a file that cannot be read (it is not kept)."""
     limit = settings.max_upload_bytes
     declared = request.headers.get("content-length", "")
@@ -138,7 +140,8 @@ async def create_upload(
         parser.finalize()
         writer.close()
         file_name, data_type = _checked_parts(parts)
-        info = await run_in_threadpool(sniff, path, ReadLimits.from_settings(settings))
+        choices = read_choices_of(parts.fields)
+        info = await run_in_threadpool(sniff, path, ReadLimits.from_settings(settings), choices)
         values = upload_values(
             upload_id, principal.user_id, file_name, writer, key, info, data_type
         )
@@ -166,6 +169,7 @@ async def create_upload(
         "headers": headers,
         "preview": [list(row) for row in info.preview[:20]],
         "row_estimate": info.row_estimate,
+        **reading_facts(info),
         "data_type": data_type,
         "suggested_data_type": suggested_type,
         "suggested_mapping": suggestion.mapping,

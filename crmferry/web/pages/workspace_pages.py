@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from crmferry.exports.options import DERIVED_OPTIONS
+from crmferry.imports.reading.charset import CHOOSABLE_ENCODINGS
 from crmferry.records import DATA_TYPES
 from crmferry.web.deps import DB, AppSettings, CurrentPrincipal
 from crmferry.web.pages.rendering import load_shell, render
@@ -31,6 +32,7 @@ def import_export(
         data_types_public=[t.as_public() for t in DATA_TYPES.values()],
         included={t.name: _included_choices(t.name) for t in DATA_TYPES.values()},
         min_lead_seconds=settings.min_lead_seconds,
+        encodings=CHOOSABLE_ENCODINGS,
     )
 
 

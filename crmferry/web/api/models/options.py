@@ -22,9 +22,11 @@ from crmferry.imports.options import (
     DATE_FORMATS,
     DECIMAL_MARKS,
     MAX_MAP_VALUES,
+    MAX_SHEET,
     MODES,
     ON_ERROR,
 )
+from crmferry.imports.reading_choices import MAX_HEADER_ROW
 from crmferry.web.api.models.base import Choice, JsonValue, RequestBody, Text
 
 MAX_MAPPED_COLUMNS = 1000
@@ -66,6 +68,15 @@ class ImportOptions(RequestBody):
         max_length=MAX_MAPPED_COLUMNS,
         description='Field → {"their value": "ours"}, applied to each cell (trimmed, '
         'case-insensitive) before it is checked; a value mapped to "" is blank.',
+    )
+    header_row: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_HEADER_ROW,
+        description="The file's header row (1-based), when not the one the upload found.",
+    )
+    sheet: Annotated[Text, Field(max_length=MAX_SHEET)] | None = Field(
+        default=None, description="A workbook's sheet (by name), when not the upload's."
     )
 
 

@@ -11,6 +11,8 @@ from typing import Any, Literal
 from pydantic import Field, create_model
 
 from crmferry.accounts.principal import Role
+from crmferry.imports.reading.charset import CHOOSABLE_ENCODINGS
+from crmferry.imports.reading_choices import MAX_HEADER_ROW
 from crmferry.records import DATA_TYPES, DataType
 from crmferry.records.fields import FieldType
 from crmferry.web.api.models.base import Answer, Instant, Page, RequestBody, Uuid
@@ -136,6 +138,17 @@ class SuggestedOptions(Answer):
     )
 
 
+class ReadProblem(Answer):
+    row_number: int
+    column: str
+    message: str
+
+
+class SheetFacts(Answer):
+    name: str
+    hidden: bool = Field(description="Hidden in the workbook: never read unless chosen.")
+
+
 class Upload(Answer):
     """A stored upload: what was detected and the mapping suggested for it."""
 
@@ -149,6 +162,35 @@ class Upload(Answer):
     headers: list[str]
     preview: list[list[Any]] = Field(description="At most 20 rows.")
     row_estimate: int | None
+    encoding_label: str | None = Field(
+        default=None, description="The encoding's name as people know it (text files)."
+    )
+    encoding_confidence: float | None = Field(
+        default=None,
+        description="How sure detection is of the encoding, 0-1 (1 for UTF-8, a byte-order "
+        "mark or a chosen encoding); below 0.8 it is a guess to check in the preview.",
+    )
+    encoding_note: str | None = Field(
+        default=None, description="A sentence about the encoding, for a file not in UTF-8."
+    )
+    encoding_alternatives: list[str] = Field(
+        default_factory=list,
+        description="Other encodings that read the file as well but differently; send one "
+        "as `encoding` on a new upload to see its preview.",
+    )
+    header_row: int = Field(
+        default=1, description="The header's row number in the file (1-based), found or chosen."
+    )
+    sheet: str | None = Field(default=None, description="The sheet read (workbooks).")
+    sheets: list[SheetFacts] = Field(
+        default_factory=list, description="A workbook's worksheets, in the workbook's order."
+    )
+    read_problems: list[ReadProblem] = Field(
+        default_factory=list,
+        description="Rows the file itself gets wrong among those read for the preview (an "
+        "unclosed quote, more cells than the header), at most 20: each will be an error "
+        "of its row in the import.",
+    )
     data_type: str | None
     suggested_data_type: str | None
     suggested_mapping: dict[str, str | None]
@@ -199,7 +241,23 @@ UPLOAD_FORM = {
                     "file": {
                         "type": "string",
                         "format": "binary",
-                        "description": "CSV, TSV, TXT or XLSX; one file part.",
+                        "description": "CSV, TSV, TXT, XLSX, XLS or ODS; one file part.",
+                    },
+                    "encoding": {
+                        "type": "string",
+                        "enum": list(CHOOSABLE_ENCODINGS),
+                        "description": "Read a text file in this encoding (default: detected).",
+                    },
+                    "header_row": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_HEADER_ROW,
+                        "description": "The header's row number (default: detected).",
+                    },
+                    "sheet": {
+                        "type": "string",
+                        "description": "A workbook's sheet to read, by name (default: the "
+                        "first visible one).",
                     },
                     "data_type": {
                         "type": "string",

@@ -67,12 +67,52 @@
     table.tHead.replaceChildren(CF.el("tr", {}, upload.headers.map((h) => CF.el("th", { scope: "col" }, h))));
     table.tBodies[0].replaceChildren(...(upload.preview || []).map((row) => CF.el("tr", {}, row.map((v) => CF.el("td", {}, v ?? "")))));
     CF.mappingStep.render(card, upload, type);
+    renderReadChoices(card, upload);
     card.querySelector(".upload-result").hidden = false;
     loadTemplates(card);
     CF.mappingStep.check(card, checkBody(card));
   }
 
-  async function upload(card, file) {
+  // How the file was read (encoding, header row, sheet), each changeable: a change sends
+  // the file again with that choice, and the preview shows its effect.
+  function renderReadChoices(card, upload) {
+    const box = card.querySelector(".read-choices");
+    const note = box.querySelector(".encoding-note");
+    note.textContent = upload.encoding_note || "";
+    note.hidden = !upload.encoding_note;
+    const encoding = box.querySelector('[name="encoding"]');
+    const names = [upload.encoding, ...(upload.encoding_alternatives || []), ...(box.dataset.encodings || "").split(" ")];
+    encoding.replaceChildren(...[...new Set(names.filter(Boolean))].map((name) =>
+      CF.el("option", { value: name, selected: name === upload.encoding }, name === upload.encoding && upload.encoding_label ? `${upload.encoding_label}` : name)));
+    box.querySelector(".encoding-choice").hidden = !upload.encoding;
+    box.querySelector('[name="header_row"]').value = upload.header_row || 1;
+    const sheets = upload.sheets || [];
+    const sheet = box.querySelector('[name="sheet"]');
+    sheet.replaceChildren(...sheets.map((s) =>
+      CF.el("option", { value: s.name, selected: s.name === upload.sheet }, s.name + (s.hidden ? " (hidden)" : ""))));
+    box.querySelector(".sheet-choice").hidden = sheets.length < 2;
+    const problems = box.querySelector(".read-problems");
+    const found = upload.read_problems || [];
+    problems.replaceChildren(...found.map((p) =>
+      CF.el("li", {}, `Row ${p.row_number}, column “${p.column}” ${p.message}.`)));
+    problems.hidden = found.length === 0;
+  }
+
+  function readChoices(card) {
+    const box = card.querySelector(".read-choices");
+    const choices = {};
+    for (const name of ["encoding", "header_row", "sheet"]) {
+      const input = box.querySelector(`[name="${name}"]`);
+      if (!input.closest("[hidden]") && input.value) choices[name] = input.value;
+    }
+    // the header row is found again in another sheet or encoding, unless the user set it
+    if (box.dataset.headerChosen !== "true") delete choices.header_row;
+    return choices;
+  }
+
+  async function upload(card, file, choices = {}) {
+    if (card.file !== file) card.querySelector(".read-choices").dataset.headerChosen = "false";
+    card.file = file;
     const form = card.querySelector(".import-form");
     const status = form.querySelector(".job-status");
     CF.clearProblems(form);
@@ -80,6 +120,7 @@
     const body = new FormData();
     body.append("file", file);
     body.append("data_type", card.dataset.type);
+    for (const [name, value] of Object.entries(choices)) body.append(name, value);
     try {
       card.upload = await CF.api("POST", "/uploads", body);
       status.textContent = "";
@@ -200,6 +241,11 @@
     const input = form.querySelector('input[type="file"]');
     const zone = form.querySelector("[data-dropzone]");
     input.addEventListener("change", () => { if (input.files[0]) upload(card, input.files[0]); });
+    const choicesBox = card.querySelector(".read-choices");
+    choicesBox.addEventListener("change", (event) => {
+      if (event.target.name === "header_row") choicesBox.dataset.headerChosen = "true";
+      if (card.file) upload(card, card.file, readChoices(card));
+    });
     zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
     zone.addEventListener("dragleave", () => zone.classList.remove("over"));
     zone.addEventListener("drop", (e) => {
