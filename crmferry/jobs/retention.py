@@ -1,5 +1,8 @@
 """Retention: finished jobs older than CRMFERRY_RETENTION_DAYS go, with their files,
-in small batches (vacuum-friendly, short locks), by the workers themselves."""
+in small batches (vacuum-friendly, short locks), by the workers themselves; so do the
+deleted records' tombstones, the outbox's events and the in-app notifications (with
+their read marks) of that age. Each is a SECURITY DEFINER function only
+crmferry_worker may call (migrations 0031, 0095, 0111)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ log = logging.getLogger(__name__)
 PRUNE = "SELECT * FROM crmferry_prune_jobs(%s, %s)"
 # the deleted records incremental exports read (migration 0095), kept as long as jobs
 PRUNE_TOMBSTONES = "SELECT crmferry_prune_tombstones(%s) AS n"
+# events once dispatched and with no delivery still to run; notifications, read or not
+PRUNE_EVENTS = "SELECT * FROM crmferry_prune_events(%s, %s)"
 BATCH = 500
 
 
@@ -36,6 +41,28 @@ def prune_finished_jobs(db: Database, settings: Settings, batch: int = BATCH) ->
             break
     with db.anonymous() as conn:
         conn.execute(PRUNE_TOMBSTONES, [settings.retention_days])
+    prune_events(db, settings, batch)
     if total:
         log.info("pruned %d finished job(s) older than %d days", total, settings.retention_days)
     return total
+
+
+def prune_events(db: Database, settings: Settings, batch: int = BATCH) -> tuple[int, int]:
+    """Delete events and notifications past the retention window, a batch of each per
+    transaction; (events, notifications) deleted."""
+    events = notifications = 0
+    while True:
+        with db.anonymous() as conn:
+            row = conn.execute(PRUNE_EVENTS, [settings.retention_days, batch]).fetchone()
+        assert row is not None
+        events, notifications = events + row["events"], notifications + row["notifications"]
+        if row["events"] < batch and row["notifications"] < batch:
+            break
+    if events or notifications:
+        log.info(
+            "pruned %d event(s) and %d notification(s) older than %d days",
+            events,
+            notifications,
+            settings.retention_days,
+        )
+    return events, notifications
