@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import signal
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from crmferry.notify.dispatch import dispatch_events
 from crmferry.web.app import create_app
 from tests.conftest import Org
 from tests.jobrun import run_job, worker_database
+from tests.jobs.conftest import SpawnWorker, wait_until
 from tests.notify.smtp_server import Inbox, smtp_server
 from tests.webhooks.conftest import create_hook
 from tests.webhooks.receiver import receiver
@@ -166,3 +168,35 @@ def test_a_refused_invitation_writes_no_event(
             [email],
         ).fetchone()
     assert rows is not None and rows["n"] == 1
+
+
+@pytest.mark.usefixtures("quiet_queue")
+def test_a_worker_killed_while_mailing_an_invitation_leaves_it_to_the_next(
+    db: Database, settings: Settings, org: Org, spawn_worker: SpawnWorker
+) -> None:
+    with db.owner_connect() as conn:  # only this test's event is waiting
+        conn.execute("UPDATE events SET dispatched_at = now() WHERE dispatched_at IS NULL")
+    email = f"crash-{secrets.token_hex(4)}@example.com"
+    with smtp_server() as (inbox, url):
+        admin = TestClient(create_app(settings.model_copy(update={"smtp_url": url}), db))
+        made = _invite(admin, org, email)
+        inbox.hold.set()
+        env = {"smtp_url": url, "lease_seconds": 2}
+        first = spawn_worker(**env)
+        assert inbox.holding.wait(60), "the first worker never reached DATA"
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        inbox.hold.clear()
+        spawn_worker(**env)
+        wait_until(lambda: len(inbox.to(email)) == 1, what="the invitation mailed again")
+        [message] = inbox.to(email)
+    plain = message.get_body(preferencelist=("plain",))
+    assert plain is not None and made["invite_url"] in plain.get_content()
+    event = _invitation_event(db, made["id"])
+    assert event is not None
+    wait_until(
+        lambda: "sealed_token" not in (_invitation_event(db, made["id"]) or {})["payload"],
+        what="the token dropped once sent",
+    )
+    [delivery] = _deliveries(db, event["id"])
+    assert delivery["status"] == "completed" and delivery["attempts"] == 2
