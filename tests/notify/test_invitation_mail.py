@@ -21,6 +21,7 @@ from tests.conftest import Org
 from tests.jobrun import run_job, worker_database
 from tests.jobs.conftest import SpawnWorker, wait_until
 from tests.notify.smtp_server import Inbox, smtp_server
+from tests.web.test_pages import browser_for
 from tests.webhooks.conftest import create_hook
 from tests.webhooks.receiver import receiver
 
@@ -200,3 +201,13 @@ def test_a_worker_killed_while_mailing_an_invitation_leaves_it_to_the_next(
     )
     [delivery] = _deliveries(db, event["id"])
     assert delivery["status"] == "completed" and delivery["attempts"] == 2
+
+
+def test_the_settings_page_says_whether_the_link_is_mailed(
+    db: Database, settings: Settings, org: Org
+) -> None:
+    without = browser_for(settings, db, org, org.admin).get("/settings").text
+    assert "Send this link to" in without and "on its way" not in without
+    mailing = settings.model_copy(update={"smtp_url": "smtp://127.0.0.1:25"})
+    page = browser_for(mailing, db, org, org.admin).get("/settings").text
+    assert "The link is on its way to" in page and "Send this link to" not in page
