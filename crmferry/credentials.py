@@ -44,13 +44,40 @@ class CredentialsUnreadable(CrmFerryError):
     title = "Credentials unreadable"
 
 
-def _cipher(settings: Settings) -> AESGCM:
+def _cipher(settings: Settings, info: bytes = _INFO) -> AESGCM:
     if not settings.secret_key:
         raise CrmFerryError("CRMFERRY_SECRET_KEY is not set: credentials cannot be sealed.")
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(
         settings.secret_key.encode()
     )
     return AESGCM(key)
+
+
+def seal_text(text: str, settings: Settings, purpose: str) -> str:
+    """Another secret the server must read back later (an invitation's link token),
+    sealed the same way under a key of its own `purpose` (HKDF info and AAD), so a
+    value sealed for one purpose never opens as another."""
+    info = f"crmferry sealed {purpose} v1".encode()
+    nonce = os.urandom(_NONCE_BYTES)
+    box = _cipher(settings, info).encrypt(nonce, text.encode(), info)
+    return f"{VERSION}.{base64.urlsafe_b64encode(nonce + box).decode()}"
+
+
+def open_text(sealed: object, settings: Settings, purpose: str) -> str:
+    """The text `seal_text` sealed for `purpose`; CredentialsUnreadable otherwise."""
+    info = f"crmferry sealed {purpose} v1".encode()
+    version, _, body = sealed.partition(".") if isinstance(sealed, str) else ("", "", "")
+    try:
+        if version != VERSION:
+            raise ValueError(version)
+        raw = base64.urlsafe_b64decode(body.encode())
+        plain = _cipher(settings, info).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], info)
+        return plain.decode()
+    except (ValueError, InvalidTag):
+        raise CredentialsUnreadable(
+            f"A sealed {purpose} cannot be opened with the current CRMFERRY_SECRET_KEY "
+            "(was it changed?)."
+        ) from None
 
 
 def seal_credentials(given: object, settings: Settings, field: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 from psycopg import sql
 
-from crmferry.accounts import admin
+from crmferry.accounts import admin, tokens
 from crmferry.config import Settings
 from crmferry.db import Database, connect
 from crmferry.db.embedded import start_embedded, stop_embedded
@@ -206,7 +206,10 @@ def _make_member(conn: psycopg.Connection, org_id: uuid.UUID, role: str) -> Memb
     user_id = admin.create_user(
         conn, org_id, email, role, name=f"{role.title()} User", password=password
     )
-    return Member(user_id, email, role, admin.create_token(conn, org_id, email, "test"))
+    # the tokens primitive, not the operator's command: a fixture leaves the audit log empty
+    made = tokens.create_token(conn, org_id, email, "test")
+    assert made is not None
+    return Member(user_id, email, role, made.token)
 
 
 @pytest.fixture

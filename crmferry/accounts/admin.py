@@ -12,6 +12,7 @@ from uuid import UUID
 from crmferry.accounts.members import add_user, member_by_email, normalise_email
 from crmferry.accounts.principal import Principal
 from crmferry.accounts.tokens import create_token as create_member_token
+from crmferry.audit import Actor, record
 from crmferry.db import Conn
 from crmferry.errors import NotFound, ValidationFailed
 
@@ -22,6 +23,11 @@ __all__ = [
     "member_principal",
     "normalise_email",
 ]
+
+# The operator acts as no member: the audit log names the command instead.
+OPERATOR = Actor(None, None, "Operator (crmferry tokens create)")
+# The organization the audit entry belongs to, for this transaction only.
+IN_ORGANIZATION = "SELECT set_config('app.current_organization_id', %s, true)"
 
 CREATE_ORGANIZATION = """
 INSERT INTO organizations (name, currency, timezone) VALUES (%s, %s, %s) RETURNING id
@@ -56,10 +62,15 @@ def create_user(
 
 
 def create_token(conn: Conn, organization_id: UUID, email: str, name: str = "") -> str:
-    """A new API token for a member; the clear token is returned once and not kept."""
-    created = create_member_token(conn, organization_id, email, name)
-    if created is None:
-        raise NotFound(f"No member with e-mail {email} in organization {organization_id}.")
+    """A new API token for a member; the clear token is returned once and not kept.
+    Audited (`token.created`, via cli) in the transaction that makes it."""
+    with conn.transaction():
+        created = create_member_token(conn, organization_id, email, name)
+        if created is None:
+            raise NotFound(f"No member with e-mail {email} in organization {organization_id}.")
+        conn.execute(IN_ORGANIZATION, [str(organization_id)])
+        details = {"name": name.strip(), "for": normalise_email(email), "via": "cli"}
+        record(conn, OPERATOR, "token.created", "token", created.row["id"], details)
     return created.token
 
 

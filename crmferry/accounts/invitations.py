@@ -22,8 +22,10 @@ import psycopg
 from crmferry.accounts.members import checked_role, member_with_email, normalise_email
 from crmferry.accounts.principal import Principal, Role
 from crmferry.accounts.secrets import hash_password, new_token, token_digest
+from crmferry.config import Settings
 from crmferry.db import Conn, Database
 from crmferry.errors import Conflict, NotFound, ValidationFailed
+from crmferry.notify.invitation_mail import write_invitation_event
 
 INVITATION_DAYS = 7
 
@@ -113,8 +115,11 @@ def invite_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/invite/{token}"
 
 
-def create_invitation(conn: Conn, principal: Principal, email: str, role: str) -> NewInvitation:
-    """Invite `email` into the caller's organization with `role` (tenant connection).
+def create_invitation(
+    conn: Conn, principal: Principal, email: str, role: str, settings: Settings
+) -> NewInvitation:
+    """Invite `email` into the caller's organization with `role` (tenant connection),
+    and queue the mail of its link to the address (when e-mail is configured).
 
     The same answer whether or not the address has an account anywhere; Conflict when
     it is already a member here, or already has a pending invitation here (revoke that
@@ -145,6 +150,7 @@ def create_invitation(conn: Conn, principal: Principal, email: str, role: str) -
             f"{address} has a pending invitation already; revoke it to make a new link.",
             [{"field": "email", "message": "already invited"}],
         )
+    write_invitation_event(conn, settings, principal, row, token)
     return NewInvitation(Invitation.of(row), token)
 
 

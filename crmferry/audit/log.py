@@ -42,6 +42,7 @@ ACTIONS = (
     "schedule.created",
     "schedule.changed",
     "schedule.deleted",
+    "schedule.run",
 )
 
 MAX_PAGE = 200

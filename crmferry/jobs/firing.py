@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from crmferry.accounts.principal import Principal
+from crmferry.audit import record
 from crmferry.config import Settings
 from crmferry.db import Conn, Database
 from crmferry.errors import Conflict, CrmFerryError
@@ -161,11 +162,14 @@ def _owner_departed(conn: Conn, schedule: dict[str, Any], now_please: bool) -> N
 def run_schedule_now(
     conn: Conn, principal: Principal, settings: Settings, schedule_id: object
 ) -> dict[str, Any]:
-    """The job of one run now (also of a paused schedule); 403 for a viewer, 409 when the
-    schedule's owner may no longer create jobs."""
+    """The job of one run now (also of a paused schedule), audited (`schedule.run`, in
+    the caller's name) in its transaction; 403 for a viewer, 409 when the schedule's
+    owner may no longer create jobs."""
     principal.require("member")
     job = fire_schedule(conn, settings, schedule_id, now_please=True)
     assert job is not None  # a run now has a fresh occurrence time
+    details = {"job_id": str(job["id"]), "job_type": job["job_type"], "data_type": job["data_type"]}
+    record(conn, principal, "schedule.run", "schedule", job["schedule_id"], details)
     return job
 
 

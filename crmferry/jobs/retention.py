@@ -1,8 +1,11 @@
 """Retention: finished jobs older than CRMFERRY_RETENTION_DAYS go, with their files,
 and then the uploads older than that which no job names any more, with theirs; in
-small batches (vacuum-friendly, short locks), by the workers themselves. A row goes
-first and its file after: a file without a row is harmless, a row without its file
-would be a broken download."""
+small batches (vacuum-friendly, short locks), by the workers themselves; so do the
+deleted records' tombstones, the outbox's events and the in-app notifications (with
+their read marks) of that age. Each is a SECURITY DEFINER function only
+crmferry_worker may call (migrations 0031, 0060, 0095, 0111). A row goes first and its
+file after: a file without a row is harmless, a row without its file would be a broken
+download."""
 
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ PRUNE = "SELECT * FROM crmferry_prune_jobs(%s, %s)"
 # the deleted records incremental exports read (migration 0095), kept as long as jobs
 PRUNE_TOMBSTONES = "SELECT crmferry_prune_tombstones(%s) AS n"
 PRUNE_UPLOADS = "SELECT * FROM crmferry_prune_uploads(%s, %s)"
+# events once dispatched and with no delivery still to run; notifications, read or not
+PRUNE_EVENTS = "SELECT * FROM crmferry_prune_events(%s, %s)"
 BATCH = 500
 
 
@@ -42,6 +47,7 @@ def prune_finished_jobs(db: Database, settings: Settings, batch: int = BATCH) ->
             break
     with db.anonymous() as conn:
         conn.execute(PRUNE_TOMBSTONES, [settings.retention_days])
+    prune_events(db, settings, batch)
     uploads = prune_unused_uploads(db, settings, batch)
     if total or uploads:
         log.info(
@@ -64,3 +70,24 @@ def prune_unused_uploads(db: Database, settings: Settings, batch: int = BATCH) -
         total += len(rows)
         if len(rows) < batch:
             return total
+
+
+def prune_events(db: Database, settings: Settings, batch: int = BATCH) -> tuple[int, int]:
+    """Delete events and notifications past the retention window, a batch of each per
+    transaction; (events, notifications) deleted."""
+    events = notifications = 0
+    while True:
+        with db.anonymous() as conn:
+            row = conn.execute(PRUNE_EVENTS, [settings.retention_days, batch]).fetchone()
+        assert row is not None
+        events, notifications = events + row["events"], notifications + row["notifications"]
+        if row["events"] < batch and row["notifications"] < batch:
+            break
+    if events or notifications:
+        log.info(
+            "pruned %d event(s) and %d notification(s) older than %d days",
+            events,
+            notifications,
+            settings.retention_days,
+        )
+    return events, notifications

@@ -30,4 +30,7 @@
   **options}`; its kind's `run` reads the event with `load_event(ctx.conn, ...)` and
   delivers it, raising `RetryLater(detail, after_seconds)` for a passing failure.
   `register_channel` registers the kind too; a name or a job type taken is an error.
+  `Channel(..., shown=...)` (optional) tells the job page's "Notified" what to show of
+  the channel's delivery jobs when their own fields do not say it (the webhooks: the
+  endpoint's URL, and an attempt's outcome, as its job completes whatever the answer).
 """

@@ -57,6 +57,11 @@ class Delivery:
 
 
 Plan = Callable[[Conn, Settings, list[Event]], list[Delivery]]
+# For the jobs page's "Notified": given the channel's delivery jobs (rows of
+# scheduled_jobs), what to show instead of the job's own fields, by job id: any of
+# `recipient`, `status`, `attempts`, `delivered_at` (an endpoint's URL rather than the
+# delivery key; an attempt's outcome when the job completes whatever the answer).
+Shown = Callable[[Conn, list[dict[str, Any]]], dict[UUID, dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ class Channel:
     kind: JobKind
     plan: Plan
     max_attempts: int = 5
+    shown: Shown | None = None
 
 
 CHANNELS: Registry[Channel] = Registry("notification channel")

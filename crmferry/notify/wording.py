@@ -16,6 +16,8 @@ def headline(event: Event) -> str:
     payload = event.payload
     if event.type == "schedule.paused":
         return f"Schedule “{payload.get('name')}” paused"
+    if event.type == "invitation.created":
+        return f"{payload.get('invited_by_name')} invited you to {payload.get('organization_name')}"
     outcome = event.type.removeprefix("job.")
     line = f"{job_title(payload)} {outcome}"
     if outcome == "completed":

@@ -28,6 +28,7 @@ from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import ValidationFailed
 from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob
+from crmferry.jobs.model import rfc3339
 from crmferry.notify.channels import Channel, Delivery, Event, register_channel
 from crmferry.outbound import OutboundPolicy
 from crmferry.records import DataType
@@ -260,4 +261,45 @@ def plan_channel(conn: Conn, settings: Settings, events: list[Event]) -> list[De
 
 
 KIND = JobKind(DELIVERY_JOB_TYPE, prepare=prepare_delivery, run=run_delivery, internal=True)
-CHANNEL = register_channel(Channel("webhooks", KIND, plan_channel, max_attempts=ENGINE_ATTEMPTS))
+# The jobs page's "Notified": each attempt's endpoint and outcome. The endpoint's URL
+# (from the job's options or name when it was deleted since); an attempt's job completes whatever
+# the answer, so its outcome is the logged attempt's: delivered only when it succeeded.
+SHOWN = """
+SELECT d.id, w.url, a.status AS attempt_status, a.created_at AS attempted_at
+  FROM unnest(%(jobs)s::uuid[], %(hooks)s::uuid[], %(events)s::uuid[])
+       AS d(id, webhook_id, event_id)
+  LEFT JOIN webhooks AS w ON w.id = d.webhook_id
+  LEFT JOIN LATERAL (SELECT wd.status, wd.created_at FROM webhook_deliveries AS wd
+                      WHERE wd.webhook_id = d.webhook_id AND wd.event_id = d.event_id
+                        AND wd.job_id = d.id
+                      ORDER BY wd.created_at DESC LIMIT 1) AS a ON true
+"""
+
+
+def shown(conn: Conn, jobs: list[dict[str, Any]]) -> dict[UUID, dict[str, Any]]:
+    """For the jobs page: each attempt's endpoint URL, attempt number and outcome."""
+    params = {
+        "jobs": [j["id"] for j in jobs],
+        "hooks": [UUID(str(j["options"]["webhook_id"])) for j in jobs],
+        "events": [j["event_id"] for j in jobs],
+    }
+    found = {r["id"]: r for r in conn.execute(SHOWN, params).fetchall()}
+    out: dict[UUID, dict[str, Any]] = {}
+    for job in jobs:
+        row = found.get(job["id"]) or {}
+        named = job["options"].get("url") or str(job.get("file_name") or "").partition(" to ")[2]
+        line: dict[str, Any] = {
+            "recipient": row.get("url") or named or "a deleted endpoint",
+            "attempts": int(job["options"].get("attempt") or 1),
+        }
+        if job["status"] == "completed":
+            delivered = row.get("attempt_status") == "succeeded"
+            line["status"] = "completed" if delivered else "failed"
+            line["delivered_at"] = rfc3339(row["attempted_at"]) if delivered else None
+        out[job["id"]] = line
+    return out
+
+
+CHANNEL = register_channel(
+    Channel("webhooks", KIND, plan_channel, max_attempts=ENGINE_ATTEMPTS, shown=shown)
+)

@@ -119,7 +119,8 @@ def plan_deliveries(conn: Conn, events: Iterable[dict[str, Any]]) -> list[Planne
         Planned(
             row["event_id"],
             f"{row['webhook_id']}:1",
-            delivery_options(by_id[str(row["event_id"])], row["webhook_id"]),
+            # the URL too: the jobs page still names the endpoint once it is deleted
+            {**delivery_options(by_id[str(row["event_id"])], row["webhook_id"]), "url": row["url"]},
             row["created_by"],
             f"{by_id[str(row['event_id'])]['type']} to {row['url']}",
         )

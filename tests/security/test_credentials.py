@@ -13,8 +13,10 @@ from crmferry.credentials import (
     CredentialsUnreadable,
     kept_credentials,
     open_credentials,
+    open_text,
     redacted,
     seal_credentials,
+    seal_text,
 )
 from crmferry.errors import ValidationFailed
 
@@ -104,3 +106,16 @@ def test_a_change_that_leaves_credentials_out_keeps_them_for_the_same_bucket(
     assert kept_credentials(other_bucket, current) == other_bucket
     removed = {**moved, "credentials": None}
     assert kept_credentials(removed, current) == removed
+
+
+def test_a_sealed_text_opens_only_for_its_purpose_and_key(settings: Settings) -> None:
+    sealed = seal_text("cf_the-link-token", settings, "invitation link")
+    assert "cf_the-link-token" not in sealed
+    assert open_text(sealed, settings, "invitation link") == "cf_the-link-token"
+    with pytest.raises(CredentialsUnreadable):
+        open_text(sealed, settings, "something else")
+    other = settings.model_copy(update={"secret_key": "another key"})
+    with pytest.raises(CredentialsUnreadable):
+        open_text(sealed, other, "invitation link")
+    with pytest.raises(CredentialsUnreadable):
+        open_text(None, settings, "invitation link")

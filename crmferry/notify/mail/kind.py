@@ -5,6 +5,10 @@ A passing failure (the server unreachable, a 4xx answer) is retried with the eng
 backoff until the job's attempts are spent; a 5xx answer fails the delivery at once.
 A worker that dies between sending and recording it sends again: the message keeps
 its Message-ID (the event id and the address), so a repeat can be told apart.
+
+An invitation's mail opens the link's sealed token for the message only, is not sent
+once the invitation was revoked, used or expired, and drops the token from the event
+when sent (crmferry/notify/invitation_mail.py).
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ import mimetypes
 from pathlib import Path
 from typing import Any
 
+from crmferry.accounts.invitations import invite_url
 from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import RetryLater
 from crmferry.exports.naming import download_name
 from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome
+from crmferry.notify import invitation_mail
 from crmferry.notify.channels import (
     Channel,
     Delivery,
@@ -58,7 +64,17 @@ def run(ctx: JobContext) -> JobOutcome:
         return JobOutcome(failed=True, error_message="CRMFERRY_SMTP_URL is not set.")
     event = load_event(ctx.conn, ctx.job)
     address = str(ctx.job["delivery_key"])
+    invitation = event.type == invitation_mail.INVITATION_CREATED
+    if invitation and not invitation_mail.still_pending(ctx.conn, event):
+        invitation_mail.forget_token(ctx.conn, event)
+        return JobOutcome(
+            record_count=0,
+            error_message="Not sent: the invitation was revoked, accepted or has expired.",
+        )
     facts = _facts(ctx, event, bool(ctx.job["options"].get("attach")))
+    if invitation:
+        token = invitation_mail.invitation_token(event, ctx.settings)
+        facts.invite_url = invite_url(ctx.settings.base_url, token)
     message = compose(ctx.settings, event, address, facts)
     server = SmtpServer.parse(ctx.settings.smtp_url)
     try:
@@ -67,6 +83,8 @@ def run(ctx: JobContext) -> JobOutcome:
         raise RetryLater(f"Mail to {address} not sent yet: {exc}") from exc
     except MailRefused as exc:
         return JobOutcome(failed=True, error_message=f"Mail to {address} refused: {exc}")
+    if invitation:
+        invitation_mail.forget_token(ctx.conn, event)
     return JobOutcome(record_count=1)
 
 

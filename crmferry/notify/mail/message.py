@@ -33,6 +33,7 @@ TEMPLATES = Environment(
 )
 FIRST_ERRORS = 5
 SUBJECT_PREFIX = "[CRM Ferry] "
+TEMPLATE_OF = {"schedule.paused": "schedule_paused", "invitation.created": "invitation"}
 
 
 @dataclass(frozen=True)
@@ -49,12 +50,13 @@ class MailFacts:
     first_errors: list[dict[str, str]] = field(default_factory=list)
     attachment: Attachment | None = None
     attachment_too_large: bool = False
+    invite_url: str | None = None  # an invitation's link, opened for this message only
 
 
 def compose(settings: Settings, event: Event, address: str, facts: MailFacts) -> EmailMessage:
     """The message to `address` about `event`."""
     context = _context(settings, event, facts)
-    name = "schedule_paused" if event.type == "schedule.paused" else "job"
+    name = TEMPLATE_OF.get(event.type, "job")
     message = EmailMessage()
     message["Subject"] = SUBJECT_PREFIX + headline(event)
     message["From"] = settings.smtp_from
@@ -111,4 +113,5 @@ def _context(settings: Settings, event: Event, facts: MailFacts) -> dict[str, An
         "attached": facts.attachment.file_name if facts.attachment else None,
         "attachment_too_large": facts.attachment_too_large,
         "attach_limit_mb": round(settings.mail_attach_max_bytes / 1024 / 1024, 1),
+        "invite_url": facts.invite_url,
     }

@@ -6,6 +6,7 @@
   schedule's `notify.on`: `changed` (the default: the first run, a first failure, and
   the first success after failures), `failed` (every failed run), `completed` (every
   completed run). They also get the schedule's schedule.paused.
+* invitation.created: the invited address (crmferry/notify/invitation_mail.py).
 * The members told in the app as well (crmferry/notify/recipients.py): a job's creator
   by their own preference, and for schedule.paused its owner and the admins.
 
@@ -21,6 +22,7 @@ from uuid import UUID
 from crmferry.db import Conn
 from crmferry.notify.channels import Event
 from crmferry.notify.events import JOB_EVENTS, SCHEDULE_PAUSED
+from crmferry.notify.invitation_mail import INVITATION_CREATED
 from crmferry.notify.recipients import members_told
 
 JOB_DEFAULT_ON = ("completed", "failed")
@@ -48,6 +50,8 @@ def mail_recipients(conn: Conn, events: list[Event]) -> Addresses:
                 _add(wanted, event.id, rule)
         elif event.type == SCHEDULE_PAUSED:
             _add(wanted, event.id, event.payload.get("notify") or {}, attach=False)
+        elif event.type == INVITATION_CREATED:
+            _add(wanted, event.id, {"emails": [event.payload["email"]]}, attach=False)
     for member in members_told(conn, [e.id for e in events]):
         wanted.setdefault(member.event_id, {}).setdefault(member.email.lower(), False)
     return wanted

@@ -168,12 +168,13 @@ def invite_member(
     body: InvitationIn, principal: AdminPrincipal, db: DB, settings: AppSettings
 ) -> InvitationOut:
     """Invite an address to become a member with `role`: a one-time link, valid for 7
-    days, in `invite_url` (this answer only). The same answer whether or not the address
+    days, in `invite_url` (this answer only), also e-mailed to the address when the
+    server sends e-mail (CRMFERRY_SMTP_URL). The same answer whether or not the address
     has an account elsewhere; no password is set. 409 if the address is a member here or
     has a pending invitation here (of concurrent invitations of one address, one is made
     and the others are 409s)."""
     with db.tenant(principal.organization_id) as conn:
-        made = invitations.create_invitation(conn, principal, body.email, body.role)
+        made = invitations.create_invitation(conn, principal, body.email, body.role, settings)
         invitation = made.invitation
         details = {"email": invitation.email, "role": invitation.role}
         audit.record(conn, principal, "member.invited", "invitation", invitation.id, details)

@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from crmferry.accounts.profile import notify_preference
 from crmferry.jobs.timing import zone_names
-from crmferry.web.deps import DB, CurrentPrincipal
+from crmferry.web.deps import DB, AppSettings, CurrentPrincipal
 from crmferry.web.pages.rendering import load_shell, render
 
 router = APIRouter(include_in_schema=False)
@@ -16,7 +16,9 @@ TIMEZONES = zone_names()
 
 
 @router.get("/settings")
-def settings_page(request: Request, principal: CurrentPrincipal, db: DB) -> Response:
+def settings_page(
+    request: Request, principal: CurrentPrincipal, db: DB, settings: AppSettings
+) -> Response:
     with db.tenant(principal.organization_id) as conn:
         notify = notify_preference(conn, principal.organization_id, principal.user_id)
     return render(
@@ -27,4 +29,5 @@ def settings_page(request: Request, principal: CurrentPrincipal, db: DB) -> Resp
         active="settings",
         timezones=TIMEZONES,
         notify=notify,
+        invitations_mailed=bool(settings.smtp_url),  # the invitee gets the link by mail too
     )

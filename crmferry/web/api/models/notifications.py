@@ -34,11 +34,12 @@ class JobDelivery(Answer):
     """One recipient told (or being told) of one of a job's events."""
 
     channel: str = Field(description="email, in_app, or a channel a plugin registers")
-    recipient: str = Field(description="The address, the member's name, the endpoint")
+    recipient: str = Field(description="The address, the member's name, the endpoint's URL")
     event_type: str
     status: str = Field(
         description="pending (also while it is retried), processing, "
-        "completed (delivered), failed, cancelled"
+        "completed (delivered), failed, cancelled; a webhook attempt is completed only "
+        "when the endpoint answered 2xx"
     )
     attempts: int
     delivered_at: Instant | None

@@ -86,12 +86,14 @@
     return out;
   }
 
+  const CHANNEL_NAMES = { email: "E-mail", in_app: "In the app", webhooks: "Webhook" };
+
   async function showNotified(job, cell) {
     try {
       const data = await CF.api("GET", `/jobs/${job.id}/deliveries`);
       const items = CF.items(data);
       const lines = items.map((d) => CF.el("li", {},
-        `${d.channel === "email" ? "E-mail" : d.channel === "in_app" ? "In the app" : d.channel}: ${d.recipient} — ` +
+        `${CHANNEL_NAMES[d.channel] || d.channel}: ${d.recipient}${d.channel === "webhooks" ? ` (attempt ${d.attempts})` : ""} — ` +
         (d.status === "completed" ? "sent" : d.status === "failed" ? `failed (${d.error_message || ""})` : d.status)));
       cell.replaceChildren(items.length ? CF.el("ul", { class: "notified-list", "data-testid": "notified" }, lines)
         : CF.el("span", { class: "muted", "data-testid": "notified" }, "Nobody was notified."));
