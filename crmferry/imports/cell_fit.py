@@ -79,7 +79,8 @@ def _refused(
     if field is not None and field.type == "email":
         cleaned = sql.SQL("lower({})").format(cleaned)
     query = sql.SQL(_REFUSED).format(cleaned=cleaned, refused=refused)
-    rows = conn.execute(query, {"values": list(values)}).fetchall()
+    # PostgreSQL text holds no NUL; the import drops it from cells as the staging does
+    rows = conn.execute(query, {"values": [v.replace("\x00", "") for v in values]}).fetchall()
     return [row["raw"] for row in rows]
 
 
@@ -100,5 +101,5 @@ def cell_problem(conn: Conn, field: Field, value: str, context: CellContext) -> 
     if field.type == "email":
         cleaned = sql.SQL("lower({})").format(cleaned)
     query = sql.SQL(_PROBLEM).format(branches=branches, cleaned=cleaned)
-    row = conn.execute(query, {"value": value}).fetchone()
+    row = conn.execute(query, {"value": value.replace("\x00", "")}).fetchone()
     return None if row is None else row["problem"]

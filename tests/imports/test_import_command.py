@@ -20,6 +20,7 @@ from crmferry.errors import ValidationFailed
 from tests.cli.test_admin_commands import crmferry
 from tests.conftest import TEST_SECRET, Org
 from tests.imports.conftest import Importer
+from tests.stored import stored_keys
 
 
 def test_import_command_schedules_a_job_that_runs(
@@ -294,5 +295,4 @@ def test_a_zip_bomb_given_to_the_batch_command_is_refused_and_nothing_is_kept(
     assert result.returncode != 0
     assert "contacts.csv" in result.stderr and "compression bomb" in result.stderr, result.stderr
     assert importer.rows(org, "SELECT count(*) AS n FROM uploads") == [{"n": 0}]
-    folder = settings.files_dir / "uploads" / str(org.id)
-    assert not folder.exists() or not any(folder.iterdir())
+    assert stored_keys(settings, f"uploads/{org.id}") == []

@@ -77,7 +77,7 @@ def test_a_worker_on_another_disk_runs_a_job_uploaded_through_the_web(
     finally:
         worker.terminate()
         _, errors = worker.communicate(timeout=60)
-    assert job["status"] == "completed", errors.decode()[-2000:]
+    assert job["status"] == "completed", (job["error_message"], errors.decode()[-2000:])
     assert job["counts"]["inserted"] == 500
     with db.tenant(org.id) as conn:
         assert conn.execute("SELECT count(*) AS n FROM contacts").fetchone() == {"n": 500}
