@@ -55,6 +55,7 @@ from crmferry.imports.reading.xlsx_parts import (
     iter_row_elements,
     resolve_strings,
 )
+from crmferry.imports.reading.xlsx_scan import RowScanner, ScanUnsupported, load_shared_strings
 
 
 def cell_text(value: object) -> str:
@@ -128,9 +129,35 @@ def xlsx_records(
     Memory holds the shared-string table (compact) and one row."""
     with _open_book(path, limits) as book:
         sheet = _first_sheet(book, info.sheet)
-        strings = _guarded(lambda: SharedStrings.load(book.archive, book.strings_path))
-        for number, values in _sheet_values(book, sheet, strings):
-            yield number, [cell_text(value) for value in values]
+        try:
+            yield from _scanned_records(book, sheet)
+        except ScanUnsupported:  # raised before the first row: read the sheet as before
+            yield from _parsed_records(book, sheet)
+
+
+def _scanned_records(book: _Book, sheet: _Sheet) -> Iterator[Record]:
+    """The rows by `xlsx_scan` (its expressions; a row they do not read whole parsed)."""
+    strings = _guarded(lambda: load_shared_strings(book.archive, book.strings_path))
+    scanner = RowScanner(strings, book.dates, book.durations, book.workbook.epoch, cell_text)
+    rows = scanner.rows(book.archive, sheet.part)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except (CrmFerryError, ScanUnsupported):
+            raise
+        except Exception as exc:  # a malformed cell, as the parser would refuse it
+            raise FileUnreadable(f"The XLSX workbook cannot be read: {reason(exc)}.") from exc
+        yield row
+
+
+def _parsed_records(book: _Book, sheet: _Sheet) -> Iterator[Record]:
+    """The rows by ElementTree and openpyxl's cell parsing, for a sheet the scanner does
+    not read (namespace prefixes, another encoding)."""
+    strings = _guarded(lambda: SharedStrings.load(book.archive, book.strings_path))
+    for number, values in _sheet_values(book, sheet, strings):
+        yield number, [cell_text(value) for value in values]
 
 
 # ---------------------------------------------------------------- the workbook

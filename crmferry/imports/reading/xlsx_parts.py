@@ -169,6 +169,14 @@ class SharedStrings:
         table._view = memoryview(table._data)  # from now on the buffer never grows
         return table
 
+    @classmethod
+    def of(cls, data: bytearray, ends: array[int]) -> SharedStrings:
+        """The table of strings already read: `data` their UTF-8, `ends` where each
+        ends in it."""
+        table = cls()
+        table._data, table._ends, table._view = data, ends, memoryview(data)
+        return table
+
     def __len__(self) -> int:
         return len(self._ends)
 
