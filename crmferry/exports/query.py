@@ -180,7 +180,7 @@ def json_select_list(
     `utf8`: the object as a bytea of its UTF-8 text (`convert_to`), which a binary COPY
     sends as it is, whatever the connection's client encoding.
 
-    `json_scalar` (PostgreSQL 16 and later: `JSON_SCALAR_VERSION`): text columns through
+    `json_scalar` (PostgreSQL 17 and later: `JSON_SCALAR_VERSION`): text columns through
     `JSON_SCALAR(v)`, the same bytes as `to_json(v)` (both escape the text alike) for
     about a tenth less of the backend's time, as it looks the type's output function up
     once per query rather than once per value. Other types keep `to_json` (JSON_SCALAR
@@ -235,7 +235,7 @@ def build_split_export_queries(
     )
 
 
-JSON_SCALAR_VERSION = 160000  # the first server_version_num with SQL/JSON's JSON_SCALAR
+JSON_SCALAR_VERSION = 170000  # the first server_version_num with SQL/JSON's JSON_SCALAR
 
 # Sorts a large export may be split along: never-NULL keys ending with the unique id, in
 # the order of every record table's (organization_id, created_at, id) index, so that
