@@ -15,9 +15,10 @@ straight from libpq into the file (`streams`).
   (`1234.50`, scale kept, never through a float: read them with a decimal-aware parser,
   e.g. `json.loads(line, parse_float=Decimal)`, to keep them exact); dates
   `"YYYY-MM-DD"`; times ISO 8601 in UTC (`"2024-05-01T09:30:00+00:00"`); empty fields
-  `null`. Lines come from COPY in CSV mode with control characters as quote and
-  delimiter, which valid JSON never contains unescaped, so each line is the JSON text
-  as is. Split like CSV (two streams) past SPLIT_MIN_ROWS rows in creation order.
+  `null`. Lines come from a binary COPY of that one text column (`streams.CopyStream`
+  with `lines`: each value as it is, then LF), which sends the text without scanning it
+  for characters to quote. Split like CSV (two streams) past SPLIT_MIN_ROWS rows in
+  creation order.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from crmferry.exports.compression import open_export
 from crmferry.exports.formulas import neutralised_expr
 from crmferry.exports.options import ExportOptions
 from crmferry.exports.query import (
+    JSON_SCALAR_VERSION,
     Column,
     build_export_query,
     build_split_export_queries,
@@ -46,8 +48,6 @@ from crmferry.exports.streams import CopyStream, Progress, copy_into_files
 from crmferry.records import DataType
 
 UTF8_BOM = b"\xef\xbb\xbf"
-JSON_QUOTE = "\x01"  # never unescaped in JSON text: COPY in CSV mode never quotes a line
-JSON_DELIMITER = "\x02"
 
 
 def write_csv(
@@ -95,7 +95,8 @@ def write_jsonl(
 ) -> int:
     """Write the JSON Lines export to `path`; the number of records. With `split`, a
     large export in creation order is read as two streams (the same bytes)."""
-    select_list = json_export_select_list(data_type, options)
+    scalar = conn.info.server_version >= JSON_SCALAR_VERSION
+    select_list = json_export_select_list(data_type, options, utf8=True, json_scalar=scalar)
     query, params = build_export_query(data_type, options, select_list)
     if split is not None and splittable(options):
         first_rows = split.first_part_rows(conn, query, params)
@@ -112,18 +113,19 @@ def write_jsonl(
                 lambda p: open_export(p, options),
                 header=False,
                 crlf=False,
+                lines=True,
             )
             if rows is not None:
                 return rows
     with open_export(path, options) as out:
-        return _copy_to(conn, _json_copy(query), params, out, progress, chunk_rows)
+        return _copy_to(conn, _json_copy(query), params, out, progress, chunk_rows, lines=True)
 
 
 def _json_copy(query: sql.Composable) -> sql.Composed:
-    return sql.SQL(
-        "COPY ({query}) TO STDOUT (FORMAT csv, QUOTE {quote}, DELIMITER {delimiter},"
-        " ENCODING 'UTF8')"
-    ).format(query=query, quote=sql.Literal(JSON_QUOTE), delimiter=sql.Literal(JSON_DELIMITER))
+    """Binary COPY of the lines, each a bytea of UTF-8 (`json_select_list(utf8=True)`:
+    a bytea is sent as it is, whatever the connection's client encoding, where a text
+    value would be converted to it)."""
+    return sql.SQL("COPY ({query}) TO STDOUT (FORMAT binary)").format(query=query)
 
 
 def csv_select_list(columns: Sequence[Column]) -> list[sql.Composable]:
@@ -160,6 +162,7 @@ def _copy_to(
     chunk_rows: int,
     header_lines: int = 0,
     crlf: bool = False,
+    lines: bool = False,
 ) -> int:
     """Stream `COPY ... TO STDOUT` into `out` in chunks; return the number of rows.
 
@@ -167,5 +170,5 @@ def _copy_to(
     literals, never our string-building).
     """
     with conn.cursor() as cur, cur.copy(statement, params):
-        stream = CopyStream(conn.pgconn, out, header_lines, crlf=crlf)
+        stream = CopyStream(conn.pgconn, out, header_lines, crlf=crlf, lines=lines)
         return copy_into_files([stream], progress, chunk_rows)

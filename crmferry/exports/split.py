@@ -72,12 +72,13 @@ class Split:
         *,
         header: bool = True,
         crlf: bool = True,
+        lines: bool = False,
     ) -> int | None:
         """Run the two COPY `parts` at once, the first on `conn` (in its snapshot
         transaction), and write `prefix`, then their rows, to `path`; return the number
         of rows, or None, having written nothing, when no second connection opens.
         `header`: the first part begins with a header line (not a record); `crlf`: lines
-        end in CRLF (`streams.CopyStream`).
+        end in CRLF; `lines`: binary COPYs of one text column (`streams.CopyStream`).
         Whatever is raised (by either COPY, or by `progress`) stops both and removes
         the part file; `path` is the caller's to remove. `opener` opens each file
         (a gzip stream for a compressed export: each part is then one gzip member)."""
@@ -99,7 +100,7 @@ class Split:
                     cur = stack.enter_context(each.cursor())
                     stack.enter_context(cur.copy(statement, params))
                     headers = int(header and index == 0)
-                    streams.append(CopyStream(each.pgconn, out, headers, crlf=crlf))
+                    streams.append(CopyStream(each.pgconn, out, headers, crlf=crlf, lines=lines))
                 streams[0].out.write(prefix)
                 rows = copy_into_files(streams, progress, chunk_rows)
             _append(path, tail)

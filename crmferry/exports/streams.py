@@ -15,6 +15,7 @@ connection has some, so that progress and cancellation stay in the caller's thre
 from __future__ import annotations
 
 import select
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -26,6 +27,13 @@ from psycopg.pq.abc import PGconn, PGresult
 Progress = Callable[[int], None]
 
 FILE_BUFFER = 1 << 20  # bytes gathered before a write to an export file
+
+# COPY (FORMAT binary): the file header's signature (then 32-bit flags and the length of
+# a header extension), each row's prefix for one column (16-bit field count, 32-bit
+# length), and the trailer (a field count of -1).
+BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+BINARY_ROW_PREFIX = 6
+BINARY_TRAILER_BYTES = 2
 
 
 @dataclass
@@ -39,15 +47,22 @@ class CopyStream:
     as it is. Rows
     are gathered in `pending` and written FILE_BUFFER bytes at a time: appending to a
     bytearray costs less than a buffered file's (locked) write per row.
+    `lines`: the COPY is `(FORMAT binary)` of one non-NULL text column, and each value is
+    written as it is, followed by LF: the binary framing (the file header before the
+    first row, each row's field count and length, the trailer) is dropped. Unlike the
+    text and CSV formats, binary COPY sends a value without scanning it for characters
+    to escape or quote.
     """
 
     pgconn: PGconn
     out: BinaryIO
     header_lines: int = 0
     crlf: bool = False
+    lines: bool = False
     messages: int = 0
     done: bool = False
     pending: bytearray = field(default_factory=bytearray)
+    started: bool = False  # `lines`: the file header was dropped
 
 
 def copy_into_files(streams: Sequence[CopyStream], progress: Progress, chunk_rows: int) -> int:
@@ -86,11 +101,21 @@ def _drain(stream: CopyStream, limit: int) -> int:
     end of the COPY the stream is marked done and its file written to the end (or the
     COPY's error raised)."""
     get_copy_data, pending, crlf = stream.pgconn.get_copy_data, stream.pending, stream.crlf
+    lines = stream.lines
     taken = 0
     while taken < limit:
         nbytes, data = get_copy_data(1)
         if nbytes > 0:
-            if crlf:
+            if lines:
+                view = memoryview(data)
+                if not stream.started:
+                    view = view[_binary_header(view) :]
+                    stream.started = True
+                if len(view) == BINARY_TRAILER_BYTES:
+                    continue  # the trailer: the end of the rows, not one of them
+                pending += view[BINARY_ROW_PREFIX:]
+                pending += b"\n"
+            elif crlf:
                 pending += memoryview(data)[:-1]
                 pending += b"\r\n"
             else:
@@ -109,6 +134,14 @@ def _drain(stream: CopyStream, limit: int) -> int:
         stream.out.write(pending)
         pending.clear()
     return taken
+
+
+def _binary_header(view: memoryview) -> int:
+    """The length of binary COPY's file header at the start of its first message."""
+    if bytes(view[: len(BINARY_SIGNATURE)]) != BINARY_SIGNATURE:
+        raise psycopg.DataError("not the output of COPY (FORMAT binary)")
+    extension = int(struct.unpack_from("!I", view, len(BINARY_SIGNATURE) + 4)[0])
+    return len(BINARY_SIGNATURE) + 8 + extension
 
 
 def _wait_for_input(pgconns: Sequence[PGconn]) -> None:

@@ -6,8 +6,10 @@ meanwhile), `created_at, id` keyset-paged on each table's `(organization_id,
 created_at, id)` index; a cursor this API did not make is a 422. `q` matches the
 records in which every word of `q` begins a word of one of the type's search fields,
 found through each table's search index by `crmferry_search_records` (migration 0020
-says why that is a function). Run inside the caller's tenant transaction: row-level
-security shows one organization's records only.
+says why that is a function); a `q` that is one e-mail address some record has as its
+e-mail finds the records with that address, by the e-mail index (migration 0150). Run
+inside the caller's tenant transaction: row-level security shows one organization's
+records only.
 """
 
 from __future__ import annotations

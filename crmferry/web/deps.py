@@ -98,8 +98,19 @@ def admin_principal(principal: Annotated[Principal, Depends(current_principal)])
     return principal
 
 
+async def _settings_dependency(request: Request) -> Settings:
+    """`get_settings` as a dependency: `async`, so that FastAPI runs it in the event loop
+    instead of handing it to a worker thread (and back) on every request."""
+    return get_settings(request)
+
+
+async def _db_dependency(request: Request) -> Database:
+    """`get_db` as a dependency, in the event loop (see `_settings_dependency`)."""
+    return get_db(request)
+
+
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 MemberPrincipal = Annotated[Principal, Depends(member_principal)]
 AdminPrincipal = Annotated[Principal, Depends(admin_principal)]
-DB = Annotated[Database, Depends(get_db)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
+DB = Annotated[Database, Depends(_db_dependency)]
+AppSettings = Annotated[Settings, Depends(_settings_dependency)]

@@ -85,9 +85,11 @@ def search_plan(db: Database, org: Any, data_type: DataType, kind: str, q: str) 
         statement = found.fetchone()["s"]  # type: ignore[index]
         conn.execute("SELECT set_config('app.current_organization_id', %s, false)", [str(org)])
         conn.execute(f"PREPARE search AS {statement}")
-        arguments = "NULL, NULL, 51" if kind == "found" else "NULL, NULL"
-        explain = sql.SQL("EXPLAIN EXECUTE search({}, {})").format(
-            sql.Literal(q), sql.SQL(arguments)
+        arguments = {"found": "NULL, NULL, 51", "address": "NULL, NULL, 51"}.get(kind, "NULL, NULL")
+        if kind == "has_address":
+            arguments = ""
+        explain = sql.SQL("EXPLAIN EXECUTE search({}{})").format(
+            sql.Literal(q), sql.SQL(", " + arguments if arguments else "")
         )
         rows = conn.execute(explain).fetchall()
     return "\n".join(r["QUERY PLAN"] for r in rows)
@@ -111,6 +113,33 @@ def test_every_listing_query_uses_its_index(
     assert f"Bitmap Index Scan on {data_type.table}_search_idx" in found, found
     by_id = plan(db, org, data_type, "u12345", None)
     assert f"Index Scan using {data_type.table}_pkey" in by_id, by_id
+
+
+# the (organization_id, lower(e-mail)) index each type with an e-mail search field has
+ADDRESS_INDEXES = {"contacts": "contacts_email_key", "bids": "bids_contact_email_idx"}
+
+
+@pytest.mark.parametrize("type_name", list(ADDRESS_INDEXES))
+def test_a_search_for_one_address_is_an_index_lookup(
+    db: Database, filled: tuple[Any, list[dict[str, Any]]], type_name: str
+) -> None:
+    org, _ = filled
+    data_type = DATA_TYPES[type_name]
+    index = ADDRESS_INDEXES[type_name]
+    for kind in ("has_address", "address"):
+        found = search_plan(db, org, data_type, kind, "U12345@Example.com")
+        assert f"Index Scan using {index}" in found or f"Index Only Scan using {index}" in found
+        assert "Seq Scan" not in found and "search_idx" not in found, found
+
+
+def test_the_address_search_covers_the_types_with_an_e_mail_search_field(db: Database) -> None:
+    with db.owner_connect() as conn:
+        rows = conn.execute("SELECT table_name, email_column FROM crmferry_record_tables")
+        columns = {r["table_name"]: r["email_column"] for r in rows.fetchall()}
+    for data_type in DATA_TYPES.values():
+        emails = [f.name for f in data_type.fields if f.type == "email"]
+        searched = [name for name in data_type.search_fields if name in emails]
+        assert columns[data_type.table] == (searched[0] if searched else None), data_type.name
 
 
 def test_the_search_indexes_cover_the_descriptions_search_fields(db: Database) -> None:
@@ -198,6 +227,45 @@ def test_q_finds_the_words_that_begin_a_word_of_a_search_field(
     assert _names(app_client, org, "ee") == []  # not the middle of a word
     assert _names(app_client, org, "notes") == []  # only the search fields
     assert _names(app_client, org, "%") == []  # no word at all matches nothing
+
+
+def test_q_that_is_an_address_some_contact_has_finds_the_contacts_with_it(
+    db: Database, app_client: TestClient, org: Org
+) -> None:
+    _contacts(
+        db,
+        org,
+        [
+            ("Ann Lee", "ann.lee@example.com", None),
+            ("Ann Lee Junior", "ann.lee@example.com.au", None),
+            ("Lee Ann", None, "Example Com"),
+        ],
+    )
+    # the address one contact has: that contact (by the index), not the words' others
+    assert _names(app_client, org, " Ann.Lee@Example.COM ") == ["Ann Lee"]
+    assert _names(app_client, org, "ann.lee@example.com.au") == ["Ann Lee Junior"]
+    # an address no contact has is words, as before: each begins a word of a search field
+    everyone = ["Ann Lee", "Ann Lee Junior", "Lee Ann"]
+    assert _names(app_client, org, "ann.lee@example.co") == everyone
+    assert _names(app_client, org, "ann.lee@exa") == everyone
+    assert _names(app_client, org, "ann.lee@example.com lee") == everyone  # not one address
+
+
+def test_an_address_search_pages_by_its_cursor(
+    db: Database, app_client: TestClient, org: Org
+) -> None:
+    _contacts(db, org, [(f"Dup {n}", None, None) for n in range(3)])
+    with db.tenant(org.id) as conn:  # one address on several records (no key on bids)
+        conn.execute(
+            "INSERT INTO bids (organization_id, bid_number, title, amount, contact_email)"
+            " SELECT %s, 'B-' || g, 'Bid ' || g, 1, 'buyer@example.org'"
+            " FROM generate_series(1, 3) AS g",
+            [org.id],
+        )
+        first = list_records(conn, DATA_TYPES["bids"], "buyer@example.org", 2, None)
+        rest = list_records(conn, DATA_TYPES["bids"], "buyer@example.org", 2, first.next_cursor)
+    assert [r["bid_number"] for r in first.rows + rest.rows] == ["B-1", "B-2", "B-3"]
+    assert rest.next_cursor is None
 
 
 def test_pages_and_api_list_in_creation_order_and_refuse_a_bad_cursor(

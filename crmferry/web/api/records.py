@@ -38,7 +38,8 @@ def _lister(data_type: DataType) -> Callable[..., dict[str, Any]]:
     searched = ", ".join(data_type.search_fields)
     list_of_type.__doc__ = (
         f"{data_type.label} in creation order, `limit` per page (≤ 500); `q` finds the "
-        f"records where each of its words begins a word of {searched}; pass "
+        f"records where each of its words begins a word of {searched} (one e-mail "
+        "address that a record has finds the records with that address); pass "
         "`next_cursor` back as `cursor` for the next page (422 for any other cursor)."
     )
     return list_of_type
