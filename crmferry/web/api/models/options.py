@@ -166,7 +166,7 @@ class ExportOptions(RequestBody):
     fields: list[Text] | None = Field(
         default=None,
         max_length=MAX_EXPORT_FIELDS,
-        description="The columns in this order; default every field of the data type.",
+        description="The columns in this order; default `id`, then every field of the data type.",
     )
     filters: list[ExportFilter] | None = Field(default=None, max_length=MAX_FILTERS)
     sort: Sort | None = Field(
