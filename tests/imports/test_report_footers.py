@@ -5,9 +5,11 @@ out of the import: neither imported nor a row error."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 
 from crmferry.errors import ValidationFailed
@@ -189,3 +191,30 @@ def test_only_a_blank_row_then_one_cell_rows_make_a_footer() -> None:
     # more one-cell rows than a footer has are data
     many = _records(header, data, [""], *([["x"]] * 11))
     assert find_last_row(many, 1, 3) is None
+
+
+def _xlsx() -> bytes:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Contacts"
+    for row in (["First Name", "E-mail"], ["Ada", "a@example.com"], ["Bob", "b@example.com"]):
+        sheet.append(row)
+    sheet.append(["Cid", "c@example.com"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name", ["legacy_contacts.xls", "legacy_contacts.ods", "contacts.xlsx"])
+def test_a_workbooks_last_row_is_chosen(importer: Importer, org: Org, name: str) -> None:
+    """A workbook is read to its last row; a chosen `last_row` leaves out the rows after."""
+    content = _xlsx() if name.endswith(".xlsx") else None
+    whole = _upload(importer, org, name, content, sheet="Contacts")
+    assert whole["last_row"] is None and len(whole["preview"]) == 3
+    upload = _upload(importer, org, name, content, sheet="Contacts", last_row="3")
+    assert upload["last_row"] == 3 and len(upload["preview"]) == 2
+    assert upload["row_estimate"] == 2
+    mapping = {"First Name": "first_name", "E-mail": "email"}
+    job = importer.run(org, importer.create(org, "contacts", upload["id"], mapping))
+    assert (job["counts"]["inserted"], job["counts"]["failed"]) == (2, 0), job["counts"]
