@@ -363,7 +363,8 @@ def measure(server: Any, work: Path, args: Any) -> tuple[list[Figure], list[str]
         figures[3:3] = xlsx_figures(args, xlsx_setup, xlsx_subject, measured["limit"])
     notes = [
         conditions(server, load, rows=args.rows, runs=args.runs),
-        "export limit: COPY (SELECT the 15 exported fields FROM e ORDER BY created_at, id) "
+        f"export limit: COPY (SELECT the {len(exported_fields())} exported fields (id first) "
+        "FROM e ORDER BY created_at, id) "
         "TO STDOUT (FORMAT csv, HEADER), e holding the same rows as plain columns, vacuumed "
         "and analysed, with an index on (created_at, id) (BENCHMARKS.md)",
         f"the limit's plan: {limit_plan(server.url, main_rows)}",

@@ -130,7 +130,7 @@ class LocalClient:
         self, path: Path, data_type: str | None = None, reading: dict[str, str] | None = None
     ) -> dict[str, Any]:
         """Store a file as an upload (the imports package's `store_file`), read as
-        `reading` (the upload form's `encoding`, `header_row`, `sheet`) says."""
+        `reading` (the upload form's `encoding`, `header_row`, `sheet`, `last_row`) says."""
         uploads = importlib.import_module("crmferry.imports.uploads")
         choices = importlib.import_module("crmferry.imports.reading_choices")
         chosen = choices.read_choices_of(reading or {})

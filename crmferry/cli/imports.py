@@ -62,6 +62,13 @@ def import_file(
     sheet: str | None = typer.Option(
         None, "--sheet", help="The workbook's sheet (default: the first visible one)."
     ),
+    last_row: int | None = typer.Option(
+        None,
+        "--last-row",
+        min=1,
+        help="The last data row's number: rows after it (a report's footer) are left out "
+        "(default: detected).",
+    ),
     at: str | None = typer.Option(None, "--at", help="When to run: RFC 3339, or local with --tz."),
     tz: str | None = typer.Option(None, "--tz", help="IANA time zone of a local --at."),
     wait: bool = typer.Option(False, "--wait", help="Show progress; exit 1 unless it completes."),
@@ -130,7 +137,12 @@ def import_file(
     if template:
         body["template_id"] = template
     given = parse_map(mapping)
-    reading = {"encoding": encoding, "header_row": header_row, "sheet": sheet}
+    reading = {
+        "encoding": encoding,
+        "header_row": header_row,
+        "sheet": sheet,
+        "last_row": last_row,
+    }
     chosen = {key: str(value) for key, value in reading.items() if value is not None}
     with acting_client(org, email, url, token) as client:
         upload = client.upload(file, data_type, chosen)

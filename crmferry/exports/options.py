@@ -8,9 +8,10 @@ in the job row; parsing that form again gives the same `ExportOptions`.
 Accepted keys (all optional):
 
 * `format`: `csv` (default), `xlsx` or `jsonl`.
-* `fields`: the columns, in the order given; default every field of the data type in
-  its own order. Besides the data type's fields: `id`, `created_at`, `updated_at`, and
-  its export-only fields (a bid's `contact_name`, read through its contact link).
+* `fields`: the columns, in the order given; default `id`, then every field of the data
+  type in its own order (`DataType.default_export_fields`). Besides the data type's
+  fields: `id`, `created_at`, `updated_at`, and its export-only fields (a bid's
+  `contact_name`, read through its contact link).
 * `filters`: `[{"field", "op", "value"}]`, all of which must hold (see
   `crmferry.exports.filters` for the operators). Values are checked against the
   field's type by `crmferry.records.values`: integers, decimals (`"12.50"` or `12.5`),
@@ -247,11 +248,12 @@ def _parse_format(value: object, errors: _Errors) -> Format:
 def _parse_fields(
     data_type: DataType, known: dict[str, Field], value: object, errors: _Errors
 ) -> tuple[str, ...]:
+    default = tuple(f.name for f in data_type.default_export_fields)
     if value is None:
-        return data_type.field_names
+        return default
     if not isinstance(value, list) or not value:
         errors.add("options.fields", "must be a non-empty list of field names")
-        return data_type.field_names
+        return default
     seen: set[str] = set()
     for i, name in enumerate(value):
         if not isinstance(name, str) or name not in known:

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, cast
 
 from crmferry.errors import ValidationFailed
-from crmferry.imports.reading_choices import header_row_of
+from crmferry.imports.reading_choices import header_row_of, last_row_of
 
 MAX_SHEET = 255
 
@@ -48,6 +48,7 @@ class ImportOptions:
     value_maps: dict[str, dict[str, str]] = field(default_factory=dict)
     header_row: int | None = None  # the file's header row, when not the upload's
     sheet: str | None = None  # a workbook's sheet, when not the upload's
+    last_row: int | None = None  # the file's last data row, when not the upload's
 
     def as_dict(self) -> dict[str, Any]:
         """The options as stored; the reading ones only when chosen (else the upload's)."""
@@ -59,7 +60,7 @@ class ImportOptions:
 
 
 OPTION_KEYS = tuple(f.name for f in fields(ImportOptions))
-_READING_KEYS = ("header_row", "sheet")
+_READING_KEYS = ("header_row", "sheet", "last_row")
 
 
 def refuse_unknown_options(raw: dict[str, Any], also: tuple[str, ...] = ()) -> None:
@@ -108,7 +109,7 @@ def parse_import_options(raw: dict[str, Any] | None) -> ImportOptions:
         errors.append({"field": "options.defaults_on_update", "message": "must be true or false"})
     defaults_given = _text_map(raw.get("defaults"), "options.defaults", errors)
     value_maps = _value_maps(raw.get("value_maps"), errors)
-    header_row, sheet = _reading(raw, errors)
+    header_row, sheet, last_row = _reading(raw, errors)
     if errors:
         summary = "; ".join(f"{e['field']} {e['message']}" for e in errors)
         raise ValidationFailed(f"The import options are not valid: {summary}.", errors)
@@ -125,6 +126,7 @@ def parse_import_options(raw: dict[str, Any] | None) -> ImportOptions:
         value_maps=value_maps,
         header_row=header_row,
         sheet=sheet,
+        last_row=last_row,
     )
 
 
@@ -168,15 +170,20 @@ def _value_maps(raw: object, errors: list[dict[str, object]]) -> dict[str, dict[
     return {str(f): _text_map(m, f"options.value_maps.{f}", errors) for f, m in raw.items()}
 
 
-def _reading(raw: dict[str, Any], errors: list[Any]) -> tuple[int | None, str | None]:
-    """The `header_row` and `sheet` options (None when absent), each error appended."""
-    header_row = None
+def _reading(raw: dict[str, Any], errors: list[Any]) -> tuple[int | None, str | None, int | None]:
+    """The `header_row`, `sheet` and `last_row` options (None when absent), each error
+    appended."""
+    header_row = last_row = None
     try:
         header_row = header_row_of(raw.get("header_row"), "options.header_row")
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
+    try:
+        last_row = last_row_of(raw.get("last_row"), "options.last_row")
     except ValidationFailed as exc:
         errors.extend(exc.errors)
     sheet = raw.get("sheet")
     if sheet is not None and (not isinstance(sheet, str) or not 0 < len(sheet) <= MAX_SHEET):
         errors.append({"field": "options.sheet", "message": "must be a sheet's name"})
         sheet = None
-    return header_row, sheet
+    return header_row, sheet, last_row

@@ -1,5 +1,6 @@
-"""The user's say in how an upload is read: `encoding`, `header_row` and `sheet` as the
-upload form sends them, checked; and what the upload answer says was detected."""
+"""The user's say in how an upload is read: `encoding`, `header_row`, `sheet` and
+`last_row` as the upload form sends them, checked; and what the upload answer says was
+detected."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from crmferry.imports.reading import FileInfo, ReadChoices
 from crmferry.imports.reading.charset import LABELS, choosable_encoding
 
 MAX_HEADER_ROW = 10_000
+MAX_LAST_ROW = 100_000_000
 
 
 def read_choices_of(fields: dict[str, str]) -> ReadChoices:
@@ -18,22 +20,34 @@ def read_choices_of(fields: dict[str, str]) -> ReadChoices:
     encoding = fields.get("encoding") or None
     sheet = fields.get("sheet") or None
     header_row = header_row_of(fields.get("header_row") or None, "header_row")
+    last_row = last_row_of(fields.get("last_row") or None, "last_row")
     return ReadChoices(
         encoding=choosable_encoding(encoding) if encoding is not None else None,
         header_row=header_row,
         sheet=sheet,
+        last_row=last_row,
     )
 
 
 def header_row_of(value: object, field: str) -> int | None:
     """A header row number (1-based) from a form field or an option; None when absent."""
+    return _row_number_of(value, field, MAX_HEADER_ROW)
+
+
+def last_row_of(value: object, field: str) -> int | None:
+    """The last data row's number (1-based; the rows after it, a footer, are left out)
+    from a form field or an option; None when absent."""
+    return _row_number_of(value, field, MAX_LAST_ROW)
+
+
+def _row_number_of(value: object, field: str, most: int) -> int | None:
     if value is None:
         return None
     number = value
     if isinstance(value, str) and value.strip().isdigit():
         number = int(value)
-    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= MAX_HEADER_ROW:
-        message = f"must be a row number from 1 to {MAX_HEADER_ROW:,}"
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= most:
+        message = f"must be a row number from 1 to {most:,}"
         raise ValidationFailed(f"{field} {message}.", [{"field": field, "message": message}])
     return number
 
@@ -47,9 +61,22 @@ def reading_facts(info: FileInfo) -> dict[str, Any]:
         "encoding_alternatives": list(info.encoding_alternatives),
         "header_row": info.header_row,
         "sheet": info.sheet,
+        "last_row": info.last_row,
+        "read_notes": read_notes(info),
         "sheets": [{"name": s.name, "hidden": s.hidden} for s in info.sheets],
         "read_problems": [
             {"row_number": p.row_number, "column": p.column, "message": p.message}
             for p in info.problems
         ],
     }
+
+
+def read_notes(info: FileInfo) -> list[str]:
+    """Sentences about rows of the file that are not read as data (a report's footer)."""
+    if info.last_row is None:
+        return []
+    return [
+        f"The rows after row {info.last_row:,} (a footer after the table, such as a "
+        "report's totals and copyright lines) are left out of the import; choose another "
+        "last row if they are data."
+    ]

@@ -34,10 +34,11 @@ log = logging.getLogger(__name__)
 _INSERT_UPLOAD = """
 INSERT INTO uploads (id, organization_id, created_by, file_name, size_bytes, sha256,
                      storage_path, format, encoding, delimiter, headers, row_estimate, data_type,
-                     header_row, sheet)
+                     header_row, sheet, last_row)
 VALUES (%(id)s, crmferry_current_org(), %(created_by)s, %(file_name)s, %(size_bytes)s,
         %(sha256)s, %(storage_path)s, %(format)s, %(encoding)s, %(delimiter)s,
-        %(headers)s::jsonb, %(row_estimate)s, %(data_type)s, %(header_row)s, %(sheet)s)
+        %(headers)s::jsonb, %(row_estimate)s, %(data_type)s, %(header_row)s, %(sheet)s,
+        %(last_row)s)
 """
 
 _GET_UPLOAD = "SELECT * FROM uploads WHERE organization_id = crmferry_current_org() AND id = %s"
@@ -209,6 +210,7 @@ def upload_values(
         "data_type": data_type,
         "header_row": info.header_row,
         "sheet": info.sheet,
+        "last_row": info.last_row,
     }
 
 
@@ -219,12 +221,13 @@ def record_upload(conn: Conn, values: dict[str, Any]) -> None:
 
 def read_choices(upload: dict[str, Any], options: dict[str, Any] | None = None) -> ReadChoices:
     """How to read a stored upload again: as it was read when uploaded (its encoding,
-    header row and sheet), unless the import's options choose another header row or sheet."""
+    header row, sheet and last data row), unless the import's options choose another."""
     options = options or {}
     return ReadChoices(
         encoding=upload["encoding"],
         header_row=options.get("header_row") or upload["header_row"],
         sheet=options.get("sheet") or upload["sheet"],
+        last_row=options.get("last_row") or upload.get("last_row"),
     )
 
 

@@ -136,7 +136,7 @@ class Field:
         }
 
 
-# Columns every record has, exportable on request (never in the default field list).
+# Columns every record has, exportable on request; `id` also leads the default field list.
 METADATA_FIELDS = (
     Field("id", "ID", max_length=None, sql_type="uuid"),
     Field("created_at", "Created at", "datetime", max_length=None, sql_type="timestamptz"),
@@ -182,6 +182,13 @@ class DataType:
     def key_fields(self) -> tuple[str, ...]:
         """The natural key, in field order (one field or several)."""
         return tuple(f.name for f in self.fields if f.key)
+
+    @property
+    def default_export_fields(self) -> tuple[Field, ...]:
+        """What an export without `fields` writes: `id` first (so that a file exported and
+        imported back matches every row by id, even one whose key is blank), then the
+        type's own fields in their order."""
+        return (METADATA_FIELDS[0], *self.fields)
 
     @property
     def exportable_fields(self) -> dict[str, Field]:

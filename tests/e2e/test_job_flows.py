@@ -138,6 +138,8 @@ def test_scheduled_export_runs_and_downloads(
     download.value.save_as(path)
     assert download.value.suggested_filename.startswith("contacts-")
     assert "export.person@example.com" in path.read_text()
+    # the page ticks every field of a default export: `id` first, for a re-import to match
+    assert path.read_text(encoding="utf-8-sig").startswith("id,name,first_name,")
 
 
 def test_scheduled_import_completes_and_rows_show_on_contacts(

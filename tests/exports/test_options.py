@@ -58,7 +58,7 @@ def test_defaults(data_type: DataType) -> None:
     options = parse_export_options(data_type, {})
     assert options == parse_export_options(data_type, None)
     assert options.format == "csv"
-    assert options.fields == data_type.field_names
+    assert options.fields == ("id", *data_type.field_names)  # id first: re-imports match by it
     assert options.filters == ()
     assert options.sort == (SortKey("created_at"), SortKey("id"))
     assert (options.delimiter, options.bom) == (",", True)

@@ -1,4 +1,5 @@
-"""`crmferry import` takes --encoding, --header-row and --sheet as the upload form does."""
+"""`crmferry import` takes --encoding, --header-row, --sheet and --last-row as the upload
+form does."""
 
 from __future__ import annotations
 
@@ -94,3 +95,31 @@ def test_over_http_the_choices_go_to_the_upload_form(
     job = importer.run(org, uuid.UUID(result.output.strip().splitlines()[-1]))
     assert job["status"] == "completed", job["error_message"]
     assert job["counts"]["inserted"] == 2
+
+
+def test_the_import_command_takes_the_last_data_row(
+    importer: Importer, settings: Settings, org: Org
+) -> None:
+    """Salesforce's report footer is left out by itself; --last-row 5 leaves out more."""
+    result = crmferry(
+        settings,
+        "import",
+        str(FILES / "salesforce_report_footer.csv"),
+        "--type",
+        "contacts",
+        "--last-row",
+        "5",
+        "--map",
+        "First Name=first_name",
+        "--map",
+        "Email=email",
+        "--org",
+        str(org.id),
+        "--email",
+        org.member.email,
+    )
+    assert result.returncode == 0, result.stderr
+    job = importer.run(org, uuid.UUID(result.stdout.strip()))
+    assert job["status"] == "completed", job["error_message"]
+    assert job["options"].get("last_row") is None  # the upload's, not the job's option
+    assert importer.rows(org, "SELECT first_name FROM contacts") == [{"first_name": "Ada"}]

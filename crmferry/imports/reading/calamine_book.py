@@ -34,10 +34,12 @@ from crmferry.imports.reading.info import (
 from crmferry.imports.reading.rows import (
     HEADER_SCAN_ROWS,
     PreviewProblems,
+    check_last_row,
     data_rows,
     find_header_row,
     preview_rows,
     split_header,
+    up_to,
 )
 
 NAMES = {"xls": "Excel 97-2003 (.xls)", "ods": "OpenDocument (.ods)", "xlsx": "XLSX"}
@@ -62,9 +64,12 @@ def sniffer(format_name: str) -> Any:
                 f"The sheet '{title}' has no header row: its first rows are blank.",
                 choices.header_row or find_header_row(first),
             )
+            check_last_row(choices.last_row, header_row)
+            table = up_to(rest, choices.last_row)
             problems = PreviewProblems()
-            preview = preview_rows(data_rows(rest, header_row, headers, limits, problems.add))
+            preview = preview_rows(data_rows(table, header_row, headers, limits, problems.add))
             last_row = sheet.end[0] + 1 if sheet.end else header_row
+            last_row = min(last_row, choices.last_row or last_row)
             estimate = max(last_row - header_row, len(preview))
         return FileInfo(
             format_name,
@@ -75,6 +80,7 @@ def sniffer(format_name: str) -> Any:
             estimate,
             header_row,
             title,
+            last_row=choices.last_row,
             sheets=tuple(sheets),
             problems=tuple(problems),
         )

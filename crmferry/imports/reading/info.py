@@ -92,6 +92,8 @@ class FileInfo:
     row_estimate: int
     header_row: int = 1
     sheet: str | None = None
+    # the last data row when rows after it are left out (a report's footer); else None
+    last_row: int | None = None
     encoding_confidence: float | None = None
     encoding_note: str | None = None
     encoding_alternatives: tuple[str, ...] = ()
@@ -110,11 +112,13 @@ class SheetInfo:
 @dataclass(frozen=True)
 class ReadChoices:
     """What the user chose instead of what detection finds: the text encoding, the
-    header row (1-based, as the file numbers its rows) and the sheet (by name)."""
+    header row (1-based, as the file numbers its rows), the sheet (by name) and the
+    last data row (the rows after it, a report's footer, are not data)."""
 
     encoding: str | None = None
     header_row: int | None = None
     sheet: str | None = None
+    last_row: int | None = None  # the last data row: the rows after it are left out
 
 
 NO_CHOICES = ReadChoices()

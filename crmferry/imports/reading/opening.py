@@ -17,7 +17,7 @@ from crmferry.imports.reading.info import (
     Record,
     StrPath,
 )
-from crmferry.imports.reading.rows import data_rows, split_header
+from crmferry.imports.reading.rows import data_rows, split_header, up_to
 
 
 def sniff(
@@ -57,6 +57,7 @@ def iter_rows(
                 "The file's header row is not the one found when it was uploaded; "
                 "was the file replaced?"
             )
-        yield from data_rows(records, header_row, headers, limits, problems)
+        table = up_to(records, info.last_row)
+        yield from data_rows(table, header_row, headers, limits, problems)
     finally:
         records.close()  # closes the file (and the workbook) even when the caller stops early

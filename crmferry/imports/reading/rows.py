@@ -4,7 +4,7 @@ column names, and data rows shaped to the header's width within the limits."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import islice
+from itertools import islice, takewhile
 
 from crmferry.errors import FileUnreadable, ValidationFailed
 from crmferry.imports.reading.info import FlawedCells, ProblemSink, ReadLimits, Record, RowProblem
@@ -46,6 +46,57 @@ def find_header_row(records: Sequence[Record]) -> int | None:
     usual = max(set(counts), key=lambda c: (counts.count(c), c))
     least = max(2, (usual + 1) // 2)
     return next((n for (n, _), count in zip(rows, counts, strict=True) if count >= least), None)
+
+
+# A footer is at most this many non-blank rows after a table (a report's totals, its
+# confidentiality line and copyright).
+FOOTER_MAX_ROWS = 10
+
+
+def find_last_row(records: Sequence[Record], header_row: int, width: int) -> int | None:
+    """The number of the last data row when the table ends in a footer, else None.
+
+    `records` are the file's last records (numbered, blank ones included). A footer is
+    what follows the last row that fits the table's shape (two cells or more): a blank
+    row, then only blank rows and rows with a single non-blank cell (at most
+    FOOTER_MAX_ROWS of those), where the table has several columns, as Salesforce's
+    report exports end ("Grand Totals (3 records)", "Confidential Information - Do Not
+    Distribute", a copyright line). Without the blank row nothing is a footer: a row
+    with one cell filled right after the data is data."""
+    if width < 2:
+        return None
+    footer = 0
+    for index in range(len(records) - 1, -1, -1):
+        number, cells = records[index]
+        if number <= header_row:
+            return None
+        if is_blank(cells):
+            continue
+        if sum(1 for cell in cells if cell.strip()) == 1:
+            footer += 1
+            if footer > FOOTER_MAX_ROWS:
+                return None
+            continue
+        after = records[index + 1][1] if index + 1 < len(records) else None
+        return number if footer and after is not None and is_blank(after) else None
+    return None
+
+
+def up_to(records: Iterator[Record], last_row: int | None) -> Iterator[Record]:
+    """The records up to row `last_row` (all of them when None): the rows after it, a
+    footer, are not read."""
+    if last_row is None:
+        return records
+    return takewhile(lambda record: record[0] <= last_row, records)
+
+
+def check_last_row(last_row: int | None, header_row: int) -> None:
+    """FileUnreadable when the chosen (or found) last data row is not after the header."""
+    if last_row is not None and last_row <= header_row:
+        raise FileUnreadable(
+            f"Row {last_row:,} cannot be the last data row: it is not after the header row "
+            f"(row {header_row:,}). Choose the file's last row of data."
+        )
 
 
 def split_header(

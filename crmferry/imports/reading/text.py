@@ -12,6 +12,7 @@ import csv
 import io
 import os
 import re
+from collections import deque
 from collections.abc import Generator, Iterator
 from itertools import islice
 from typing import Any
@@ -29,12 +30,16 @@ from crmferry.imports.reading.info import (
     StrPath,
 )
 from crmferry.imports.reading.rows import (
+    FOOTER_MAX_ROWS,
     PreviewProblems,
+    check_last_row,
     data_rows,
     find_header_row,
+    find_last_row,
     is_blank,
     preview_rows,
     split_header,
+    up_to,
 )
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -42,6 +47,11 @@ DELIMITERS = (",", ";", "\t", "|")
 # One physical line may hold many long cells, but not a whole file without a line break.
 MAX_LINE_CHARS = 16 * 1024 * 1024
 _SNIFF_RECORDS = 100
+# A footer is looked for among the file's last records (blank ones included) ...
+_TAIL_RECORDS = 4 * FOOTER_MAX_ROWS
+# ... and, in a file larger than the sample, first in its last bytes: only when they end
+# in a one-cell row is the file read through to number its last records.
+_TAIL_BYTES = 16 * 1024
 # Above this share of control characters a "text" file is really binary.
 _MAX_CONTROL_SHARE = 0.01
 # (FileMaker writes a line break inside a cell as a vertical tab, \x0b: it is text.)
@@ -69,14 +79,23 @@ def sniff_text(
     wanted = choices.header_row or find_header_row(numbered)
     records = iter(numbered)
     header_row, headers = split_header(records, header_row=wanted)
+    last_row = choices.last_row
+    if last_row is None and whole:
+        last_row = find_last_row(numbered[-_TAIL_RECORDS:], header_row, len(headers))
+    elif last_row is None:
+        last_row = _footer_start(path, encoding, delimiter, limits, header_row, len(headers))
+    check_last_row(last_row, header_row)
+    table = up_to(records, last_row)
     problems = PreviewProblems()
-    rows = data_rows(records, header_row, headers, limits, problems.add)
+    rows = data_rows(table, header_row, headers, limits, problems.add)
     preview = preview_rows(rows)
     if whole:
         estimate = len(preview) + sum(1 for _ in rows)
     else:
         estimate = _extrapolate(path, len(parsed), len(head) * len(complete) / len(text))
         estimate = max(estimate - header_row, len(preview))
+        if last_row is not None:
+            estimate = max(min(estimate, last_row - header_row), len(preview))
     return FileInfo(
         "csv",
         encoding,
@@ -85,6 +104,7 @@ def sniff_text(
         preview,
         estimate,
         header_row,
+        last_row=last_row,
         encoding_confidence=found.confidence,
         encoding_note=found.note,
         encoding_alternatives=found.alternatives,
@@ -130,6 +150,31 @@ def text_records(
 
 
 # ---------------------------------------------------------------- sniffing
+
+
+def _footer_start(
+    path: StrPath, encoding: str, delimiter: str, limits: ReadLimits, header_row: int, width: int
+) -> int | None:
+    """The last data row of a file larger than the sample when it ends in a footer (see
+    `find_last_row`), else None. The file is streamed only when its last bytes end in a
+    row of one non-blank cell; only its last records are kept."""
+    if width < 2:
+        return None
+    size = os.path.getsize(path)
+    with open(path, "rb") as file:
+        file.seek(max(size - _TAIL_BYTES, 0))
+        tail = file.read().decode(encoding, errors="replace")
+    lines = re.split(r"\r\n|\r|\n", tail)[1:]  # the first may be cut
+    rows = [cells for cells in _parse("\n".join(lines), delimiter) if not is_blank(cells)]
+    if not rows or sum(1 for cell in rows[-1] if cell.strip()) != 1:
+        return None
+    info = FileInfo("csv", encoding, delimiter, (), (), 0)
+    kept: deque[Record] = deque(maxlen=_TAIL_RECORDS)
+    try:
+        kept.extend(text_records(path, info, limits))
+    except FileUnreadable:
+        return None  # the import says what is wrong with the file, naming the row
+    return find_last_row(list(kept), header_row, width)
 
 
 def _extrapolate(path: StrPath, records: int, sample_bytes: float) -> int:

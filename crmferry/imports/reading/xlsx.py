@@ -43,10 +43,12 @@ from crmferry.imports.reading.info import (
 from crmferry.imports.reading.rows import (
     HEADER_SCAN_ROWS,
     PreviewProblems,
+    check_last_row,
     data_rows,
     find_header_row,
     preview_rows,
     split_header,
+    up_to,
 )
 from crmferry.imports.reading.xlsx_parts import (
     SharedStrings,
@@ -100,12 +102,16 @@ def sniff_xlsx(
             "rows: they are blank.",
             choices.header_row or find_header_row(first),
         )
+        check_last_row(choices.last_row, header_row)
+        table = up_to(records, choices.last_row)
         problems = PreviewProblems()
-        preview = preview_rows(data_rows(records, header_row, headers, limits, problems.add))
+        preview = preview_rows(data_rows(table, header_row, headers, limits, problems.add))
         if declared is not None and declared - header_row >= len(preview):
             estimate = declared - header_row
         else:  # no usable dimension
             estimate = max(_count_row_elements(book.archive, sheet) - header_row, len(preview))
+        if choices.last_row is not None:
+            estimate = max(min(estimate, choices.last_row - header_row), len(preview))
     sheets = tuple(SheetInfo(s.title, s.state != "visible") for s in book.sheets)
     return FileInfo(
         "xlsx",
@@ -116,6 +122,7 @@ def sniff_xlsx(
         estimate,
         header_row,
         sheet.title,
+        last_row=choices.last_row,
         sheets=sheets,
         problems=tuple(problems),
     )

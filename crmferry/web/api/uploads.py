@@ -113,8 +113,8 @@ class _Parts:
 async def create_upload(
     request: Request, principal: MemberPrincipal, db: DB, settings: AppSettings
 ) -> dict[str, Any]:
-    """Multipart field `file` (optional `data_type`, and `encoding`, `header_row`, `sheet`
-    to read it otherwise than detected) → the upload with headers, a 20-row preview, what
+    """Multipart field `file` (optional `data_type`, and `encoding`, `header_row`, `sheet`,
+    `last_row` to read it otherwise than detected) → the upload with headers, a 20-row preview, what
     was detected and a suggested mapping. 413 past CRMFERRY_MAX_UPLOAD_BYTES (reading stops
     there), 415/422 for a file that cannot be read (it is not kept)."""
     limit = settings.max_upload_bytes

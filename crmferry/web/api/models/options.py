@@ -26,7 +26,7 @@ from crmferry.imports.options import (
     MODES,
     ON_ERROR,
 )
-from crmferry.imports.reading_choices import MAX_HEADER_ROW
+from crmferry.imports.reading_choices import MAX_HEADER_ROW, MAX_LAST_ROW
 from crmferry.web.api.models.base import Choice, JsonValue, RequestBody, Text
 
 MAX_MAPPED_COLUMNS = 1000
@@ -77,6 +77,13 @@ class ImportOptions(RequestBody):
     )
     sheet: Annotated[Text, Field(max_length=MAX_SHEET)] | None = Field(
         default=None, description="A workbook's sheet (by name), when not the upload's."
+    )
+    last_row: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_LAST_ROW,
+        description="The file's last data row (1-based), when not the one the upload found: "
+        "the rows after it (a report's footer) are neither imported nor row errors.",
     )
 
 
@@ -166,7 +173,7 @@ class ExportOptions(RequestBody):
     fields: list[Text] | None = Field(
         default=None,
         max_length=MAX_EXPORT_FIELDS,
-        description="The columns in this order; default every field of the data type.",
+        description="The columns in this order; default `id`, then every field of the data type.",
     )
     filters: list[ExportFilter] | None = Field(default=None, max_length=MAX_FILTERS)
     sort: Sort | None = Field(

@@ -12,7 +12,7 @@ from pydantic import Field, create_model
 
 from crmferry.accounts.principal import Role
 from crmferry.imports.reading.charset import CHOOSABLE_ENCODINGS
-from crmferry.imports.reading_choices import MAX_HEADER_ROW
+from crmferry.imports.reading_choices import MAX_HEADER_ROW, MAX_LAST_ROW
 from crmferry.records import DATA_TYPES, DataType
 from crmferry.records.fields import FieldType
 from crmferry.web.api.models.base import Answer, Instant, Page, RequestBody, Uuid
@@ -182,6 +182,16 @@ class Upload(Answer):
         default=1, description="The header's row number in the file (1-based), found or chosen."
     )
     sheet: str | None = Field(default=None, description="The sheet read (workbooks).")
+    last_row: int | None = Field(
+        default=None,
+        description="The last data row's number in the file (1-based), found or chosen, when "
+        "the rows after it are left out (a report's footer: a blank row, then totals, "
+        "confidentiality and copyright lines); null when every row is read.",
+    )
+    read_notes: list[str] = Field(
+        default_factory=list,
+        description="Sentences about rows not read as data (the rows after `last_row`).",
+    )
     sheets: list[SheetFacts] = Field(
         default_factory=list, description="A workbook's worksheets, in the workbook's order."
     )
@@ -253,6 +263,13 @@ UPLOAD_FORM = {
                         "minimum": 1,
                         "maximum": MAX_HEADER_ROW,
                         "description": "The header's row number (default: detected).",
+                    },
+                    "last_row": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_LAST_ROW,
+                        "description": "The last data row's number: the rows after it (a "
+                        "report's footer) are left out (default: detected).",
                     },
                     "sheet": {
                         "type": "string",

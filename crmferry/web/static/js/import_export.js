@@ -86,6 +86,10 @@
       CF.el("option", { value: name, selected: name === upload.encoding }, name === upload.encoding && upload.encoding_label ? `${upload.encoding_label}` : name)));
     box.querySelector(".encoding-choice").hidden = !upload.encoding;
     box.querySelector('[name="header_row"]').value = upload.header_row || 1;
+    box.querySelector('[name="last_row"]').value = upload.last_row || "";
+    const readNotes = box.querySelector(".read-notes");
+    readNotes.textContent = (upload.read_notes || []).join(" ");
+    readNotes.hidden = !(upload.read_notes || []).length;
     const sheets = upload.sheets || [];
     const sheet = box.querySelector('[name="sheet"]');
     sheet.replaceChildren(...sheets.map((s) =>
@@ -101,17 +105,22 @@
   function readChoices(card) {
     const box = card.querySelector(".read-choices");
     const choices = {};
-    for (const name of ["encoding", "header_row", "sheet"]) {
+    for (const name of ["encoding", "header_row", "sheet", "last_row"]) {
       const input = box.querySelector(`[name="${name}"]`);
       if (!input.closest("[hidden]") && input.value) choices[name] = input.value;
     }
     // the header row is found again in another sheet or encoding, unless the user set it
     if (box.dataset.headerChosen !== "true") delete choices.header_row;
+    if (box.dataset.lastChosen !== "true") delete choices.last_row;
     return choices;
   }
 
   async function upload(card, file, choices = {}) {
-    if (card.file !== file) card.querySelector(".read-choices").dataset.headerChosen = "false";
+    if (card.file !== file) {
+      const box = card.querySelector(".read-choices");
+      box.dataset.headerChosen = "false";
+      box.dataset.lastChosen = "false";
+    }
     card.file = file;
     const form = card.querySelector(".import-form");
     const status = form.querySelector(".job-status");
@@ -244,6 +253,7 @@
     const choicesBox = card.querySelector(".read-choices");
     choicesBox.addEventListener("change", (event) => {
       if (event.target.name === "header_row") choicesBox.dataset.headerChosen = "true";
+      if (event.target.name === "last_row") choicesBox.dataset.lastChosen = "true";
       if (card.file) upload(card, card.file, readChoices(card));
     });
     zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
