@@ -73,21 +73,8 @@ class LocalStore(FileStore):
             raise
         return target.stat().st_size
 
-    @contextlib.contextmanager
-    def writing(self, key: str) -> Iterator[StoreWriter]:
-        """Written under a temporary name beside `key`'s file, renamed into place at
-        the end (a reader never sees half a file), removed on any exception."""
-        target = self.staging_path(key)
-        part = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.part")
-        try:
-            with part.open("wb", buffering=CHUNK_BYTES) as file:
-                sink = _FileWriter(file)
-                yield sink
-                sink.close()
-            os.replace(part, target)
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
+    def writing(self, key: str) -> contextlib.AbstractContextManager[StoreWriter]:
+        return writing_file(self.staging_path(key))
 
     @contextlib.contextmanager
     def open(self, key: str) -> Iterator[BinaryIO]:
@@ -138,6 +125,24 @@ class LocalStore(FileStore):
         for empty in (folder, folder.parent):
             with contextlib.suppress(OSError):  # not empty, or already gone
                 empty.rmdir()
+
+
+@contextlib.contextmanager
+def writing_file(target: Path) -> Iterator[StoreWriter]:
+    """`FileStore.writing` into the local file `target`: written under a temporary name
+    beside it, renamed into place at the end (a reader never sees half a file), removed
+    on any exception."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.part")
+    try:
+        with part.open("wb", buffering=CHUNK_BYTES) as file:
+            sink = _FileWriter(file)
+            yield sink
+            sink.close()
+        os.replace(part, target)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
 
 
 class _FileWriter(StoreWriter):

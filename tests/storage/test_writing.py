@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import uuid
 
 import pytest
 
@@ -14,7 +15,8 @@ from crmferry.storage.s3 import MULTIPART_BYTES
 from tests.conftest import Backend
 from tests.s3server import bucket_keys, open_multipart_uploads, s3_client
 
-KEY = "jobs/o/j/attempt-1/out.bin"
+PREFIX = f"jobs/writing-{uuid.uuid4().hex[:8]}"  # nothing else writes here
+KEY = f"{PREFIX}/attempt-1/out.bin"
 
 
 class Stop(Exception):
@@ -33,7 +35,7 @@ def _leftovers(settings: Settings, backend: Backend) -> tuple[list[str], list[st
         return bucket_keys(backend.endpoint, backend.bucket), open_multipart_uploads(
             backend.endpoint, backend.bucket
         )
-    root = settings.data_dir / "files" / "jobs" / "o"
+    root = settings.data_dir / "files" / PREFIX
     return sorted(str(p) for p in root.rglob("*") if p.is_file()), []
 
 
