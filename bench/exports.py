@@ -207,6 +207,7 @@ def export_job(db: Any, settings: Any, setup: Setup, subject: Subject, fmt: str)
     from crmferry.accounts.principal import Principal
     from crmferry.exports.kind import run_export
     from crmferry.jobs import operations
+    from crmferry.storage import store_for
 
     org_id, user_id = uuid.UUID(subject.org_id), uuid.UUID(setup.user_id)
     principal = Principal(user_id, org_id, "member", "bench@example.com", "Bench", "cli")
@@ -222,6 +223,8 @@ def export_job(db: Any, settings: Any, setup: Setup, subject: Subject, fmt: str)
     seconds = time.perf_counter() - started
     if outcome.result_path is not None:
         Path(outcome.result_path).unlink(missing_ok=True)
+    if outcome.result_key is not None:
+        store_for(settings).delete(outcome.result_key)
     return Run(fmt, seconds, outcome.record_count, outcome.result_size or 0, 0.0)
 
 

@@ -109,3 +109,6 @@ class BenchJobContext:
     def files_dir(self) -> Path:
         prefix = job_prefix(self.organization_id, self.job_id)
         return store_for(self.settings).staging_dir(prefix)
+
+    def file_key(self, name: str) -> str:
+        return f"{job_prefix(self.organization_id, self.job_id)}/{name}"

@@ -1,7 +1,7 @@
 """Compressed exports: `options.compression: "gzip"` for CSV and JSON Lines.
 
-Every CSV and JSON Lines writer opens its file with `open_export`, which wraps it in
-a gzip stream when the options ask for it: rows are compressed as they are written,
+Every CSV and JSON Lines writer writes through `compressed`, which wraps the export's
+stream in a gzip stream when the options ask for it: rows are compressed as they are written,
 never a second pass over the file. A CSV export read as two COPY streams writes two
 gzip members that are joined end to end, which is itself a valid gzip file (RFC 1952
 allows any number of members; gzip, zcat, Python and browsers read them all).
@@ -10,14 +10,14 @@ XLSX is not compressed again (it is a ZIP already).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, BinaryIO, cast
 
 COMPRESSIONS = ("gzip",)
 COMPRESSIBLE_FORMATS = ("csv", "jsonl")
 LEVEL = 6  # gzip's own default: most of the size gain of 9 at a fraction of its time
-FILE_BUFFER = 1 << 20
 
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -38,34 +38,14 @@ def media_type(file_name: str) -> str:
     return MEDIA_TYPES.get(suffix, "application/octet-stream")
 
 
-class _GzipFile(gzip.GzipFile):
-    """A gzip stream that also closes the file beneath it."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        # no name and no time in the header: the same rows give the same bytes
-        super().__init__(filename="", mode="wb", compresslevel=LEVEL, fileobj=raw, mtime=0)
-        self._raw = raw
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._raw.close()
-
-
-def open_appended(path: Path, options: Any) -> BinaryIO:
-    """`path` opened to append to an export file: through a gzip member of its own when
-    the file is compressed (members joined end to end are one gzip file)."""
-    raw = path.open("ab", buffering=FILE_BUFFER)
+@contextlib.contextmanager
+def compressed(raw: BinaryIO, options: Any) -> Iterator[BinaryIO]:
+    """What is written to the block's stream goes to `raw` (never closed here): as one
+    gzip member when `options.compression` is "gzip" (finished when the block ends),
+    as it is otherwise. Members written one after another are one gzip file."""
     if getattr(options, "compression", None) != "gzip":
-        return raw
-    return cast(BinaryIO, _GzipFile(raw))
-
-
-def open_export(path: Path, options: Any) -> BinaryIO:
-    """`path` opened for writing an export file, gzip-compressed when
-    `options.compression` is "gzip"."""
-    raw = path.open("wb", buffering=FILE_BUFFER)
-    if getattr(options, "compression", None) != "gzip":
-        return raw
-    return cast(BinaryIO, _GzipFile(raw))
+        yield raw
+        return
+    # no name and no time in the header: the same rows give the same bytes
+    with gzip.GzipFile(filename="", mode="wb", compresslevel=LEVEL, fileobj=raw, mtime=0) as out:
+        yield cast(BinaryIO, out)

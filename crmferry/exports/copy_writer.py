@@ -1,5 +1,6 @@
 """CSV and JSON Lines, written by PostgreSQL itself: `COPY (SELECT ...) TO STDOUT` read
-straight from libpq into the file (`streams`).
+straight from libpq into the export's stream (`streams`): the store's, so the bytes
+reach it as they are written.
 
 * CSV: RFC 4180 quoting by PostgreSQL (fields holding the delimiter, quotes, CR or LF
   are quoted, quotes doubled); CRLF line ends (a line break inside a value is kept as
@@ -24,13 +25,12 @@ straight from libpq into the file (`streams`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from psycopg import sql
 
 from crmferry.db import Conn
-from crmferry.exports.compression import open_export
+from crmferry.exports.compression import compressed
 from crmferry.exports.formulas import neutralised_expr
 from crmferry.exports.options import ExportOptions
 from crmferry.exports.query import (
@@ -54,13 +54,14 @@ def write_csv(
     conn: Conn,
     data_type: DataType,
     options: ExportOptions,
-    path: Path,
+    out: BinaryIO,
     progress: Progress,
     chunk_rows: int,
     split: Split | None = None,
 ) -> int:
-    """Write the CSV export to `path`; the number of records. With `split`, a large
-    export in creation order is read as two streams (the same bytes)."""
+    """Write the CSV export to the stream `out` (front to back); the number of
+    records. With `split`, a large export in creation order is read as two streams
+    (the same bytes)."""
     columns = export_columns(data_type, options) + included_row_columns(data_type, options)
     select_list = csv_select_list(columns)
     query, params = build_export_query(data_type, options, select_list, included_rows=True)
@@ -74,26 +75,26 @@ def write_csv(
                 (_csv_copy(second[0], options, header=False), second[1]),
             )
             rows = split.copy_in_two(
-                conn, parts, path, prefix, progress, chunk_rows, lambda p: open_export(p, options)
+                conn, parts, out, prefix, progress, chunk_rows, lambda raw: compressed(raw, options)
             )
             if rows is not None:
                 return rows
-    with open_export(path, options) as out:
-        out.write(prefix)
+    with compressed(out, options) as packed:
+        packed.write(prefix)
         copy = _csv_copy(query, options, header=True)
-        return _copy_to(conn, copy, params, out, progress, chunk_rows, header_lines=1, crlf=True)
+        return _copy_to(conn, copy, params, packed, progress, chunk_rows, header_lines=1, crlf=True)
 
 
 def write_jsonl(
     conn: Conn,
     data_type: DataType,
     options: ExportOptions,
-    path: Path,
+    out: BinaryIO,
     progress: Progress,
     chunk_rows: int,
     split: Split | None = None,
 ) -> int:
-    """Write the JSON Lines export to `path`; the number of records. With `split`, a
+    """Write the JSON Lines export to the stream `out`; the number of records. With `split`, a
     large export in creation order is read as two streams (the same bytes)."""
     scalar = conn.info.server_version >= JSON_SCALAR_VERSION
     select_list = json_export_select_list(data_type, options, utf8=True, json_scalar=scalar)
@@ -106,19 +107,19 @@ def write_jsonl(
             rows = split.copy_in_two(
                 conn,
                 parts,
-                path,
+                out,
                 b"",
                 progress,
                 chunk_rows,
-                lambda p: open_export(p, options),
+                lambda raw: compressed(raw, options),
                 header=False,
                 crlf=False,
                 lines=True,
             )
             if rows is not None:
                 return rows
-    with open_export(path, options) as out:
-        return _copy_to(conn, _json_copy(query), params, out, progress, chunk_rows, lines=True)
+    with compressed(out, options) as packed:
+        return _copy_to(conn, _json_copy(query), params, packed, progress, chunk_rows, lines=True)
 
 
 def _json_copy(query: sql.Composable) -> sql.Composed:

@@ -1,4 +1,5 @@
-"""Where an export delivers its file after writing it: `options.destination`.
+"""Where an export delivers its file after writing it (read back from the file store):
+`options.destination`.
 
 `{"type": "s3", "url": "s3://bucket/prefix/{data_type}-{date}.csv", "credentials":
 {...}}`. The key is a template of PLACEHOLDERS (`{date}` and `{time}` in the
@@ -27,6 +28,7 @@ from crmferry.config import Settings
 from crmferry.credentials import open_credentials, seal_credentials
 from crmferry.errors import CrmFerryError, ValidationFailed
 from crmferry.exports.compression import media_type
+from crmferry.storage import store_for
 
 TYPES = ("s3",)
 PLACEHOLDERS = ("data_type", "date", "time", "job_id", "file_name")
@@ -96,23 +98,25 @@ def destination_key(
 
 
 def deliver(
-    settings: Settings, destination: Mapping[str, Any], path: Any, key: str, file_name: str
+    settings: Settings, destination: Mapping[str, Any], stored_key: str, key: str, file_name: str
 ) -> str:
-    """Upload the file at `path` to the destination's bucket under `key`; its
-    `s3://bucket/key`. DeliveryFailed saying why when it cannot be done."""
+    """Upload the file stored as `stored_key` (read from the file store as a stream, in
+    bounded memory) to the destination's bucket under `key`; its `s3://bucket/key`.
+    DeliveryFailed saying why when it cannot be done."""
     place = parse_s3_url(destination["url"], f"{FIELD}.url")
     target = f"s3://{place.bucket}/{key}"
     stored = destination.get("credentials")
     try:
         opened = open_credentials(stored, settings) if isinstance(stored, Mapping) else None
         client = bucket_client(settings, opened)
-        client.upload_file(
-            str(path),
-            place.bucket,
-            key,
-            ExtraArgs={"ContentType": media_type(file_name)},
-            Config=_TRANSFER,
-        )
+        with store_for(settings).open(stored_key) as source:
+            client.upload_fileobj(
+                source,
+                place.bucket,
+                key,
+                ExtraArgs={"ContentType": media_type(file_name)},
+                Config=_TRANSFER,
+            )
     except CrmFerryError as exc:
         message = f"The export could not be delivered to {target}: {exc.detail}"
         raise DeliveryFailed(message) from None

@@ -1,11 +1,13 @@
 """The `export` job kind: check the options (prepare), stream the file (run).
 
 The file is read from one REPEATABLE READ snapshot (its own transaction) and
-written to the job's folder (gzip-compressed as it is written, with
+written straight into the file store under the attempt's key (`FileStore.writing`:
+the bytes reach the store as they are written, gzip-compressed with
 `options.compression`), then delivered to `options.destination` when there is one
-(`destinations`: a failed delivery fails the job); the outcome names it and its
-download name, which the engine records in the job's own transaction together with "completed". If
-that commit never happens, the engine discards the attempt's folder.
+(`destinations`, read back from the store: a failed delivery fails the job); the
+outcome names its key and its download name, which the engine records in the job's own
+transaction together with "completed". If that commit never happens, the engine
+discards the attempt's files.
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from psycopg import sql
 
@@ -34,8 +35,8 @@ from crmferry.exports.changes import (
     move_watermark,
     refuse_last_run_outside_schedule,
 )
+from crmferry.exports.compression import compressed
 from crmferry.exports.compression import extension as compressed_extension
-from crmferry.exports.compression import open_appended
 from crmferry.exports.destinations import (
     DeliveryFailed,
     check_destination,
@@ -51,9 +52,10 @@ from crmferry.exports.options import (
     parse_export_options,
 )
 from crmferry.exports.snapshot import snapshot_transaction
-from crmferry.exports.writers import write_export
+from crmferry.exports.writers import write_export_to
 from crmferry.jobs.kinds import JobContext, JobKind, JobOutcome, NewJob, SavedInput, register
 from crmferry.records import DataType, get_data_type
+from crmferry.storage import store_for
 from crmferry.webhooks import alerts
 
 COUNT_ROWS = "SELECT count(*) AS n FROM {table} WHERE organization_id = crmferry_current_org()"
@@ -124,7 +126,7 @@ def run_export(ctx: JobContext) -> JobOutcome:
     assert clock is not None
     extension = compressed_extension(options.format, options.compression)
     name = result_file_name(data_type, clock["now"], clock["timezone"], extension)
-    out_path = ctx.files_dir() / name
+    key = ctx.file_key(name)
     deleted = 0
     with snapshot_transaction(ctx.db, ctx.organization_id) as snapshot:
         seen = current_snapshot(snapshot)
@@ -135,28 +137,31 @@ def run_export(ctx: JobContext) -> JobOutcome:
             row = snapshot.execute(query).fetchone()
             total = int(row["n"]) if row else None
         ctx.progress(0, total)
-        result = write_export(
-            snapshot,
-            data_type,
-            options,
-            out_path,
-            ctx.progress,
-            connect=ctx.db.app_connect,
-            expected_rows=total,
-        )
-        size = result.size_bytes
-        if options.window is not None and options.format == "jsonl":
-            deleted, size = _append_deleted(snapshot, data_type, options, out_path)
+        # stored when the block ends; a failure or a cancel leaves nothing of it
+        with store_for(ctx.settings).writing(key) as written:
+            out = cast(BinaryIO, written)
+            count = write_export_to(
+                snapshot,
+                data_type,
+                options,
+                out,
+                ctx.progress,
+                connect=ctx.db.app_connect,
+                expected_rows=total,
+                scratch=ctx.files_dir(),
+            )
+            if options.window is not None and options.format == "jsonl":
+                deleted = _append_deleted(snapshot, data_type, options, out)
     if mark is not None:
         move_watermark(ctx.conn, mark, seen, ctx.job_id)
-    ctx.progress(result.record_count, result.record_count)
+    ctx.progress(count, count)
     recorded = _recorded_options(ctx.job["options"], options, seen, mark)
-    alerts.export_was_large(ctx.conn, ctx.settings, ctx.job, result.record_count, name)
+    alerts.export_was_large(ctx.conn, ctx.settings, ctx.job, count, name)
     outcome = JobOutcome(
-        record_count=result.record_count,
+        record_count=count,
         counts={"deleted": deleted} if options.window is not None else {},
-        result_path=out_path,
-        result_size=size,
+        result_key=key,
+        result_size=written.size,
         result_file_name=name,
         options=recorded,
     )
@@ -169,7 +174,7 @@ def run_export(ctx: JobContext) -> JobOutcome:
 def _deliver(
     ctx: JobContext, destination: dict[str, Any], outcome: JobOutcome, clock: dict[str, Any]
 ) -> None:
-    """Upload the written file; the job keeps where it went, or fails saying why."""
+    """Upload the stored file; the job keeps where it went, or fails saying why."""
     name = str(outcome.result_file_name)
     key = destination_key(
         parse_s3_url(destination["url"], "options.destination.url").key,
@@ -180,7 +185,8 @@ def _deliver(
         file_name=name,
     )
     try:
-        delivered = deliver(ctx.settings, destination, outcome.result_path, key, name)
+        assert outcome.result_key is not None
+        delivered = deliver(ctx.settings, destination, outcome.result_key, key, name)
     except DeliveryFailed as exc:
         outcome.failed, outcome.error_message = True, exc.detail  # the file is discarded
         return
@@ -212,13 +218,14 @@ def _window(options: ExportOptions, mark: Watermark | None) -> ChangeWindow | No
 
 
 def _append_deleted(
-    snapshot: Conn, data_type: DataType, options: ExportOptions, out_path: Path
-) -> tuple[int, int]:
-    """JSON Lines: one `{"deleted": {...}}` line per deleted record after the records
-    (a gzip member of their own when compressed); (how many, the file's new size)."""
+    snapshot: Conn, data_type: DataType, options: ExportOptions, stream: BinaryIO
+) -> int:
+    """JSON Lines: one `{"deleted": {...}}` line per deleted record after the records,
+    written to the export's `stream` (a gzip member of their own when compressed); how
+    many."""
     count = 0
     assert options.window is not None
-    with open_appended(out_path, options) as out:
+    with compressed(stream, options) as out:
         for row in deleted_rows(snapshot, data_type, options.window):
             line = {
                 k: (v.isoformat() if isinstance(v, datetime) else str(v) if k == "id" else v)
@@ -226,7 +233,7 @@ def _append_deleted(
             }
             out.write(json.dumps({"deleted": line}, ensure_ascii=False).encode() + b"\n")
             count += 1
-    return count, out_path.stat().st_size
+    return count
 
 
 def _recorded_options(

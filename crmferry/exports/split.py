@@ -5,9 +5,10 @@ neutralisation of every text cell while it runs the COPY. Past SPLIT_MIN_ROWS ro
 second backend takes half of that work: the export's connection COPYs the first half
 of the ORDER BY (`LIMIT n/2`) into the file while a second connection, in a transaction
 that imports the first one's snapshot (`crmferry.exports.snapshot.shared_snapshot`),
-COPYs the rest (from the sort key of row n/2 + 1 on) into a part file; one thread reads
-both (`crmferry.exports.streams`), and once both are complete the part file is appended
-to the file. The result is byte for byte the file one COPY writes.
+COPYs the rest (from the sort key of row n/2 + 1 on) into a local part file; one thread
+reads both (`crmferry.exports.streams`): the first half goes to the export's stream
+(the store) as it arrives, and once both are complete the part file follows it. The
+result is byte for byte the file one COPY writes.
 
 Only for a sort that contiguous key ranges cut cleanly (`query.splittable`: the
 (created_at, id) index order, either direction). If no second connection can be opened
@@ -17,11 +18,11 @@ the export is read as one stream.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-from collections.abc import Callable, Sequence
-from contextlib import ExitStack
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 Connect = Callable[[], Conn]
 Statement = tuple[sql.Composed, Sequence[Any]]
+Wrap = Callable[[BinaryIO], AbstractContextManager[BinaryIO]]
 
 SPLIT_MIN_ROWS = 100_000  # below this, a second connection costs more than it saves
 
@@ -44,10 +46,12 @@ SPLIT_MIN_ROWS = 100_000  # below this, a second connection costs more than it s
 class Split:
     """Where a large export gets its second stream: `connect` opens a new autocommit
     application-role connection (`Database.app_connect`); `expected_rows` is the
-    export's row count when known (otherwise the planner's estimate is used)."""
+    export's row count when known (otherwise the planner's estimate is used);
+    `scratch` the local folder where the second stream's rows wait their turn."""
 
     connect: Connect
     expected_rows: int | None = None
+    scratch: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
 
     def first_part_rows(self, conn: Conn, query: sql.Composed, params: Sequence[Any]) -> int | None:
         """Rows for the first stream (half of the export's), or None when the export
@@ -64,27 +68,33 @@ class Split:
         self,
         conn: Conn,
         parts: tuple[Statement, Statement],
-        path: Path,
+        out: BinaryIO,
         prefix: bytes,
         progress: Progress,
         chunk_rows: int,
-        opener: Callable[[Path], BinaryIO] | None = None,
+        wrap: Wrap | None = None,
         *,
         header: bool = True,
         crlf: bool = True,
         lines: bool = False,
     ) -> int | None:
         """Run the two COPY `parts` at once, the first on `conn` (in its snapshot
-        transaction), and write `prefix`, then their rows, to `path`; return the number
-        of rows, or None, having written nothing, when no second connection opens.
-        `header`: the first part begins with a header line (not a record); `crlf`: lines
-        end in CRLF; `lines`: binary COPYs of one text column (`streams.CopyStream`).
-        Whatever is raised (by either COPY, or by `progress`) stops both and removes
-        the part file; `path` is the caller's to remove. `opener` opens each file
-        (a gzip stream for a compressed export: each part is then one gzip member)."""
-        tail = path.with_name(path.name + ".2")
+        transaction), and write `prefix`, then their rows, to the stream `out`; return
+        the number of rows, or None, having written nothing, when no second connection
+        opens. The first part's rows go to `out` as they arrive; the second's wait in a
+        part file in `scratch` (removed whatever happens) and follow once the first is
+        complete. `header`: the first part begins with a header line (not a record);
+        `crlf`: lines end in CRLF; `lines`: binary COPYs of one text column
+        (`streams.CopyStream`). Whatever is raised (by either
+        COPY, or by `progress`) stops both. `wrap` wraps each part's stream (a gzip
+        member each, for a compressed export)."""
+        wrapped = wrap or _as_is
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=".split-", suffix=".part", dir=self.scratch)
+        tail = Path(name)
         try:
             with ExitStack() as stack:
+                tail_file = stack.enter_context(open(handle, "wb", buffering=FILE_BUFFER))
                 try:
                     second = stack.enter_context(shared_snapshot(conn, self.connect))
                 except psycopg.OperationalError as exc:
@@ -92,33 +102,27 @@ class Split:
                     return None
                 streams = []
                 for index, (each, target, (statement, params)) in enumerate(
-                    zip((conn, second), (path, tail), parts, strict=True)
+                    zip((conn, second), (out, tail_file), parts, strict=True)
                 ):
-                    out = stack.enter_context(
-                        opener(target) if opener else target.open("wb", buffering=FILE_BUFFER)
-                    )
+                    sink = stack.enter_context(wrapped(target))
                     cur = stack.enter_context(each.cursor())
                     stack.enter_context(cur.copy(statement, params))
                     headers = int(header and index == 0)
-                    streams.append(CopyStream(each.pgconn, out, headers, crlf=crlf, lines=lines))
+                    streams.append(CopyStream(each.pgconn, sink, headers, crlf=crlf, lines=lines))
                 streams[0].out.write(prefix)
                 rows = copy_into_files(streams, progress, chunk_rows)
-            _append(path, tail)
+            _append(out, tail)
         finally:
             tail.unlink(missing_ok=True)
         return rows
 
 
-def _append(path: Path, tail: Path) -> None:
-    """Append the file `tail` to `path`: inside the kernel (copy_file_range) where the
-    system and the file system allow it, otherwise through a buffer."""
-    with path.open("r+b") as out, tail.open("rb") as source:
-        end = out.seek(0, os.SEEK_END)
-        try:
-            while os.copy_file_range(source.fileno(), out.fileno(), 1 << 30):
-                pass
-        except (AttributeError, OSError):
-            out.seek(end)
-            out.truncate()
-            source.seek(0)
-            shutil.copyfileobj(source, out, FILE_BUFFER)
+@contextmanager
+def _as_is(out: BinaryIO) -> Iterator[BinaryIO]:
+    yield out
+
+
+def _append(out: BinaryIO, tail: Path) -> None:
+    """Write the file `tail` to the stream `out`, through a buffer."""
+    with tail.open("rb") as source:
+        shutil.copyfileobj(source, out, FILE_BUFFER)

@@ -2,24 +2,28 @@
 a server-side cursor (`xlsx_writer`), text cells neutralised against formula injection
 (`formulas`).
 
-`write_export` is the one entry point. It must run inside the export's REPEATABLE READ
-tenant transaction (`crmferry.exports.snapshot.snapshot_transaction`) so that the whole
-file is one snapshot of one organization's rows. The file is written as
-`<out_path>.part` and renamed at the end: a reader never sees half a file, and on any
-exception (including `JobCancelled` raised by `progress`) the partial file is removed
-and the exception re-raised.
+`write_export_to` is the one entry point: it writes the file front to back into a
+stream, the file store's own (`FileStore.writing`) for an export job, so that its bytes
+reach the store as they are written; `write_export` writes a local file (under a
+temporary name, renamed at the end). Either must run inside the export's REPEATABLE
+READ tenant transaction (`crmferry.exports.snapshot.snapshot_transaction`) so that the
+whole file is one snapshot of one organization's rows. On any exception (including
+`JobCancelled` raised by `progress`) the exception goes on, and the store's stream (or
+the temporary file) keeps nothing of it.
 
-Each format is a `Writer`: `(conn, data_type, options, path, progress, chunk_rows)` →
-the number of records written to `path`, calling `progress(rows)` after every chunk.
+Each format is a `Writer`: `(conn, data_type, options, out, progress, chunk_rows)` →
+the number of records written to the stream `out` (which cannot seek: XLSX's ZIP
+entries carry data descriptors), calling `progress(rows)` after every chunk.
 """
 
 from __future__ import annotations
 
-import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from crmferry.db import Conn
 from crmferry.exports.copy_writer import write_csv, write_jsonl
@@ -28,10 +32,11 @@ from crmferry.exports.split import Connect, Split
 from crmferry.exports.streams import Progress
 from crmferry.exports.xlsx_writer import write_xlsx
 from crmferry.records import DataType
+from crmferry.storage.local import writing_file
 
 CHUNK_ROWS = 10_000  # rows between progress calls (and cancellation checks)
 
-Writer = Callable[[Conn, DataType, ExportOptions, Path, Progress, int], int]
+Writer = Callable[[Conn, DataType, ExportOptions, BinaryIO, Progress, int], int]
 
 WRITERS: dict[str, Writer] = {"csv": write_csv, "xlsx": write_xlsx, "jsonl": write_jsonl}
 SPLIT_WRITERS = {"csv": write_csv, "jsonl": write_jsonl}  # these take a `split`
@@ -54,26 +59,51 @@ def write_export(
     connect: Connect | None = None,
     expected_rows: int | None = None,
 ) -> ExportResult:
-    """Write the export described by `options` to `out_path`; return its size and count.
+    """`write_export_to` a local file `out_path` (written under a temporary name beside
+    it, renamed at the end, removed on any exception); its size and count."""
+    with writing_file(out_path) as out:
+        count = write_export_to(
+            conn,
+            data_type,
+            options,
+            cast(BinaryIO, out),
+            progress,
+            chunk_rows,
+            connect=connect,
+            expected_rows=expected_rows,
+            scratch=out_path.parent,
+        )
+    return ExportResult(record_count=count, size_bytes=out.size)
+
+
+def write_export_to(
+    conn: Conn,
+    data_type: DataType,
+    options: ExportOptions,
+    out: BinaryIO,
+    progress: Progress,
+    chunk_rows: int = CHUNK_ROWS,
+    *,
+    connect: Connect | None = None,
+    expected_rows: int | None = None,
+    scratch: Path | None = None,
+) -> int:
+    """Write the export described by `options` to the stream `out`, front to back;
+    return the number of records.
 
     `conn` must be in the export's REPEATABLE READ tenant transaction. `progress(rows)`
     is called after every `chunk_rows` rows and after the last, partial chunk; whatever
-    it raises (JobCancelled) stops the export, removes the partial files and propagates.
+    it raises (JobCancelled) stops the export and propagates (the caller's stream then
+    keeps nothing).
 
     With `connect` (new autocommit application-role connections, `Database.app_connect`),
     a CSV or JSON Lines export of more than SPLIT_MIN_ROWS rows (`expected_rows` when
     known, otherwise the planner's estimate) is read as two COPY streams at once, in one
-    snapshot; the file is the same byte for byte.
+    snapshot, the second one's rows waiting in a part file in the local folder
+    `scratch`; the file is the same byte for byte.
     """
     writer = WRITERS[options.format]
     if options.format in ("csv", "jsonl") and connect is not None:
-        writer = partial(SPLIT_WRITERS[options.format], split=Split(connect, expected_rows))
-    part = out_path.with_name(out_path.name + ".part")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        count = writer(conn, data_type, options, part, progress, chunk_rows)
-        os.replace(part, out_path)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
-    return ExportResult(record_count=count, size_bytes=out_path.stat().st_size)
+        folder = scratch or Path(tempfile.gettempdir())
+        writer = partial(SPLIT_WRITERS[options.format], split=Split(connect, expected_rows, folder))
+    return writer(conn, data_type, options, out, progress, chunk_rows)

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from psycopg import sql
 
@@ -36,7 +35,7 @@ from crmferry.exports.query import (
     included_sheet_query,
 )
 from crmferry.exports.sheet_xml import row_select_list
-from crmferry.exports.streams import FILE_BUFFER, CopyStream, Progress, copy_rows_into
+from crmferry.exports.streams import CopyStream, Progress, copy_rows_into
 from crmferry.exports.xlsx_package import Workbook
 from crmferry.records import DataType
 
@@ -52,26 +51,25 @@ def write_xlsx(
     conn: Conn,
     data_type: DataType,
     options: ExportOptions,
-    path: Path,
+    out: BinaryIO,
     progress: Progress,
     chunk_rows: int,
 ) -> int:
-    """Write the XLSX export to `path`; the number of records. `progress` is called
+    """Write the XLSX export to the stream `out`; the number of records. `progress` is called
     after every `chunk_rows` records and after the last, partial chunk."""
     columns = export_columns(data_type, options)
     query, params = build_export_query(data_type, options, row_select_list(columns))
-    with path.open("wb", buffering=FILE_BUFFER) as out:
-        book = Workbook(out, data_type.label, columns)
-        try:
-            rows = _copy_into_sheets(conn, _row_copy(query), params, book, progress, chunk_rows)
-            for name in options.include:
-                # the records' own count, reported again: a cancel is seen between chunks
-                done = partial(_report_again, progress, rows)
-                _included_sheets(conn, book, data_type, options, name, done, chunk_rows)
-        except BaseException:
-            book.abandon()
-            raise
-        book.close()
+    book = Workbook(out, data_type.label, columns)
+    try:
+        rows = _copy_into_sheets(conn, _row_copy(query), params, book, progress, chunk_rows)
+        for name in options.include:
+            # the records' own count, reported again: a cancel is seen between chunks
+            done = partial(_report_again, progress, rows)
+            _included_sheets(conn, book, data_type, options, name, done, chunk_rows)
+    except BaseException:
+        book.abandon()
+        raise
+    book.close()
     return rows
 
 

@@ -121,6 +121,9 @@ class _ItemContext:
     def files_dir(self) -> Path:
         return self._ctx.files_dir()
 
+    def file_key(self, name: str) -> str:
+        return self._ctx.file_key(name)
+
 
 def _fetched(
     ctx: JobContext, items: list[dict[str, Any]], kept: list[dict[str, Any]]

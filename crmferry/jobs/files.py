@@ -23,6 +23,12 @@ def attempt_dir(settings: Settings, organization_id: object, job_id: UUID, attem
     return store_for(settings).staging_dir(attempt_prefix(organization_id, job_id, attempt))
 
 
+def attempt_key(organization_id: object, job_id: UUID, attempt: int, name: str) -> str:
+    """The storage key of the file `name` of one attempt (a kind writing it into the
+    store itself), under the prefix `discard_attempt` removes."""
+    return f"{attempt_prefix(organization_id, job_id, attempt)}/{name}"
+
+
 def publish(
     settings: Settings, organization_id: object, job_id: UUID, attempt: int, path: Path | None
 ) -> str | None:

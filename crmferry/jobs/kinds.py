@@ -63,12 +63,14 @@ class JobOutcome:
     with), and `result_file_name` is the download name of `result_path` (kept in the
     job's options; without it the name is `<data_type>-<finished>.<ext>`).
     `result_path` and `error_report_path` are local files in `files_dir()`; the job row
-    keeps their storage keys.
+    keeps their storage keys. `result_key` instead names a result already in the file
+    store, written there by the kind (`FileStore.writing(ctx.file_key(name))`).
     """
 
     record_count: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     result_path: Path | None = None
+    result_key: str | None = None
     result_size: int | None = None
     error_report_path: Path | None = None
     error_message: str | None = None
@@ -116,6 +118,11 @@ class JobContext(Protocol):
         """A local folder of this attempt's own to write result and report files in. The
         engine puts the files the outcome names into the file store before the attempt
         commits, and removes what the attempt wrote when it does not."""
+
+    def file_key(self, name: str) -> str:
+        """The storage key of a file of this attempt's own called `name`, for a kind that
+        writes it into the store itself; removed with the attempt's files when the
+        attempt does not commit."""
 
 
 # (conn, principal, data type, request body, settings) → the job to insert; raises

@@ -23,7 +23,13 @@ from crmferry.db import Conn, Database
 from crmferry.errors import CrmFerryError, JobCancelled, LeaseLost, RetryLater
 from crmferry.jobs import engine
 from crmferry.jobs.engine import Claim, Finish
-from crmferry.jobs.files import attempt_dir, discard_attempt, publish, release_attempt
+from crmferry.jobs.files import (
+    attempt_dir,
+    attempt_key,
+    discard_attempt,
+    publish,
+    release_attempt,
+)
 from crmferry.jobs.kinds import JobOutcome, kind_for
 
 log = logging.getLogger(__name__)
@@ -144,6 +150,9 @@ class RunningJob:
             self.settings, self.claim.organization_id, self.job_id, self.claim.attempts
         )
 
+    def file_key(self, name: str) -> str:
+        return attempt_key(self.claim.organization_id, self.job_id, self.claim.attempts, name)
+
 
 class _RollBack(Exception):
     """Leave the job's transaction without committing, carrying why."""
@@ -239,7 +248,7 @@ def _completed(settings: Settings, claim: Claim, outcome: JobOutcome) -> Finish:
         error=outcome.error_message,
         record_count=outcome.record_count,
         counts=outcome.counts,
-        result_path=publish(settings, org, job, attempt, outcome.result_path),
+        result_path=outcome.result_key or publish(settings, org, job, attempt, outcome.result_path),
         result_size=outcome.result_size,
         error_report_path=report,
         result_file_name=outcome.result_file_name,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from crmferry.errors import NotFound
@@ -34,6 +35,10 @@ class FileStore(abc.ABC):
     `put_file` takes it in (a rename for a folder, a multipart upload for S3; the
     local file is gone afterwards). `release_staging` removes what is left of a
     staging folder. Readers that need random access ask for `local_copy`.
+
+    A file written front to back (an export) goes straight in with `writing`: its
+    bytes reach the store as they are written, and nothing is stored unless the block
+    ends without an exception.
     """
 
     name: str
@@ -58,6 +63,14 @@ class FileStore(abc.ABC):
     @abc.abstractmethod
     def put_stream(self, key: str, stream: BinaryIO) -> int:
         """Store what `stream` reads as `key`, in bounded memory; its size."""
+
+    @abc.abstractmethod
+    def writing(self, key: str) -> contextlib.AbstractContextManager[StoreWriter]:
+        """A stream to write `key` with, front to back, in bounded memory: stored as
+        `key` (replacing it) when the block ends without an exception; otherwise
+        nothing of it is left (no partial file, no unfinished upload) and the
+        exception goes on. The stream cannot seek; `tell` and `size` count the bytes
+        written."""
 
     @abc.abstractmethod
     def open(self, key: str) -> contextlib.AbstractContextManager[BinaryIO]:
@@ -104,6 +117,35 @@ class FileStore(abc.ABC):
         with self.open(key) as stream:
             while chunk := stream.read(CHUNK_BYTES):
                 yield chunk
+
+
+class StoreWriter(io.BufferedIOBase):
+    """A write-only, unseekable stream into the store (`FileStore.writing`). Closing
+    it (as a gzip or ZIP writer on top may) ends the writing; storing the file is the
+    `writing` block's end. Backends implement `_take` (the bytes, in order) and may
+    rely on `size` (bytes written so far)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.size
+
+    def write(self, data: Any) -> int:
+        if self.closed:
+            raise ValueError("write to a closed store stream")
+        view = memoryview(data).cast("B")
+        if view.nbytes:
+            self._take(view)
+            self.size += view.nbytes
+        return view.nbytes
+
+    def _take(self, data: memoryview) -> None:
+        raise NotImplementedError
 
 
 def content_disposition(file_name: str) -> str:

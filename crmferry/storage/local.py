@@ -9,12 +9,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from crmferry.errors import StorageUnavailable
-from crmferry.storage.base import CHUNK_BYTES, FileGone, FileStore, StoredFile
+from crmferry.storage.base import CHUNK_BYTES, FileGone, FileStore, StoredFile, StoreWriter
 from crmferry.storage.keys import checked_key
 
 
@@ -72,6 +73,9 @@ class LocalStore(FileStore):
             raise
         return target.stat().st_size
 
+    def writing(self, key: str) -> contextlib.AbstractContextManager[StoreWriter]:
+        return writing_file(self.staging_path(key))
+
     @contextlib.contextmanager
     def open(self, key: str) -> Iterator[BinaryIO]:
         try:
@@ -121,3 +125,33 @@ class LocalStore(FileStore):
         for empty in (folder, folder.parent):
             with contextlib.suppress(OSError):  # not empty, or already gone
                 empty.rmdir()
+
+
+@contextlib.contextmanager
+def writing_file(target: Path) -> Iterator[StoreWriter]:
+    """`FileStore.writing` into the local file `target`: written under a temporary name
+    beside it, renamed into place at the end (a reader never sees half a file), removed
+    on any exception."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.part")
+    try:
+        with part.open("wb", buffering=CHUNK_BYTES) as file:
+            sink = _FileWriter(file)
+            yield sink
+            sink.close()
+        os.replace(part, target)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+
+
+class _FileWriter(StoreWriter):
+    """`FileStore.writing` into a local file (unseekable like the S3 one, so that a
+    writer on top writes the same bytes to either)."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        super().__init__()
+        self._file = file
+
+    def _take(self, data: memoryview) -> None:
+        self._file.write(data)

@@ -30,11 +30,12 @@ from crmferry.storage.base import (
     FileGone,
     FileStore,
     StoredFile,
+    StoreWriter,
     content_disposition,
 )
 from crmferry.storage.keys import checked_key
 
-MULTIPART_BYTES = 8 * 1024 * 1024
+MULTIPART_BYTES = 8 * 1024 * 1024  # also the part size of `writing` (S3's least is 5 MiB)
 TRANSFER = TransferConfig(
     multipart_threshold=MULTIPART_BYTES, multipart_chunksize=MULTIPART_BYTES, max_concurrency=4
 )
@@ -123,6 +124,23 @@ class S3Store(FileStore):
         return counted.size
 
     @contextlib.contextmanager
+    def writing(self, key: str) -> Iterator[StoreWriter]:
+        """A multipart upload that sends each MULTIPART_BYTES part as soon as it is
+        full (one part in memory, plus what one write adds), completed when the block
+        ends; on any exception (a cancel raised by the writer too) it is aborted, so
+        neither an object nor an unfinished upload is left. A file smaller than one
+        part is one PUT."""
+        sink = _MultipartWriter(self, self._object(key))
+        try:
+            yield sink
+            sink.close()
+            with self._reported("could not store a file"):
+                sink.complete()
+        except BaseException:
+            sink.abort()
+            raise
+
+    @contextlib.contextmanager
     def open(self, key: str) -> Iterator[BinaryIO]:
         try:
             with self._reported("could not read a file"):
@@ -208,3 +226,60 @@ class _Counting:
         data = self.stream.read(size)
         self.size += len(data)
         return data
+
+
+class _MultipartWriter(StoreWriter):
+    """`S3Store.writing`: bytes gathered into parts, each uploaded when full; the
+    upload begins with the first full part."""
+
+    def __init__(self, store: S3Store, name: str) -> None:
+        super().__init__()
+        self.store, self.name = store, name
+        self.pending = bytearray()
+        self.upload_id: str | None = None
+        self.parts: list[dict[str, Any]] = []
+
+    def _take(self, data: memoryview) -> None:
+        self.pending += data
+        while len(self.pending) >= MULTIPART_BYTES:
+            part = bytes(memoryview(self.pending)[:MULTIPART_BYTES])
+            del self.pending[:MULTIPART_BYTES]
+            with self.store._reported("could not store a file"):
+                self._send(part)
+
+    def _send(self, part: bytes) -> None:
+        client, bucket = self.store.client, self.store.bucket
+        if self.upload_id is None:
+            begun = client.create_multipart_upload(Bucket=bucket, Key=self.name)
+            self.upload_id = str(begun["UploadId"])
+        number = len(self.parts) + 1
+        sent = client.upload_part(
+            Bucket=bucket, Key=self.name, UploadId=self.upload_id, PartNumber=number, Body=part
+        )
+        self.parts.append({"PartNumber": number, "ETag": sent["ETag"]})
+
+    def complete(self) -> None:
+        client, bucket = self.store.client, self.store.bucket
+        if self.upload_id is None:
+            client.put_object(Bucket=bucket, Key=self.name, Body=bytes(self.pending))
+        else:
+            if self.pending:
+                self._send(bytes(self.pending))
+            client.complete_multipart_upload(
+                Bucket=bucket,
+                Key=self.name,
+                UploadId=self.upload_id,
+                MultipartUpload={"Parts": self.parts},
+            )
+            self.upload_id = None
+        self.pending.clear()
+
+    def abort(self) -> None:
+        """Forget the parts sent (a failure here is not the one to report)."""
+        self.pending.clear()
+        if self.upload_id is not None:
+            with contextlib.suppress(ClientError, BotoCoreError):
+                self.store.client.abort_multipart_upload(
+                    Bucket=self.store.bucket, Key=self.name, UploadId=self.upload_id
+                )
+            self.upload_id = None
