@@ -58,7 +58,6 @@ _INLINE = re.compile(r"<is>(.*?)</is>|<is\s*/>", re.S)
 _PHONETIC = re.compile(r"<rPh\b.*?</rPh>|<rPh\b[^>]*/>", re.S)
 _TEXT = re.compile(r"<t(?:\s[^>]*)?>([^<]*)</t>|<t(?:\s[^>]*)?/>")
 _STRING = re.compile(r"<si>(.*?)</si>|<si\s*/>", re.S)
-_SST_END = "</sst>"
 _ENTITY = re.compile(r"&(?:#(\d+)|#x([0-9A-Fa-f]+)|(lt|gt|amp|quot|apos));")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 _SIMPLE_TEXTS = ("<t>", '<t xml:space="preserve">')
