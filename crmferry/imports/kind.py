@@ -23,7 +23,7 @@ from crmferry.accounts.principal import Principal
 from crmferry.config import Settings
 from crmferry.db import Conn
 from crmferry.errors import CrmFerryError, JobCancelled, LeaseLost, ValidationFailed
-from crmferry.imports import merge, staging, validate
+from crmferry.imports import merge, raw_copy, staging, validate
 from crmferry.imports.mapping import mappable_names, suggest_mapping, validate_mapping_for_mode
 from crmferry.imports.option_checks import check_options_fit
 from crmferry.imports.options import ImportOptions, parse_import_options, refuse_unknown_options
@@ -258,7 +258,6 @@ def _run_file(
     positions = [headers.index(h) for h in mapping]
     estimate = upload["row_estimate"]
     clock = _StageClock(ctx.job_id)
-    staging.create_raw_table(conn, validate.staged_fields(fields, options))
     problems = ReadProblems()
     problems.create_table(conn)
 
@@ -266,10 +265,18 @@ def _run_file(
         problems.flush(conn)
         progress(done, max(done, estimate or 0) or None)
 
-    total = staging.copy_rows(
-        conn, fields, positions, iter_rows(path, info, limits, problems.add), staged
-    )
-    clock.lap("staged", total)
+    staged_fields = validate.staged_fields(fields, options)
+    with open(path, "rb") as stream:
+        total = raw_copy.stage_csv(
+            conn, stream, info, fields, positions, staged_fields, limits, staged
+        )
+    parser = "PostgreSQL's CSV parser"
+    if total is None:  # read by our reader (see raw_copy)
+        parser = "our reader"
+        staging.create_raw_table(conn, staged_fields)
+        rows = iter_rows(path, info, limits, problems.add)
+        total = staging.copy_rows(conn, fields, positions, rows, staged)
+    clock.lap(f"staged by {parser}", total)
     plan = validate.build_rows(conn, data_type, fields, options)
     problems.mark_rows(conn)
     counts = merge.count_rows(conn)

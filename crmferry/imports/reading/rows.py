@@ -139,11 +139,7 @@ def data_rows(
     width = len(headers)
     for number, cells in records:
         if number - header_row > limits.max_rows:
-            raise ValidationFailed(
-                f"The file has more than {limits.max_rows:,} data rows, the limit "
-                "(CRMFERRY_MAX_IMPORT_ROWS); split it into smaller files.",
-                [{"field": "file", "message": f"more than {limits.max_rows:,} rows"}],
-            )
+            raise too_many_rows(limits)
         # one join answers both per-row questions cheaply: blank? any cell too long?
         joined = "".join(cells)
         if not joined or joined.isspace():
@@ -221,12 +217,25 @@ def _check_cell_sizes(
     if not row or max(map(len, row)) <= limits.max_cell_chars:
         return
     index = next(i for i, cell in enumerate(row) if len(cell) > limits.max_cell_chars)
-    column = headers[index] if index < len(headers) else f"Column {index + 1}"
+    raise cell_too_long(number, _column_name(index, headers), len(row[index]), limits)
+
+
+def too_many_rows(limits: ReadLimits) -> ValidationFailed:
+    """The error of a file with more than `limits.max_rows` data rows."""
+    return ValidationFailed(
+        f"The file has more than {limits.max_rows:,} data rows, the limit "
+        "(CRMFERRY_MAX_IMPORT_ROWS); split it into smaller files.",
+        [{"field": "file", "message": f"more than {limits.max_rows:,} rows"}],
+    )
+
+
+def cell_too_long(number: int, column: str, length: int, limits: ReadLimits) -> ValidationFailed:
+    """The error of a cell longer than `limits.max_cell_chars` (row `number`, `column`)."""
     message = (
-        f"row {number}, column '{column}': {len(row[index]):,} characters, over the limit "
+        f"row {number}, column '{column}': {length:,} characters, over the limit "
         f"of {limits.max_cell_chars:,} per cell"
     )
-    raise ValidationFailed(
+    return ValidationFailed(
         f"A cell is too long: {message} (CRMFERRY_MAX_CELL_CHARS).",
         [{"field": "file", "message": message}],
     )
