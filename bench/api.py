@@ -1,13 +1,14 @@
 """API benchmark: latency of the read endpoints with big tables, through the real server.
 
     python bench/api.py [--jobs 100000] [--contacts 1000000] [--others 10]
-                        [--other-share 0.1] [--clients 8] [--requests 400] [--json PATH]
+                        [--other-share 0.1] [--clients 8] [--requests 400]
+                        [--processes 1] [--json PATH]
 
 Builds, with set-based SQL as the schema owner, one organization with --jobs jobs
 (spread over the last 30 days, the newest 1% in the last hour; mostly completed, some
 failed, cancelled, pending and running) and --contacts contacts, and --others other
-organizations beside it with --other-share of that each. Then starts `crmferry serve`
-in a child process on 127.0.0.1 and, endpoint after endpoint, sends --requests
+organizations beside it with --other-share of that each. Then starts `crmferry serve
+--processes N` (--processes, 1 by default) in a child process on 127.0.0.1 and, endpoint after endpoint, sends --requests
 requests from --clients concurrent clients (threads, one keep-alive httpx client
 each; a few warm-up requests first, not counted; a quarter as many for the e-mail
 search), and prints p50 and p99 of each beside the same query run alone in this
@@ -278,8 +279,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(database_url: str, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    """`crmferry serve` on 127.0.0.1, once /readyz answers."""
+def start_server(
+    database_url: str, data_dir: Path, port: int, processes: int = 1
+) -> subprocess.Popen[bytes]:
+    """`crmferry serve --processes N` on 127.0.0.1, once /readyz answers."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -296,6 +299,8 @@ def start_server(database_url: str, data_dir: Path, port: int) -> subprocess.Pop
         "127.0.0.1",
         "--port",
         str(port),
+        "--processes",
+        str(processes),
     ]
     server = subprocess.Popen(command, env=env)
     deadline = time.monotonic() + 60
@@ -399,6 +404,9 @@ def main() -> None:
     parser.add_argument(
         "--requests", type=int, default=400, help="per endpoint (a quarter for the e-mail search)"
     )
+    parser.add_argument(
+        "--processes", type=int, default=1, help="server processes (crmferry serve --processes)"
+    )
     parser.add_argument("--json", help="also save the table here (for bench/all.py)")
     args = parser.parse_args()
     sizes = Sizes(args.jobs, args.contacts, args.others, args.other_share)
@@ -427,7 +435,7 @@ def measure(server: Any, work: Path, sizes: Sizes, args: Any) -> tuple[list[Figu
     tenant = build(server.url, sizes)
     print(f"data built in {time.perf_counter() - started:.1f} s", flush=True)
     port = free_port()
-    process = start_server(server.url, work / "data", port)
+    process = start_server(server.url, work / "data", port, args.processes)
     figures = []
     try:
         for case in cases(server.url, tenant, sizes):
@@ -447,7 +455,8 @@ def measure(server: Any, work: Path, sizes: Sizes, args: Any) -> tuple[list[Figu
             server, load, jobs=sizes.jobs, contacts=sizes.contacts, other_organizations=sizes.others
         ),
         f"each other organization holds {sizes.other_share:g} of that; {args.clients} concurrent "
-        f"clients (threads with httpx, keep-alive) against `crmferry serve` in one process; "
+        f"clients (threads with httpx, keep-alive) against `crmferry serve --processes "
+        f"{args.processes}`; "
         f"p50 / p99 over every request after {WARM_UP} warm-up requests per client",
         "the query alone: the package's own function, in a tenant transaction from the same pool "
         "settings, run one at a time in the benchmark's process",

@@ -113,6 +113,9 @@ Plugins = typer.Option(
 def serve(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
+    processes: int = typer.Option(
+        1, "--processes", min=1, help="Server processes sharing the port (one per core)."
+    ),
     data_dir: str | None = DataDir,
     plugins: list[str] = Plugins,
 ) -> None:
@@ -121,6 +124,10 @@ def serve(
     settings = settings_from(data_dir)
     store_for(settings).check()
     db = connect(settings, upgrade=True)
+    if processes > 1:
+        db.close()
+        _serve_processes(settings, host, port, processes, plugins)
+        return
     app = create_app(settings, db)
     try:
         # forwarded headers are trusted by the app itself, from CRMFERRY_TRUSTED_PROXIES only
@@ -129,6 +136,24 @@ def serve(
         )
     finally:
         db.close()
+
+
+def _serve_processes(
+    settings: Settings, host: str, port: int, processes: int, plugins: list[str]
+) -> None:
+    """`processes` server processes on one socket, each building its application from
+    the environment (`crmferry.web.serving`); uvicorn restarts one that dies."""
+    os.environ["CRMFERRY_DATA_DIR"] = str(settings.data_dir.resolve())
+    os.environ["CRMFERRY_PLUGINS"] = ",".join(plugins)
+    uvicorn.run(
+        "crmferry.web.serving:app_from_environment",
+        factory=True,
+        workers=processes,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+    )
 
 
 @reports_errors
