@@ -265,10 +265,13 @@ def _run_file(
         problems.flush(conn)
         progress(done, max(done, estimate or 0) or None)
 
+    def copied(done: int) -> None:  # during the COPY: no statement on `conn`
+        progress(done, max(done, estimate or 0) or None)
+
     staged_fields = validate.staged_fields(fields, options)
     with open(path, "rb") as stream:
         total = raw_copy.stage_csv(
-            conn, stream, info, fields, positions, staged_fields, limits, staged
+            conn, stream, info, fields, positions, staged_fields, limits, copied
         )
     parser = "PostgreSQL's CSV parser"
     if total is None:  # read by our reader (see raw_copy)

@@ -272,3 +272,20 @@ def test_an_import_job_stages_a_plain_csv_with_postgresql(
         {"email": "ada@example.com", "company": "Acme, Inc."},
         {"email": "bob@x.org", "company": None},
     ]
+
+
+def test_a_cancel_during_postgresqls_copy_keeps_nothing(
+    importer: Importer, org: Org, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file larger than PROGRESS_BYTES: the cancel is seen while the COPY runs."""
+    row = "Person {0},person{0}@example.com,Ville with a long name to fill the file {0}\n"
+    rows = "".join(row.format(i) for i in range(150_000))
+    assert len(rows) > raw_copy.PROGRESS_BYTES
+    upload = importer.upload(org.member, "Name,Email,City\n" + rows, name="big.csv")
+    mapping = {"Name": "name", "Email": "email", "City": "city"}
+    job_id = importer.create(org, "contacts", upload["id"], mapping)
+    with caplog.at_level(logging.DEBUG, logger="crmferry.imports.kind"):
+        job = importer.run(org, job_id, cancel=True)
+    assert job["status"] == "cancelled"
+    assert not any("staged by" in r.getMessage() for r in caplog.records)
+    assert importer.rows(org, "SELECT count(*) AS n FROM contacts") == [{"n": 0}]
