@@ -32,6 +32,7 @@ skipped.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -211,7 +212,9 @@ class _Scan:
         self._end = re.compile(rb"\n\\\.\r?(?:\n|$)")
 
     def chunks(self, stream: BinaryIO) -> Iterator[bytes]:
-        pending = b""
+        # a byte-order mark is not sent: it would stand before a quote opening the first
+        # header cell (PostgreSQL skips the header line whatever it holds)
+        pending = stream.read(len(codecs.BOM_UTF8)).removeprefix(codecs.BOM_UTF8)
         while block := stream.read(BLOCK_BYTES):
             pending += block
             cut = _record_boundary(pending)

@@ -91,6 +91,7 @@ PLAIN = {
     "semicolons": 'Nom;Ville\nAnaïs;Montréal\nJosé;"São; Paulo"\n'.encode(),
     "tabs": b'Name\tCity\nAda\tParis\nBob\t"New\tYork"\n',
     "byte-order mark": "\ufeffName,City\nAda,Zürich\n".encode(),
+    "byte-order mark before a quoted header": '\ufeff"Name","City"\n"Ada","Zürich"\n'.encode(),
     "blank lines at the end": b"Name,City\nAda,Paris\n\n\r\n  \n",
     "empty and quoted empty cells": b'Name,City,Zip\nAda,,\nBob,"",""\n,Paris,\n',
     "spaces kept": b'Name,City\n  Ada  ,"  Paris "\n',
