@@ -14,6 +14,7 @@ import hashlib
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -126,10 +127,11 @@ class S3Store(FileStore):
     @contextlib.contextmanager
     def writing(self, key: str) -> Iterator[StoreWriter]:
         """A multipart upload that sends each MULTIPART_BYTES part as soon as it is
-        full (one part in memory, plus what one write adds), completed when the block
-        ends; on any exception (a cancel raised by the writer too) it is aborted, so
-        neither an object nor an unfinished upload is left. A file smaller than one
-        part is one PUT."""
+        full, in a thread of its own while the next part fills (two parts in memory at
+        most, plus what one write adds), completed when the block ends; on any
+        exception (a cancel raised by the writer too, or a part that failed to go up,
+        raised by the next write) it is aborted, so neither an object nor an
+        unfinished upload is left. A file smaller than one part is one PUT."""
         sink = _MultipartWriter(self, self._object(key))
         try:
             yield sink
@@ -229,8 +231,10 @@ class _Counting:
 
 
 class _MultipartWriter(StoreWriter):
-    """`S3Store.writing`: bytes gathered into parts, each uploaded when full; the
-    upload begins with the first full part."""
+    """`S3Store.writing`: bytes gathered into parts, each uploaded when full by one
+    sending thread, so that the writer goes on while a part goes up (one part in
+    flight at most: the next waits for it, and its error is raised here); the upload
+    begins with the first full part."""
 
     def __init__(self, store: S3Store, name: str) -> None:
         super().__init__()
@@ -238,14 +242,26 @@ class _MultipartWriter(StoreWriter):
         self.pending = bytearray()
         self.upload_id: str | None = None
         self.parts: list[dict[str, Any]] = []
+        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-part")
+        self._sending: Future[None] | None = None
 
     def _take(self, data: memoryview) -> None:
         self.pending += data
         while len(self.pending) >= MULTIPART_BYTES:
             part = bytes(memoryview(self.pending)[:MULTIPART_BYTES])
             del self.pending[:MULTIPART_BYTES]
-            with self.store._reported("could not store a file"):
-                self._send(part)
+            self.flush()  # the part before it is up (or its error raised) first
+            self._sending = self._sender.submit(self._send_reported, part)
+
+    def flush(self) -> None:
+        """Wait until the parts filled so far are stored; their upload's error if any."""
+        sending, self._sending = self._sending, None
+        if sending is not None:
+            sending.result()
+
+    def _send_reported(self, part: bytes) -> None:
+        with self.store._reported("could not store a file"):
+            self._send(part)
 
     def _send(self, part: bytes) -> None:
         client, bucket = self.store.client, self.store.bucket
@@ -259,6 +275,8 @@ class _MultipartWriter(StoreWriter):
         self.parts.append({"PartNumber": number, "ETag": sent["ETag"]})
 
     def complete(self) -> None:
+        self.flush()
+        self._sender.shutdown()
         client, bucket = self.store.client, self.store.bucket
         if self.upload_id is None:
             client.put_object(Bucket=bucket, Key=self.name, Body=bytes(self.pending))
@@ -277,6 +295,9 @@ class _MultipartWriter(StoreWriter):
     def abort(self) -> None:
         """Forget the parts sent (a failure here is not the one to report)."""
         self.pending.clear()
+        with contextlib.suppress(Exception):
+            self.flush()  # the part in flight, so that its upload can be aborted too
+        self._sender.shutdown()
         if self.upload_id is not None:
             with contextlib.suppress(ClientError, BotoCoreError):
                 self.store.client.abort_multipart_upload(

@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from crmferry.config import Settings
+from crmferry.errors import StorageUnavailable
 from crmferry.storage import store_for
 from crmferry.storage.s3 import MULTIPART_BYTES
 from tests.conftest import Backend
@@ -95,6 +96,7 @@ def test_parts_go_up_while_the_file_is_still_being_written(
         out.write(b"x" * (MULTIPART_BYTES - 1))
         assert open_multipart_uploads(s3_backend.endpoint, s3_backend.bucket) == []
         out.write(b"x" * (2 * MULTIPART_BYTES))  # two full parts sent, one byte short of three
+        out.flush()  # the second may still be going up in the sending thread
         [upload] = client.list_multipart_uploads(Bucket=s3_backend.bucket)["Uploads"]
         parts = client.list_parts(
             Bucket=s3_backend.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
@@ -104,3 +106,38 @@ def test_parts_go_up_while_the_file_is_still_being_written(
         out.write(b"yy")
     assert store.size(KEY) == 3 * MULTIPART_BYTES + 1
     assert open_multipart_uploads(s3_backend.endpoint, s3_backend.bucket) == []
+
+
+def test_a_part_that_fails_to_go_up_fails_the_writing_and_leaves_nothing(
+    settings: Settings, s3_backend: Backend
+) -> None:
+    """A part is sent in the background while the next fills: its failure (here its
+    upload, aborted from outside) is raised by a later write or the block's end."""
+    assert s3_backend.endpoint and s3_backend.bucket
+    client = s3_client(s3_backend.endpoint)
+    store = store_for(settings)
+    with pytest.raises(StorageUnavailable), store.writing(KEY) as out:
+        out.write(b"x" * MULTIPART_BYTES)
+        out.flush()
+        [upload] = client.list_multipart_uploads(Bucket=s3_backend.bucket)["Uploads"]
+        client.abort_multipart_upload(
+            Bucket=s3_backend.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+        )
+        for _ in range(3):
+            out.write(b"y" * MULTIPART_BYTES)  # each part fails to go up
+    assert _leftovers(settings, s3_backend) == ([], [])
+
+
+def test_writing_goes_on_while_a_part_goes_up(settings: Settings, s3_backend: Backend) -> None:
+    """A full part is handed to the sending thread: the write that filled it returns
+    with that part's upload still running or done, never lost."""
+    store = store_for(settings)
+    with store.writing(KEY) as out:
+        out.write(b"a" * MULTIPART_BYTES)  # handed over; this write does not wait for it
+        sending = out._sending  # type: ignore[attr-defined]
+        assert sending is not None
+        out.write(b"b" * MULTIPART_BYTES)  # waits for the first, hands over the second
+        assert sending.done()
+    with store.open(KEY) as stream:
+        assert stream.read() == b"a" * MULTIPART_BYTES + b"b" * MULTIPART_BYTES
+    store.delete(KEY)
