@@ -2,7 +2,8 @@
 
 A ZIP holding `xl/workbook.xml` is an XLSX workbook, one whose `mimetype` says so an
 OpenDocument spreadsheet (.ods), an OLE2 compound file an Excel 97-2003 workbook (.xls);
-anything else must be text (CSV, TSV, TXT). Images, PDFs, other archives and binary
+text whose first non-blank line is a whole JSON object is JSON Lines (`jsonl`); anything
+else must be text (CSV, TSV, TXT). Images, PDFs, other archives and binary
 junk raise FileUnreadable saying what the file looks like.
 
 Each format is a `Reader` in READERS, keyed by the name `FileInfo.format` records.
@@ -18,7 +19,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 from crmferry.errors import FileUnreadable
-from crmferry.imports.reading import calamine_book, text, xlsx
+from crmferry.imports.reading import calamine_book, jsonl, text, xlsx
 from crmferry.imports.reading.archive import archive_members
 from crmferry.imports.reading.info import FileInfo, ReadChoices, ReadLimits, Record, StrPath
 
@@ -39,6 +40,7 @@ READERS: dict[str, Reader] = {
     "xlsx": Reader(xlsx.sniff_xlsx, xlsx.xlsx_records),
     "xls": Reader(calamine_book.sniffer("xls"), calamine_book.records_of("xls")),
     "ods": Reader(calamine_book.sniffer("ods"), calamine_book.records_of("ods")),
+    "jsonl": Reader(jsonl.sniff_jsonl, jsonl.jsonl_records),
 }
 
 # Formats told by their first bytes (checked before `_REFUSED`): an OLE2 compound file
@@ -81,10 +83,10 @@ def detect_format(path: StrPath, head: bytes) -> str:
             return name
     for signature, what in _REFUSED:
         if head.startswith(signature):
-            raise FileUnreadable(f"This is {what}, not a CSV, XLSX, XLS or ODS file.")
+            raise FileUnreadable(f"This is {what}, not a CSV, XLSX, XLS, ODS or JSON Lines file.")
     if head.startswith(_ZIP_MAGIC):
         return _zip_format(path)
-    return "csv"
+    return "jsonl" if jsonl.is_json_lines(path, head) else "csv"
 
 
 ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"

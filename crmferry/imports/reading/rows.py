@@ -146,8 +146,8 @@ def data_rows(
             )
         # one join answers both per-row questions cheaply: blank? any cell too long?
         joined = "".join(cells)
-        if not joined or joined.isspace():
-            continue
+        if (not joined or joined.isspace()) and not isinstance(cells, FlawedCells):
+            continue  # (a row read in part is kept, even blank, so that its problem is told)
         row = _fit(cells, width)
         if len(joined) > limits.max_cell_chars:
             _check_cell_sizes(number, row, headers, limits)
@@ -174,7 +174,8 @@ def _row_problem(
 ) -> RowProblem:
     """What is wrong with a row read in part, or wider than the header."""
     if isinstance(cells, FlawedCells):
-        return RowProblem(number, _column_name(cells.cell, headers), cells.problem)
+        column = cells.column if cells.column is not None else _column_name(cells.cell, headers)
+        return RowProblem(number, column, cells.problem)
     width = len(headers)
     extra = row[width:]
     shown = ", ".join(repr(c if len(c) <= 40 else c[:37] + "...") for c in extra[:5])
