@@ -292,7 +292,7 @@ def _kind(value: object) -> str:
     if isinstance(value, _Object):
         return "an object"
     if isinstance(value, list):
-        return f"an array of {len(value):,} values"
+        return f"an array of {len(value):,} value{'' if len(value) == 1 else 's'}"
     return "a string or a number" if isinstance(value, str) else "true, false or null"
 
 
