@@ -7,7 +7,9 @@ mode does) with `data_only`: formulas are never evaluated, the value Excel cache
 it last saved is read, and a formula without a cached value (written by openpyxl, for
 instance) reads as "". The rows and the shared strings are streamed by `xlsx_parts`,
 each element dropped once read; sniffing reads only the shared strings of the rows it
-looks at. The archive's sizes are checked (`archive`) before anything is parsed.
+looks at, and finds a report's footer at the sheet's end by inflating its XML once
+without parsing it (`xlsx_tail`). The archive's sizes are checked (`archive`) before
+anything is parsed.
 """
 
 from __future__ import annotations
