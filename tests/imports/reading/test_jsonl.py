@@ -204,3 +204,13 @@ def test_a_chosen_last_row_ends_the_data_and_other_choices_are_refused(tmp_path:
 def test_a_file_whose_first_lines_hold_no_key_is_refused(tmp_path: Path) -> None:
     with pytest.raises(FileUnreadable, match="no JSON object with keys"):
         sniff(write(tmp_path, "{}\n{}\n", "empty.jsonl"))
+
+
+def test_a_change_exports_deletions_make_no_column(tmp_path: Path) -> None:
+    content = '{"id": "1a", "sku": "A"}\n{"deleted": {"id": "2b", "sku": "B"}}\n'
+    path = write(tmp_path, content, "changes.jsonl")
+    assert sniff(path).headers == ("id", "sku")
+    rows, problems = read(path)
+    assert rows == [(1, ["1a", "A"]), (2, ["", ""])]
+    assert [(p.row_number, p.column) for p in problems] == [(2, "deleted")]
+    assert "imports do not delete records" in problems[0].message
