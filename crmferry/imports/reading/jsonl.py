@@ -50,71 +50,7 @@ HEADER_NUMBER = 0  # the header is not a line of the file: the keys name the col
 MAX_LINE_BYTES = 16 * 1024 * 1024
 _SNIFF_MAX_LINES = 10_000
 _BOM = codecs.BOM_UTF8
-_WHITE = b" \t\r\n"
-# Unicode text that is not UTF-8, told by its byte-order mark (UTF-32 first: its
-# little-endian mark begins with UTF-16's).
-_OTHER_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
 _UTF8_NAMES = {"utf-8", "utf-8-sig", "utf8"}
-
-
-# ---------------------------------------------------------------- detection
-
-
-def is_json_lines(path: StrPath, head: bytes) -> bool:
-    """True when the first non-blank line of the file (after a UTF-8 byte-order mark) is
-    one whole JSON object. A CSV whose first cell merely starts with `{` is not one.
-
-    FileUnreadable for JSON Lines in UTF-16 or UTF-32, and for a JSON document (one
-    value over many lines, or an array) that is not JSON Lines."""
-    for bom, encoding in _OTHER_BOMS:
-        if head.startswith(bom):
-            if _is_object(_first_line(head, path).decode(encoding, errors="replace")):
-                raise FileUnreadable(
-                    f"This is JSON Lines in {encoding.upper()}; JSON Lines files are UTF-8 "
-                    "(RFC 8259): save it as UTF-8 and upload it again."
-                )
-            return False
-    start = head.removeprefix(_BOM).lstrip(_WHITE)
-    if not start.startswith((b"{", b"[")):
-        return False
-    text = _first_line(head, path).decode("utf-8", errors="replace").strip()
-    if text in ("{", "[") or (text.startswith("[") and _parses(text)):
-        raise FileUnreadable(
-            "This is a JSON document, not JSON Lines: imports read one JSON object per "
-            "line (as our JSON Lines exports write them), or a CSV or spreadsheet."
-        )
-    return _is_object(text)
-
-
-def _first_line(head: bytes, path: StrPath) -> bytes:
-    """The first non-blank line, read on from the file when it is longer than `head`."""
-    offset = len(head) - len(head.removeprefix(_BOM).lstrip(_WHITE))
-    end = head.find(b"\n", offset)
-    if end >= 0 or len(head) < SAMPLE_BYTES:
-        return head[offset:] if end < 0 else head[offset:end]
-    with open(path, "rb") as file:
-        file.seek(offset)
-        return file.readline(MAX_LINE_BYTES)
-
-
-def _parses(text: str) -> bool:
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_object(text: str) -> bool:
-    try:
-        return isinstance(json.loads(text), dict)
-    except ValueError:
-        return False
 
 
 # ---------------------------------------------------------------- sniffing

@@ -214,3 +214,11 @@ def test_a_change_exports_deletions_make_no_column(tmp_path: Path) -> None:
     assert rows == [(1, ["1a", "A"]), (2, ["", ""])]
     assert [(p.row_number, p.column) for p in problems] == [(2, "deleted")]
     assert "imports do not delete records" in problems[0].message
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32"])
+def test_json_lines_in_another_unicode_encoding_is_refused(tmp_path: Path, encoding: str) -> None:
+    content = '{"name": "Ada"}\n{"name": "Bob"}\n'.encode(encoding)
+    bom = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff", "utf-32": b""}[encoding]
+    with pytest.raises(FileUnreadable, match="JSON Lines in UTF-"):
+        sniff(write(tmp_path, bom + content, "u.jsonl"))
