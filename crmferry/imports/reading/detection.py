@@ -184,7 +184,7 @@ def _first_line(head: bytes, path: StrPath) -> bytes:
 def _parses(text: str) -> bool:
     try:
         json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # (values nested past Python's stack)
         return False
     return True
 
@@ -192,5 +192,5 @@ def _parses(text: str) -> bool:
 def _is_object(text: str) -> bool:
     try:
         return isinstance(json.loads(text), dict)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False

@@ -220,6 +220,8 @@ def _parsed(text: str) -> _Object | _Broken | None:
         )
     except ValueError as exc:
         return _Broken(f"is not valid JSON: {exc}")
+    except RecursionError:
+        return _Broken("nests its values too deeply to be read (a column takes one value)")
     if not isinstance(value, _Object):
         return _Broken(f"holds {_kind(value)}, not a JSON object")
     return value

@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from crmferry.errors import FileUnreadable, ValidationFailed
+from crmferry.errors import CrmFerryError, FileUnreadable, ValidationFailed
 from crmferry.imports.reading import ReadChoices, ReadLimits, RowProblem, iter_rows, sniff
 
 from .conftest import FILES, write
@@ -222,3 +224,36 @@ def test_json_lines_in_another_unicode_encoding_is_refused(tmp_path: Path, encod
     bom = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff", "utf-32": b""}[encoding]
     with pytest.raises(FileUnreadable, match="JSON Lines in UTF-"):
         sniff(write(tmp_path, bom + content, "u.jsonl"))
+
+
+def test_values_nested_past_the_stack_are_a_row_error(tmp_path: Path) -> None:
+    deep = '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    path = write(tmp_path, '{"a": 1}\n' + deep + "\n", "deep.jsonl")
+    rows, problems = read(path)
+    assert [number for number, _ in rows] == [1, 2]
+    assert [p.row_number for p in problems] == [2] and "too deeply" in problems[0].message
+    with pytest.raises(CrmFerryError):
+        sniff(write(tmp_path, deep + "\n", "deep_first.jsonl"))
+
+
+_JSONISH = st.text(alphabet='{}[]":,0123456789.eE+-truefalsn \t\r\n\\u00e9abc\x00', max_size=300)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=_JSONISH,
+    first=st.dictionaries(
+        st.text(max_size=5), st.none() | st.text(max_size=5) | st.integers(), min_size=1, max_size=4
+    ),
+)
+def test_any_json_like_text_raises_nothing_but_a_crmferry_error(
+    tmp_path: Path, body: str, first: dict[str, object]
+) -> None:
+    path = write(tmp_path, json.dumps(first) + "\n" + body, "fuzz.jsonl")
+    try:
+        info = sniff(path)
+        list(iter_rows(path, info))
+    except CrmFerryError:
+        pass
