@@ -32,7 +32,13 @@ def parse_map(pairs: list[str]) -> dict[str, str | None]:
 
 @reports_errors
 def import_file(
-    files: list[Path] = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+    files: list[Path] = typer.Argument(
+        ...,
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        help="CSV (TSV, TXT), XLSX, XLS, ODS or JSON Lines, told from the content.",
+    ),
     data_type: str | None = typer.Option(
         None, "--type", help="contacts, inventory, bids or bid_items (not with --batch)."
     ),

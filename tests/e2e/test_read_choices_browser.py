@@ -99,3 +99,20 @@ def test_broken_rows_of_the_preview_are_named_before_the_import(
     expect(card.get_by_test_id("read-problems")).to_contain_text("Row 3, column “Company Name”")
     _choose(card, "hubspot_nul_cell.csv")
     expect(card.get_by_test_id("read-problems")).to_be_hidden()
+
+
+def test_json_lines_offers_no_encoding_or_header_row_and_names_broken_lines(
+    new_page: NewPage, org: Org
+) -> None:
+    page = new_page(org, org.member)
+    page.goto("/")
+    card = open_panel(page, "contacts", "import")
+    lines = b'{"name": "Ada", "email": "ada@example.com"}\n{"name": "Bob" "email": ""}\n'
+    card.get_by_label("Choose or drop a CSV or XLSX file").set_input_files(
+        files=[{"name": "people.jsonl", "mimeType": "application/x-ndjson", "buffer": lines}]
+    )
+    expect(card.locator(".file-facts")).to_contain_text("JSONL")
+    expect(card.locator("table.preview thead")).to_contain_text("email")
+    expect(card.get_by_test_id("encoding-select")).to_be_hidden()
+    expect(card.get_by_test_id("header-row")).to_be_hidden()
+    expect(card.get_by_test_id("read-problems")).to_contain_text("Row 2 is not valid JSON")

@@ -113,3 +113,16 @@ def test_an_unreadable_file_among_several_is_named_and_none_is_kept(
     assert response.status_code in (415, 422), response.text
     assert response.json()["detail"].startswith("broken.xlsx: ")
     assert _stored_files(settings) == before
+
+
+def test_a_zip_may_hold_json_lines_files(importer: Importer, org: Org) -> None:
+    lines = b'{"sku": "B-100", "name": "Bolt", "unit_price": 19.99}\n'
+    entries = {"contacts.csv": CONTACTS.encode(), "products.jsonl": lines}
+    response = _post(importer.client, org, [("file", ("crm.zip", _zip(entries)))])
+    assert response.status_code == 201, response.text
+    items = response.json()["items"]
+    assert [(i["file_name"], i["format"]) for i in items] == [
+        ("contacts.csv", "csv"),
+        ("products.jsonl", "jsonl"),
+    ]
+    assert items[1]["suggested_data_type"] == "inventory"

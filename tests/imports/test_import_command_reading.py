@@ -123,3 +123,29 @@ def test_the_import_command_takes_the_last_data_row(
     assert job["status"] == "completed", job["error_message"]
     assert job["options"].get("last_row") is None  # the upload's, not the job's option
     assert importer.rows(org, "SELECT first_name FROM contacts") == [{"first_name": "Ada"}]
+
+
+def test_the_import_command_imports_json_lines_with_the_suggested_mapping(
+    importer: Importer, settings: Settings, org: Org
+) -> None:
+    result = crmferry(
+        settings,
+        "import",
+        str(FILES / "inventory_export.jsonl"),
+        "--type",
+        "inventory",
+        "--org",
+        str(org.id),
+        "--email",
+        org.member.email,
+    )
+    assert result.returncode == 0, result.stderr
+    job = importer.run(org, uuid.UUID(result.stdout.strip()))
+    assert job["status"] == "completed", job["error_message"]
+    assert (job["counts"]["inserted"], job["counts"]["failed"]) == (3, 0), job["counts"]
+    rows = importer.rows(org, "SELECT sku, unit_price, cost FROM inventory ORDER BY sku")
+    assert [(r["sku"], str(r["unit_price"]), str(r["cost"])) for r in rows] == [
+        ("B-100", "19.99", "0.50"),
+        ("N-007", "0.10", "None"),
+        ("W-1", "1234567.89", "1.00"),
+    ]

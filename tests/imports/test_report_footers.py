@@ -15,6 +15,7 @@ import pytest
 from crmferry.errors import ValidationFailed
 from crmferry.imports.options import parse_import_options
 from crmferry.imports.reading.rows import find_last_row
+from crmferry.imports.reading.xlsx_tail import tail_records
 from tests.conftest import Org
 from tests.imports.conftest import Importer
 
@@ -218,3 +219,142 @@ def test_a_workbooks_last_row_is_chosen(importer: Importer, org: Org, name: str)
     mapping = {"First Name": "first_name", "E-mail": "email"}
     job = importer.run(org, importer.create(org, "contacts", upload["id"], mapping))
     assert (job["counts"]["inserted"], job["counts"]["failed"]) == (2, 0), job["counts"]
+
+
+# ---------------------------------------------------------------- workbooks
+
+HEADER = ["First Name", "Last Name", "Email", "Mailing City"]
+PEOPLE = [
+    ["Ada", "Lovelace", "ada@example.com", "London"],
+    ["Bob", "Stone", "", "Leeds"],
+    ["Grace", "Hopper", "grace@example.com", "New York"],
+]
+# Salesforce's report footer, as a report saved as a workbook ends
+FOOTER: list[list[str]] = [
+    [],
+    ["Grand Totals (3 records)"],
+    [],
+    ["Confidential Information - Do Not Distribute"],
+    ["Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved."],
+]
+SHEET_MAPPING = {
+    "First Name": "first_name",
+    "Last Name": "last_name",
+    "Email": "email",
+    "Mailing City": "city",
+}
+
+
+def _report_xlsx(rows: list[list[str]]) -> bytes:
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("Report")
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _report_xls(rows: list[list[str]]) -> bytes:
+    import xlwt  # type: ignore[import-untyped]  # test-only: writes Excel 97-2003
+
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("Report")
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _report_ods(rows: list[list[str]]) -> bytes:
+    from odf.opendocument import OpenDocumentSpreadsheet  # test-only: writes ODS
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
+
+    doc = OpenDocumentSpreadsheet()
+    table = Table(name="Report")
+    for row in rows:
+        line = TableRow()
+        for value in row or [""]:
+            cell = TableCell(valuetype="string") if value else TableCell()
+            if value:
+                cell.addElement(P(text=value))
+            line.addElement(cell)
+        table.addElement(line)
+    doc.spreadsheet.addElement(table)
+    buffer = io.BytesIO()
+    doc.write(buffer)
+    return buffer.getvalue()
+
+
+WRITERS = {"xlsx": _report_xlsx, "xls": _report_xls, "ods": _report_ods}
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "xls", "ods"])
+def test_a_workbooks_footer_is_found_and_left_out(importer: Importer, org: Org, fmt: str) -> None:
+    content = WRITERS[fmt]([HEADER, *PEOPLE, *FOOTER])
+    upload = _upload(importer, org, f"report.{fmt}", content)
+    assert upload["format"] == fmt
+    assert (upload["header_row"], upload["last_row"]) == (1, 4)
+    assert [row[0] for row in upload["preview"]] == ["Ada", "Bob", "Grace"]
+    assert upload["row_estimate"] == 3 and upload["read_problems"] == []
+    assert len(upload["read_notes"]) == 1 and "after row 4" in upload["read_notes"][0]
+    job = importer.run(org, importer.create(org, "contacts", upload["id"], SHEET_MAPPING))
+    assert job["status"] == "completed", job["error_message"]
+    assert (job["counts"]["inserted"], job["counts"]["failed"]) == (3, 0), job["counts"]
+    names = importer.rows(org, "SELECT first_name FROM contacts ORDER BY first_name")
+    assert names == [{"first_name": "Ada"}, {"first_name": "Bob"}, {"first_name": "Grace"}]
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "xls", "ods"])
+def test_a_workbook_without_a_blank_row_before_its_last_rows_has_no_footer(
+    importer: Importer, org: Org, fmt: str
+) -> None:
+    content = WRITERS[fmt]([HEADER, *PEOPLE, ["Dee"], ["Eve"]])
+    upload = _upload(importer, org, f"people.{fmt}", content)
+    assert upload["last_row"] is None and upload["read_notes"] == []
+    assert len(upload["preview"]) == 5
+
+
+def test_a_chosen_last_row_wins_over_a_workbooks_footer(importer: Importer, org: Org) -> None:
+    content = _report_xlsx([HEADER, *PEOPLE, *FOOTER])
+    upload = _upload(importer, org, "report.xlsx", content, last_row="2")
+    assert upload["last_row"] == 2 and [row[0] for row in upload["preview"]] == ["Ada"]
+
+
+def test_a_large_sheets_footer_is_found_past_the_rows_sniffing_reads(
+    importer: Importer, org: Org
+) -> None:
+    """Past the first 10,000 rows a sniff reads: the sheet's end is found by inflating
+    its XML once, without parsing it."""
+    people = [[f"P{i}", f"Person {i}", f"p{i}@example.com", "Leeds"] for i in range(12_000)]
+    content = _report_xlsx([HEADER, *people, *FOOTER])
+    upload = _upload(importer, org, "big_report.xlsx", content)
+    assert upload["last_row"] == 12_001 and upload["row_estimate"] == 12_000
+    job = importer.run(org, importer.create(org, "contacts", upload["id"], SHEET_MAPPING))
+    assert (job["counts"]["inserted"], job["counts"]["failed"]) == (12_000, 0), job["counts"]
+
+
+def test_the_end_of_a_sheets_xml_tells_blank_and_one_cell_rows() -> None:
+    xml = (
+        b'<c r="Z9"><v>cut</v></c></row>'  # what is left of a row cut at the start
+        b'<x:row r="10"><x:c r="A10" t="s"><x:v>4</x:v></x:c><x:c r="B10"><x:v>2</x:v></x:c>'
+        b"</x:row>"
+        b'<x:row r="11" spans="1:2"><x:c r="A11" s="3"/><x:c r="B11"><x:v></x:v></x:c></x:row>'
+        b'<x:row r="13"><x:c r="A13" t="inlineStr"><x:is><x:t xml:space="preserve">'
+        b"Totals</x:t></x:is></x:c></x:row>"
+        b'<x:row r="14" s="2" customFormat="1"/>'
+        b'<x:row r="15"><x:c r="A15"><x:f>B1</x:f></x:c><x:c r="B15" t="str"><x:f>A1</x:f>'
+        b"<x:v>Copyright</x:v></x:c></x:row></x:sheetData>"
+    )
+    assert tail_records(xml) == [
+        (10, ["x", "x"]),
+        (11, ["", ""]),
+        (13, ["x"]),
+        (14, []),
+        (15, ["", "x"]),
+    ]
+    assert find_last_row(tail_records(xml), 1, 2) == 10
+    assert tail_records(b"<row><c><v>1</v></c></row>") == []  # no row number: no place

@@ -255,7 +255,7 @@ FAILURES: list[tuple[str, Answer | None, str]] = [
     (
         "/logo.png",
         Answer(body=(FILES / "not_text.png").read_bytes()),
-        "The file from {url} cannot be imported. This is a PNG image, not a CSV, XLSX, XLS or ODS file.",
+        "The file from {url} cannot be imported. This is a PNG image, not a CSV, XLSX, XLS, ODS or JSON Lines file.",
     ),
     (
         "/renamed.csv",

@@ -1,16 +1,20 @@
 """Open an uploaded file as a table: `sniff` describes it, `iter_rows` streams it.
 
 The format comes from the content, never the name (`detection`): text tables
-(`text`, with the encoding found by `charset`) and XLSX workbooks (`xlsx`, their ZIP
-directory checked first by `archive`, their rows and shared strings streamed by
-`xlsx_parts`). What every format shares, the header and the shaping of data rows, is
-`rows`. Sniffing reads the start of a file only: 64 KiB of text, the first
-`xlsx.SNIFF_MAX_ROWS` rows of a sheet and the shared strings they use.
+(`text`, with the encoding found by `charset`), JSON Lines (`jsonl`), XLSX workbooks
+(`xlsx`, their ZIP directory checked first by `archive`, their rows and shared strings
+streamed by `xlsx_parts`), XLS and ODS (`calamine_book`). What every format shares,
+the header and the shaping of data rows, is `rows`. Sniffing reads the start of a
+file: 64 KiB of text, the first `xlsx.SNIFF_MAX_ROWS` rows of a sheet and the shared
+strings they use; and, to find a report's footer, its end: a text file's last 16 KiB
+(its last records when those end in a one-cell row), a sheet's last rows (`xlsx_tail`;
+calamine's in memory).
 
 Rows are numbered as the user counts them, the header being row 1: for text, the
 CSV record number (a quoted cell spanning three lines is still one row, as a
-spreadsheet shows it); for XLSX, the sheet's own row number. The header is the first
-non-blank row; blank rows are skipped but keep their numbers.
+spreadsheet shows it); for workbooks, the sheet's own row number; for JSON Lines, the
+line number (its header, the keys, is row 0). The header is the first non-blank row;
+blank rows are skipped but keep their numbers.
 
 Limits (`ReadLimits`) protect the service and end the whole read with a clear
 `ValidationFailed`: more data rows than `max_rows`, a cell longer than

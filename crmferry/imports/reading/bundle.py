@@ -1,4 +1,4 @@
-"""A ZIP of CSV/XLSX files uploaded at once (a batch's files): checked from its directory
+"""A ZIP of CSV/XLSX/JSON Lines files uploaded at once (a batch's files): checked from its directory
 before anything is inflated, like a workbook (`archive.py`), then unpacked entry by entry.
 
 Limits, all read from the ZIP's directory (Python's zipfile never inflates an entry
@@ -22,7 +22,7 @@ from crmferry.errors import ValidationFailed
 from crmferry.imports.reading.archive import RATIO_FLOOR_BYTES, archive_members
 from crmferry.imports.reading.info import StrPath
 
-BUNDLED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")
+BUNDLED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".jsonl", ".ndjson")
 CHUNK = 1024 * 1024
 
 
@@ -45,7 +45,7 @@ def bundled_files(path: StrPath, limits: BundleLimits) -> list[zipfile.ZipInfo]:
     """The entries to import, checked; ValidationFailed naming the entry and the limit."""
     entries = [e for e in archive_members(path) if _wanted(e)]
     if not entries:
-        _refuse("it holds no CSV, TSV, TXT or XLSX file", None)
+        _refuse("it holds no CSV, TSV, TXT, XLSX or JSON Lines file", None)
     if len(entries) > limits.max_entries:
         _refuse(
             f"it holds {len(entries)} files, over the limit of {limits.max_entries}",
@@ -85,7 +85,7 @@ def _wanted(entry: zipfile.ZipInfo) -> bool:
     if any(p.startswith(".") for p in parts):
         return False
     return entry.filename.lower().endswith(BUNDLED_SUFFIXES) or _refuse(
-        f"its file '{entry.filename}' is not a CSV, TSV, TXT or XLSX file", None
+        f"its file '{entry.filename}' is not a CSV, TSV, TXT, XLSX or JSON Lines file", None
     )
 
 

@@ -12,6 +12,7 @@ CRMFERRY_MAX_XLSX_PART_BYTES.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from itertools import chain, islice
@@ -33,10 +34,12 @@ from crmferry.imports.reading.info import (
 )
 from crmferry.imports.reading.rows import (
     HEADER_SCAN_ROWS,
+    TAIL_RECORDS,
     PreviewProblems,
     check_last_row,
     data_rows,
     find_header_row,
+    find_last_row,
     preview_rows,
     split_header,
     up_to,
@@ -64,13 +67,16 @@ def sniffer(format_name: str) -> Any:
                 f"The sheet '{title}' has no header row: its first rows are blank.",
                 choices.header_row or find_header_row(first),
             )
-            check_last_row(choices.last_row, header_row)
-            table = up_to(rest, choices.last_row)
+            last_row = choices.last_row
+            if last_row is None:
+                last_row = find_last_row(_tail(sheet), header_row, len(headers))
+            check_last_row(last_row, header_row)
+            table = up_to(rest, last_row)
             problems = PreviewProblems()
             preview = preview_rows(data_rows(table, header_row, headers, limits, problems.add))
-            last_row = sheet.end[0] + 1 if sheet.end else header_row
-            last_row = min(last_row, choices.last_row or last_row)
-            estimate = max(last_row - header_row, len(preview))
+            end = sheet.end[0] + 1 if sheet.end else header_row
+            end = min(end, last_row or end)
+            estimate = max(end - header_row, len(preview))
         return FileInfo(
             format_name,
             None,
@@ -80,7 +86,7 @@ def sniffer(format_name: str) -> Any:
             estimate,
             header_row,
             title,
-            last_row=choices.last_row,
+            last_row=last_row,
             sheets=tuple(sheets),
             problems=tuple(problems),
         )
@@ -100,6 +106,24 @@ def records_of(format_name: str) -> Any:
             yield from _records(format_name, sheet)
 
     return book_records
+
+
+def _tail(sheet: Any) -> list[Record]:
+    """The sheet's last TAIL_RECORDS rows, each cell "x" (filled) or "" (blank), for
+    `find_last_row`. calamine has parsed the whole sheet into memory when it is opened
+    and gives its rows only from the first: walking them all to keep the last ones only
+    turns each row into Python values (not into text), a small part of what opening the
+    sheet cost, and it reads no part of the file again."""
+    _, start_column = sheet.start or (0, 0)
+    pad = [""] * start_column
+    tail: deque[Record] = deque(maxlen=TAIL_RECORDS)
+    for number, values in enumerate(sheet.iter_rows(), start=1):
+        tail.append((number, pad + ["x" if _filled(v) else "" for v in values]))
+    return list(tail)
+
+
+def _filled(value: object) -> bool:
+    return value is not None and (not isinstance(value, str) or bool(value.strip()))
 
 
 @contextmanager

@@ -2,7 +2,8 @@
 
 A ZIP holding `xl/workbook.xml` is an XLSX workbook, one whose `mimetype` says so an
 OpenDocument spreadsheet (.ods), an OLE2 compound file an Excel 97-2003 workbook (.xls);
-anything else must be text (CSV, TSV, TXT). Images, PDFs, other archives and binary
+text whose first non-blank line is a whole JSON object is JSON Lines (`jsonl`); anything
+else must be text (CSV, TSV, TXT). Images, PDFs, other archives and binary
 junk raise FileUnreadable saying what the file looks like.
 
 Each format is a `Reader` in READERS, keyed by the name `FileInfo.format` records.
@@ -13,14 +14,23 @@ or leading bytes in `_SIGNATURE_FORMATS` (taken out of `_REFUSED` if listed ther
 
 from __future__ import annotations
 
+import codecs
+import json
 import zipfile
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 from crmferry.errors import FileUnreadable
-from crmferry.imports.reading import calamine_book, text, xlsx
+from crmferry.imports.reading import calamine_book, jsonl, text, xlsx
 from crmferry.imports.reading.archive import archive_members
-from crmferry.imports.reading.info import FileInfo, ReadChoices, ReadLimits, Record, StrPath
+from crmferry.imports.reading.info import (
+    SAMPLE_BYTES,
+    FileInfo,
+    ReadChoices,
+    ReadLimits,
+    Record,
+    StrPath,
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,7 @@ READERS: dict[str, Reader] = {
     "xlsx": Reader(xlsx.sniff_xlsx, xlsx.xlsx_records),
     "xls": Reader(calamine_book.sniffer("xls"), calamine_book.records_of("xls")),
     "ods": Reader(calamine_book.sniffer("ods"), calamine_book.records_of("ods")),
+    "jsonl": Reader(jsonl.sniff_jsonl, jsonl.jsonl_records),
 }
 
 # Formats told by their first bytes (checked before `_REFUSED`): an OLE2 compound file
@@ -81,10 +92,10 @@ def detect_format(path: StrPath, head: bytes) -> str:
             return name
     for signature, what in _REFUSED:
         if head.startswith(signature):
-            raise FileUnreadable(f"This is {what}, not a CSV, XLSX, XLS or ODS file.")
+            raise FileUnreadable(f"This is {what}, not a CSV, XLSX, XLS, ODS or JSON Lines file.")
     if head.startswith(_ZIP_MAGIC):
         return _zip_format(path)
-    return "csv"
+    return "jsonl" if _is_json_lines(path, head) else "csv"
 
 
 ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
@@ -118,3 +129,68 @@ def _zip_format(path: StrPath) -> str:
     what = next((w for n, w in _ZIP_REFUSED if n in names), None)
     what = what or "a ZIP archive, not an Excel workbook; upload the CSV or XLSX inside it"
     raise FileUnreadable(f"This is {what}.")
+
+
+# ---------------------------------------------------------------- JSON Lines
+
+_WHITE = b" \t\r\n"
+# Unicode text that is not UTF-8, told by its byte-order mark (UTF-32 first: its
+# little-endian mark begins with UTF-16's).
+_OTHER_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _is_json_lines(path: StrPath, head: bytes) -> bool:
+    """True when the first non-blank line of the file (after a UTF-8 byte-order mark) is
+    one whole JSON object. A CSV whose first cell merely starts with `{` is not one.
+
+    FileUnreadable for JSON Lines in UTF-16 or UTF-32, and for a JSON document (one
+    value over many lines, or an array) that is not JSON Lines."""
+    for bom, encoding in _OTHER_BOMS:
+        if head.startswith(bom):
+            first = head.decode(encoding, errors="replace").lstrip().split("\n", 1)[0]
+            if _is_object(first):
+                raise FileUnreadable(
+                    f"This is JSON Lines in {encoding.upper()}; JSON Lines files are UTF-8 "
+                    "(RFC 8259): save it as UTF-8 and upload it again."
+                )
+            return False
+    if not head.removeprefix(codecs.BOM_UTF8).lstrip(_WHITE).startswith((b"{", b"[")):
+        return False
+    text = _first_line(head, path).decode("utf-8", errors="replace").strip()
+    if text in ("{", "[") or (text.startswith("[") and _parses(text)):
+        raise FileUnreadable(
+            "This is a JSON document, not JSON Lines: imports read one JSON object per "
+            "line (as our JSON Lines exports write them), or a CSV or spreadsheet."
+        )
+    return _is_object(text)
+
+
+def _first_line(head: bytes, path: StrPath) -> bytes:
+    """The first non-blank line, read on from the file when it is longer than `head`."""
+    offset = len(head) - len(head.removeprefix(codecs.BOM_UTF8).lstrip(_WHITE))
+    end = head.find(b"\n", offset)
+    if end >= 0 or len(head) < SAMPLE_BYTES:
+        return head[offset:] if end < 0 else head[offset:end]
+    with open(path, "rb") as file:
+        file.seek(offset)
+        return file.readline(jsonl.MAX_LINE_BYTES)
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):  # (values nested past Python's stack)
+        return False
+    return True
+
+
+def _is_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except (ValueError, RecursionError):
+        return False

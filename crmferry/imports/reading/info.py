@@ -22,12 +22,16 @@ Record = tuple[int, list[str]]
 
 class FlawedCells(list[str]):
     """The cells of a record a reader could read only in part (an unclosed quote): what
-    went wrong, and the position of the cell where it did."""
+    went wrong, and the position of the cell where it did; `column`, when given, names
+    the column the problem is told under instead (a JSON key; "" for the whole line)."""
 
-    def __init__(self, cells: list[str], problem: str, cell: int) -> None:
+    def __init__(
+        self, cells: list[str], problem: str, cell: int, column: str | None = None
+    ) -> None:
         super().__init__(cells)
         self.problem = problem
         self.cell = cell
+        self.column = column
 
 
 @dataclass(frozen=True)

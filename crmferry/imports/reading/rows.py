@@ -49,8 +49,10 @@ def find_header_row(records: Sequence[Record]) -> int | None:
 
 
 # A footer is at most this many non-blank rows after a table (a report's totals, its
-# confidentiality line and copyright).
+# confidentiality line and copyright), looked for among a table's last TAIL_RECORDS
+# records (blank ones included).
 FOOTER_MAX_ROWS = 10
+TAIL_RECORDS = 4 * FOOTER_MAX_ROWS
 
 
 def find_last_row(records: Sequence[Record], header_row: int, width: int) -> int | None:
@@ -62,7 +64,8 @@ def find_last_row(records: Sequence[Record], header_row: int, width: int) -> int
     FOOTER_MAX_ROWS of those), where the table has several columns, as Salesforce's
     report exports end ("Grand Totals (3 records)", "Confidential Information - Do Not
     Distribute", a copyright line). Without the blank row nothing is a footer: a row
-    with one cell filled right after the data is data."""
+    with one cell filled right after the data is data. A row number left out between
+    two records is a blank row (a workbook writes no element for one)."""
     if width < 2:
         return None
     footer = 0
@@ -77,8 +80,10 @@ def find_last_row(records: Sequence[Record], header_row: int, width: int) -> int
             if footer > FOOTER_MAX_ROWS:
                 return None
             continue
-        after = records[index + 1][1] if index + 1 < len(records) else None
-        return number if footer and after is not None and is_blank(after) else None
+        if not footer or index + 1 == len(records):
+            return None
+        after_number, after = records[index + 1]
+        return number if is_blank(after) or after_number > number + 1 else None
     return None
 
 
@@ -142,8 +147,8 @@ def data_rows(
             raise too_many_rows(limits)
         # one join answers both per-row questions cheaply: blank? any cell too long?
         joined = "".join(cells)
-        if not joined or joined.isspace():
-            continue
+        if (not joined or joined.isspace()) and not isinstance(cells, FlawedCells):
+            continue  # (a row read in part is kept, even blank, so that its problem is told)
         row = _fit(cells, width)
         if len(joined) > limits.max_cell_chars:
             _check_cell_sizes(number, row, headers, limits)
@@ -170,7 +175,8 @@ def _row_problem(
 ) -> RowProblem:
     """What is wrong with a row read in part, or wider than the header."""
     if isinstance(cells, FlawedCells):
-        return RowProblem(number, _column_name(cells.cell, headers), cells.problem)
+        column = cells.column if cells.column is not None else _column_name(cells.cell, headers)
+        return RowProblem(number, column, cells.problem)
     width = len(headers)
     extra = row[width:]
     shown = ", ".join(repr(c if len(c) <= 40 else c[:37] + "...") for c in extra[:5])

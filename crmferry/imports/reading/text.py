@@ -30,7 +30,7 @@ from crmferry.imports.reading.info import (
     StrPath,
 )
 from crmferry.imports.reading.rows import (
-    FOOTER_MAX_ROWS,
+    TAIL_RECORDS,
     PreviewProblems,
     check_last_row,
     data_rows,
@@ -47,10 +47,9 @@ DELIMITERS = (",", ";", "\t", "|")
 # One physical line may hold many long cells, but not a whole file without a line break.
 MAX_LINE_CHARS = 16 * 1024 * 1024
 _SNIFF_RECORDS = 100
-# A footer is looked for among the file's last records (blank ones included) ...
-_TAIL_RECORDS = 4 * FOOTER_MAX_ROWS
-# ... and, in a file larger than the sample, first in its last bytes: only when they end
-# in a one-cell row is the file read through to number its last records.
+# A footer is looked for among the file's last TAIL_RECORDS records and, in a file larger
+# than the sample, first in its last bytes: only when they end in a one-cell row is the
+# file read through to number its last records.
 _TAIL_BYTES = 16 * 1024
 # Above this share of control characters a "text" file is really binary.
 _MAX_CONTROL_SHARE = 0.01
@@ -81,7 +80,7 @@ def sniff_text(
     header_row, headers = split_header(records, header_row=wanted)
     last_row = choices.last_row
     if last_row is None and whole:
-        last_row = find_last_row(numbered[-_TAIL_RECORDS:], header_row, len(headers))
+        last_row = find_last_row(numbered[-TAIL_RECORDS:], header_row, len(headers))
     elif last_row is None:
         last_row = _footer_start(path, encoding, delimiter, limits, header_row, len(headers))
     check_last_row(last_row, header_row)
@@ -169,7 +168,7 @@ def _footer_start(
     if not rows or sum(1 for cell in rows[-1] if cell.strip()) != 1:
         return None
     info = FileInfo("csv", encoding, delimiter, (), (), 0)
-    kept: deque[Record] = deque(maxlen=_TAIL_RECORDS)
+    kept: deque[Record] = deque(maxlen=TAIL_RECORDS)
     try:
         kept.extend(text_records(path, info, limits))
     except FileUnreadable:

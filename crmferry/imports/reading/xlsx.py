@@ -7,12 +7,13 @@ mode does) with `data_only`: formulas are never evaluated, the value Excel cache
 it last saved is read, and a formula without a cached value (written by openpyxl, for
 instance) reads as "". The rows and the shared strings are streamed by `xlsx_parts`,
 each element dropped once read; sniffing reads only the shared strings of the rows it
-looks at. The archive's sizes are checked (`archive`) before anything is parsed.
+looks at, and finds a report's footer at the sheet's end by inflating its XML once
+without parsing it (`xlsx_tail`). The archive's sizes are checked (`archive`) before
+anything is parsed.
 """
 
 from __future__ import annotations
 
-import re
 import zipfile
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
@@ -42,10 +43,13 @@ from crmferry.imports.reading.info import (
 )
 from crmferry.imports.reading.rows import (
     HEADER_SCAN_ROWS,
+    PREVIEW_ROWS,
+    TAIL_RECORDS,
     PreviewProblems,
     check_last_row,
     data_rows,
     find_header_row,
+    find_last_row,
     preview_rows,
     split_header,
     up_to,
@@ -58,6 +62,7 @@ from crmferry.imports.reading.xlsx_parts import (
     resolve_strings,
 )
 from crmferry.imports.reading.xlsx_scan import RowScanner, ScanUnsupported, load_shared_strings
+from crmferry.imports.reading.xlsx_tail import sheet_end
 
 
 def cell_text(value: object) -> str:
@@ -75,8 +80,6 @@ SNIFF_MAX_ROWS = 10_000
 SNIFF_MAX_CHARS = 8 * 1024 * 1024  # of shared strings' text, all chunks together
 _FIRST_CHUNK_ROWS = 32
 _MAX_CHUNK_CELLS = 50_000
-_CHUNK_BYTES = 1024 * 1024
-_ROW_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s>/]")  # <row ...>, <x:row ...>
 
 Values = tuple[int, list[Any]]
 T = TypeVar("T")
@@ -102,16 +105,17 @@ def sniff_xlsx(
             "rows: they are blank.",
             choices.header_row or find_header_row(first),
         )
-        check_last_row(choices.last_row, header_row)
-        table = up_to(records, choices.last_row)
+        last_row, counted = _footer_and_count(book, sheet, declared, choices, header_row, headers)
+        check_last_row(last_row, header_row)
+        table = up_to(records, last_row)
         problems = PreviewProblems()
         preview = preview_rows(data_rows(table, header_row, headers, limits, problems.add))
         if declared is not None and declared - header_row >= len(preview):
             estimate = declared - header_row
         else:  # no usable dimension
-            estimate = max(_count_row_elements(book.archive, sheet) - header_row, len(preview))
-        if choices.last_row is not None:
-            estimate = max(min(estimate, choices.last_row - header_row), len(preview))
+            estimate = max((counted or 0) - header_row, len(preview))
+        if last_row is not None:
+            estimate = max(min(estimate, last_row - header_row), len(preview))
     sheets = tuple(SheetInfo(s.title, s.state != "visible") for s in book.sheets)
     return FileInfo(
         "xlsx",
@@ -122,7 +126,7 @@ def sniff_xlsx(
         estimate,
         header_row,
         sheet.title,
-        last_row=choices.last_row,
+        last_row=last_row,
         sheets=sheets,
         problems=tuple(problems),
     )
@@ -362,14 +366,29 @@ def _chunk(rows: Iterator[Values], size: int, chars: int) -> list[Values]:
     return chunk
 
 
-def _count_row_elements(archive: zipfile.ZipFile, sheet: _Sheet) -> int:
-    """The <row> elements of the sheet's XML, counted on the raw stream (memory-flat and
-    some 100 times faster than parsing); they include formatted blank rows."""
-    count, carry = 0, b""
-    with archive.open(sheet.part) as stream:
-        while chunk := stream.read(_CHUNK_BYTES):
-            data = carry + chunk
-            cut = max(data.rfind(b"<"), 0)  # a tag never straddles two counted pieces
-            count += len(_ROW_ELEMENT.findall(data, 0, cut))
-            carry = data[cut:]
-    return count + len(_ROW_ELEMENT.findall(carry))
+def _footer_and_count(
+    book: _Book,
+    sheet: _Sheet,
+    declared: int | None,
+    choices: ReadChoices,
+    header_row: int,
+    headers: Sequence[str],
+) -> tuple[int | None, int | None]:
+    """The last data row (the chosen one, else the one before a report's footer, else
+    None) and the sheet's <row> elements counted when it declares no usable size.
+
+    Sniffing reads only the first rows; the footer is at the sheet's end, which a ZIP
+    member reaches only by inflating everything before it. So the sheet's XML is
+    inflated once without parsing, as the count without a <dimension> always did, its
+    last 64 KiB kept (`xlsx_tail`): for a large sheet that pass costs a small part of
+    what parsing its rows does, and nothing of the sheet is parsed twice. A chosen
+    `last_row` with a usable declared size needs no pass at all (the import's own sniff of an
+    upload whose footer was found)."""
+    # a declared size smaller than a preview may be a writer's "A1" whatever the data
+    count = declared is None or declared - header_row < PREVIEW_ROWS
+    if choices.last_row is not None and not count:
+        return choices.last_row, None
+    end = _guarded(lambda: sheet_end(book.archive, sheet.part, count_rows=count))
+    if choices.last_row is not None:
+        return choices.last_row, end.rows
+    return find_last_row(end.tail[-TAIL_RECORDS:], header_row, len(headers)), end.rows

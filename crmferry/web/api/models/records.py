@@ -156,7 +156,10 @@ class Upload(Answer):
     file_name: str
     size_bytes: int
     sha256: str
-    format: str
+    format: str = Field(
+        description="The reader, told from the content: csv (every text table), xlsx, xls, "
+        "ods or jsonl (JSON Lines)."
+    )
     encoding: str | None
     delimiter: str | None
     headers: list[str]
@@ -179,7 +182,9 @@ class Upload(Answer):
         "as `encoding` on a new upload to see its preview.",
     )
     header_row: int = Field(
-        default=1, description="The header's row number in the file (1-based), found or chosen."
+        default=1,
+        description="The header's row number in the file (1-based), found or chosen; 0 for "
+        "JSON Lines, whose objects' keys name the columns (rows are then its line numbers).",
     )
     sheet: str | None = Field(default=None, description="The sheet read (workbooks).")
     last_row: int | None = Field(
@@ -251,7 +256,8 @@ UPLOAD_FORM = {
                     "file": {
                         "type": "string",
                         "format": "binary",
-                        "description": "CSV, TSV, TXT, XLSX, XLS or ODS; one file part.",
+                        "description": "CSV, TSV, TXT, XLSX, XLS, ODS or JSON Lines; one "
+                        "file part.",
                     },
                     "encoding": {
                         "type": "string",
@@ -305,8 +311,8 @@ BATCH_UPLOAD_FORM = {
                     "file": {
                         "type": "array",
                         "items": {"type": "string", "format": "binary"},
-                        "description": "CSV, TSV, TXT or XLSX files (one part each), "
-                        "or one ZIP of them.",
+                        "description": "CSV, TSV, TXT, XLSX or JSON Lines files (one part "
+                        "each), or one ZIP of them.",
                     },
                 },
             }

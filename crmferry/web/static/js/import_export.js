@@ -84,7 +84,10 @@
     const names = [upload.encoding, ...(upload.encoding_alternatives || []), ...(box.dataset.encodings || "").split(" ")];
     encoding.replaceChildren(...[...new Set(names.filter(Boolean))].map((name) =>
       CF.el("option", { value: name, selected: name === upload.encoding }, name === upload.encoding && upload.encoding_label ? `${upload.encoding_label}` : name)));
-    box.querySelector(".encoding-choice").hidden = !upload.encoding;
+    // JSON Lines is UTF-8 and has no header row (its keys name the columns): neither is chosen
+    const jsonLines = upload.format === "jsonl";
+    box.querySelector(".encoding-choice").hidden = !upload.encoding || jsonLines;
+    box.querySelector(".header-choice").hidden = jsonLines;
     box.querySelector('[name="header_row"]').value = upload.header_row || 1;
     box.querySelector('[name="last_row"]').value = upload.last_row || "";
     const readNotes = box.querySelector(".read-notes");
@@ -98,7 +101,7 @@
     const problems = box.querySelector(".read-problems");
     const found = upload.read_problems || [];
     problems.replaceChildren(...found.map((p) =>
-      CF.el("li", {}, `Row ${p.row_number}, column “${p.column}” ${p.message}.`)));
+      CF.el("li", {}, `Row ${p.row_number}${p.column ? `, column “${p.column}”` : ""} ${p.message}.`)));
     problems.hidden = found.length === 0;
   }
 
