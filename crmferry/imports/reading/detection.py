@@ -7,7 +7,8 @@ junk raise FileUnreadable saying what the file looks like.
 
 Each format is a `Reader` in READERS, keyed by the name `FileInfo.format` records.
 Adding a format is one module (its `sniff` and `records`, like `text` and `xlsx`), its
-entry in READERS, and the content that tells it here: a ZIP member in `_ZIP_FORMATS`,
+entry in READERS (`streams=True` when it reads a `Source` front to back, else it is
+given a local path), and the content that tells it here: a ZIP member in `_ZIP_FORMATS`,
 or leading bytes in `_SIGNATURE_FORMATS` (taken out of `_REFUSED` if listed there).
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import Any
 
 from crmferry.errors import FileUnreadable
 from crmferry.imports.reading import calamine_book, text, xlsx
@@ -25,17 +27,21 @@ from crmferry.imports.reading.info import FileInfo, ReadChoices, ReadLimits, Rec
 
 @dataclass(frozen=True)
 class Reader:
-    """One file format. `sniff(path, head, limits, choices)` describes a file of it
-    (`head` is its first SAMPLE_BYTES) as the user's choices say; `records(path, info,
+    """One file format. `sniff(file, head, limits, choices)` describes a file of it
+    (`head` is its first SAMPLE_BYTES) as the user's choices say; `records(file, info,
     limits)` streams all of its records,
-    header and blank ones included, as (row number, cells), closing the file when closed."""
+    header and blank ones included, as (row number, cells), closing the file when closed.
+    `file` is a `source.Source` when `streams` (the reader opens it as often as it needs,
+    never seeking), else the path of a seekable local file (a temporary copy of a
+    stored one, removed after)."""
 
-    sniff: Callable[[StrPath, bytes, ReadLimits, ReadChoices], FileInfo]
-    records: Callable[[StrPath, FileInfo, ReadLimits], Generator[Record, None, None]]
+    sniff: Callable[[Any, bytes, ReadLimits, ReadChoices], FileInfo]
+    records: Callable[[Any, FileInfo, ReadLimits], Generator[Record, None, None]]
+    streams: bool = False
 
 
 READERS: dict[str, Reader] = {
-    "csv": Reader(text.sniff_text, text.text_records),
+    "csv": Reader(text.sniff_text, text.text_records, streams=True),
     "xlsx": Reader(xlsx.sniff_xlsx, xlsx.xlsx_records),
     "xls": Reader(calamine_book.sniffer("xls"), calamine_book.records_of("xls")),
     "ods": Reader(calamine_book.sniffer("ods"), calamine_book.records_of("ods")),
@@ -74,6 +80,16 @@ def detect_format(path: StrPath, head: bytes) -> str:
 
     FileUnreadable, saying what the file is, for an empty file and for content no
     reader reads."""
+    name = format_of_head(head)
+    return _zip_format(path) if name == ZIP else name
+
+
+ZIP = "zip"  # what `format_of_head` answers when the ZIP's directory must tell
+
+
+def format_of_head(head: bytes) -> str:
+    """The READERS name told by the first bytes alone, or ZIP for a ZIP archive, whose
+    directory tells (`detect_format`); FileUnreadable as `detect_format`."""
     if not head:
         raise FileUnreadable("The file is empty.")
     for signature, name in _SIGNATURE_FORMATS:
@@ -83,7 +99,7 @@ def detect_format(path: StrPath, head: bytes) -> str:
         if head.startswith(signature):
             raise FileUnreadable(f"This is {what}, not a CSV, XLSX, XLS or ODS file.")
     if head.startswith(_ZIP_MAGIC):
-        return _zip_format(path)
+        return ZIP
     return "csv"
 
 
