@@ -5,11 +5,8 @@ random access, is read from a temporary local copy that is gone afterwards."""
 
 from __future__ import annotations
 
-import contextlib
 import io
-import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,7 @@ from crmferry.imports.stored_source import stored_upload
 from crmferry.storage import store_for
 from tests.conftest import Backend, Org
 from tests.imports.conftest import Importer
+from tests.stored import FilesSeen
 
 ROWS = 40_000
 # cp1252 (an accent far beyond the sample, so the encoding is found by a second look),
@@ -33,31 +31,6 @@ CSV = (
     + "Zoë Ångström,zoe@example.com,Café\n"
     + "\nTotal: 40001 rows\n"
 ).encode("cp1252")
-
-
-class _Watch:
-    """Every file that appears under a folder while the block runs (polled), outside
-    `files/` (the folder store's own files)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder, self.seen = folder, set[Path]()
-        self._stop = threading.Event()
-
-    def _poll(self) -> None:
-        while not self._stop.wait(0.002):
-            for path in self.folder.rglob("*"):
-                if path.is_file() and "files" not in path.relative_to(self.folder).parts[:1]:
-                    self.seen.add(path)
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[None]:
-        thread = threading.Thread(target=self._poll, daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            self._stop.set()
-            thread.join()
 
 
 @pytest.fixture
@@ -105,7 +78,7 @@ def test_a_csv_import_from_object_storage_writes_nothing_on_the_machine(
     assert upload["encoding"] == "cp1252"
     mapping = {"Name": "name", "Email": "email", "Company": "company"}
     job_id = importer.create(org, "contacts", upload["id"], mapping)
-    watch = _Watch(own_data_dir)
+    watch = FilesSeen(own_data_dir)
     with watch.running():
         job = importer.run(org, job_id)
     assert job["status"] == "completed", job["error_message"]
@@ -136,7 +109,7 @@ def test_a_workbook_import_reads_a_local_copy_removed_after(
     book.save(data)
     upload = importer.upload(org.member, data.getvalue(), name="people.xlsx", data_type="contacts")
     job_id = importer.create(org, "contacts", upload["id"], {"Name": "name", "Email": "email"})
-    watch = _Watch(own_data_dir)
+    watch = FilesSeen(own_data_dir)
     with watch.running():
         job = importer.run(org, job_id)
     assert job["status"] == "completed", job["error_message"]

@@ -3,9 +3,11 @@
 The format comes from the content, never the name (`detection`): text tables
 (`text`, with the encoding found by `charset`) and XLSX workbooks (`xlsx`, their ZIP
 directory checked first by `archive`, their rows and shared strings streamed by
-`xlsx_parts`). What every format shares, the header and the shaping of data rows, is
-`rows`. Sniffing reads the start of a file only: 64 KiB of text, the first
-`xlsx.SNIFF_MAX_ROWS` rows of a sheet and the shared strings they use.
+`xlsx_parts`). A file is a path or a `source.Source` (a stored upload): text is read
+from its stream, a workbook from a local path (`Source.local_path`). What every format
+shares, the header and the shaping of data rows, is `rows`. Sniffing reads the start
+of a file only: 64 KiB of text, the first `xlsx.SNIFF_MAX_ROWS` rows of a sheet and the
+shared strings they use.
 
 Rows are numbered as the user counts them, the header being row 1: for text, the
 CSV record number (a quoted cell spanning three lines is still one row, as a
