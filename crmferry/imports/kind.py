@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, BinaryIO, cast
 from uuid import UUID
 
 from crmferry import audit
@@ -41,6 +41,7 @@ from crmferry.jobs.kinds import (
 )
 from crmferry.jobs.sources import source_for
 from crmferry.records import DataType, get_data_type
+from crmferry.storage import store_for
 
 REPORT_NAME = "errors.csv"
 
@@ -294,10 +295,13 @@ def _run_file(
     outcome = JobOutcome(record_count=total, counts=counts.as_dict(), failed=aborted)
     if counts.failed:
         columns = {f: headers.index(h) for h, f in mapping.items()}
-        report = write_report(
-            conn, ctx.files_dir() / report_name, headers, columns, iter_rows(source, info, limits)
-        )
-        outcome.error_report_path = report.path
+        # straight into the store under the attempt's prefix: an attempt that does not
+        # commit has its prefix deleted, so no report of it is left
+        key = ctx.file_key(report_name)
+        with store_for(settings).writing(key) as out:
+            rows = iter_rows(source, info, limits)
+            report = write_report(conn, cast(BinaryIO, out), headers, columns, rows)
+        outcome.error_report_key = key
         outcome.error_message = report.summary(counts.failed, aborted)
         clock.lap("reported", report.lines)
     return outcome
