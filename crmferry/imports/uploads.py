@@ -183,6 +183,9 @@ class CountedWriter:
     def write(self, chunk: bytes) -> None:
         raise NotImplementedError
 
+    def flush(self) -> None:
+        """Send what was written on to where it is kept, when it is time to."""
+
     def close(self) -> None:
         raise NotImplementedError
 

@@ -112,8 +112,7 @@ class _FileParts:
             )
         raw = params[b"filename"].decode("utf-8", "replace")
         name = PurePath(raw.replace("\\", "/")).name[:255] or "upload"
-        spooled = name.lower().endswith(".zip")  # maybe a bundle: read from its end
-        self._current = new_batch_file(self.settings, self.organization_id, name, spooled)
+        self._current = new_batch_file(self.settings, self.organization_id, name)
         self.files.append(self._current)
 
     def _data(self, data: bytes, start: int, end: int) -> None:
@@ -139,13 +138,12 @@ class _FileParts:
             self.ended.pop(0).close()
 
 
-def new_batch_file(
-    settings: Settings, organization_id: UUID, name: str, spooled: bool = False
-) -> BatchFile:
-    """A file of the batch, written into the store as it comes, or `spooled` locally."""
+def new_batch_file(settings: Settings, organization_id: UUID, name: str) -> BatchFile:
+    """A file of the batch, written into the store as it comes; spooled locally when
+    its name says ZIP (maybe a bundle, read from its directory at its end)."""
     upload_id, relative = new_upload_location(settings, organization_id)
     writer: CountedWriter
-    if spooled:
+    if name.lower().endswith(".zip"):
         writer = LimitedWriter(spool_path(settings, relative), settings.max_upload_bytes)
     else:
         writer = UploadWriter(store_for(settings), relative, settings.max_upload_bytes)
@@ -240,8 +238,9 @@ def unbundled(settings: Settings, principal: Principal, files: list[BatchFile]) 
                         inner.writer.flush()
                 inner.writer.close()
         except BaseException:
-            for made in found:
+            for made in found:  # the files unpacked so far are in the store already
                 made.writer.discard()
+                forget_upload(settings, made.relative)
             raise
         finally:
             file.writer.discard()
