@@ -105,11 +105,18 @@ def test_an_upload_past_the_limit_is_413_and_leaves_nothing(
         assert open_multipart_uploads(each_backend.endpoint, each_backend.bucket) == []
 
 
+@pytest.mark.parametrize(
+    "content", [b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * (PART // 128), b""], ids=["png", "empty"]
+)
 def test_a_file_that_cannot_be_read_is_removed_from_the_store(
-    app_client: TestClient, settings: Settings, org: Org, each_backend: Backend, own_data_dir: Path
+    app_client: TestClient,
+    settings: Settings,
+    org: Org,
+    each_backend: Backend,
+    own_data_dir: Path,
+    content: bytes,
 ) -> None:
-    picture = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * (PART // 128)
-    response = _post(app_client, org, picture, "photo.csv")
+    response = _post(app_client, org, content, "photo.csv")
     assert response.status_code in (415, 422)  # type: ignore[attr-defined]
     assert stored_keys(settings) == []
     assert _left_on_disk(own_data_dir) == []
