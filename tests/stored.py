@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -58,3 +61,28 @@ def download(client: httpx.Client, url: str, headers: dict[str, str]) -> httpx.R
     if response.status_code == 302:
         return httpx.get(response.headers["location"])
     return response
+
+
+class FilesSeen:
+    """Every file that appears under a folder while the block runs (polled), outside
+    `files/` (the folder store's own files)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.seen = folder, set[Path]()
+        self._stop = threading.Event()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.002):
+            for path in self.folder.rglob("*"):
+                if path.is_file() and "files" not in path.relative_to(self.folder).parts[:1]:
+                    self.seen.add(path)
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        thread = threading.Thread(target=self._poll, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            self._stop.set()
+            thread.join()

@@ -144,6 +144,7 @@ class LocalClient:
         """The files as POST /uploads/batch stores them (a ZIP unpacked, checked against
         bombs; all recorded or none), through the same functions."""
         batch = importlib.import_module("crmferry.web.api.batch_uploads")
+        uploads = importlib.import_module("crmferry.imports.uploads")
         copies: list[Any] = []
         try:
             for path in paths:
@@ -154,12 +155,14 @@ class LocalClient:
                 with path.open("rb") as reader:
                     while chunk := reader.read(1 << 20):
                         copy.writer.write(chunk)
+                        copy.writer.flush()
                 copy.writer.close()
             copies = batch.unbundled(self.settings, self.principal, copies)
             return list(batch.record_all(self.db, self.settings, self.principal, copies))
         except BaseException:
-            for copy in copies:
+            for copy in copies:  # nothing of a refused batch stays on disk or in the store
                 copy.writer.discard()
+                uploads.forget_upload(self.settings, copy.relative)
             raise
 
     def download_result(self, job_id: str, target: Path) -> Path:

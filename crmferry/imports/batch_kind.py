@@ -250,7 +250,7 @@ def _result(item: dict[str, Any], outcome: JobOutcome) -> dict[str, Any]:
         "record_count": outcome.record_count,
         "counts": outcome.counts,
         "error_message": outcome.error_message,
-        "report": outcome.error_report_path,
+        "report": outcome.error_report_key or outcome.error_report_path,
     }
 
 
@@ -268,7 +268,8 @@ def _outcome(
     return JobOutcome(
         record_count=sum(r["record_count"] for r in results),
         counts=totals,
-        error_report_path=reports[0] if reports else None,
+        error_report_key=_key(reports[0]) if reports else None,
+        error_report_path=_path(reports[0]) if reports else None,
         error_message=("Nothing was imported: " + message) if aborted and message else message,
         failed=aborted,
         items=results,
@@ -296,3 +297,13 @@ register(
         own_data_type=BATCH,
     )
 )
+
+
+def _key(report: str | Path) -> str | None:
+    """A file's report as the key it was stored under (None for a local file)."""
+    return report if isinstance(report, str) else None
+
+
+def _path(report: str | Path) -> Path | None:
+    """A file's report as a local file to store (None when it is in the store)."""
+    return report if isinstance(report, Path) else None

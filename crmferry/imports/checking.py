@@ -19,9 +19,9 @@ from crmferry.imports.option_checks import check_options_fit
 from crmferry.imports.options import parse_import_options
 from crmferry.imports.reading import ReadLimits, iter_rows, sniff
 from crmferry.imports.report import REPORT_ERRORS
+from crmferry.imports.stored_source import stored_upload
 from crmferry.imports.uploads import get_upload, read_choices
 from crmferry.records import DataType
-from crmferry.storage import store_for
 
 CHECK_ROWS = 1000
 MAX_ERRORS = 500
@@ -52,10 +52,10 @@ def check_first_rows(
     )
     check_options_fit(conn, data_type, options)
     limits = ReadLimits.from_settings(settings)
-    # the readers seek: a local copy where the store is not local, removed at once
-    with store_for(settings).local_copy(upload["storage_path"]) as path:
-        info = sniff(path, limits, read_choices(upload, options.as_dict()))
-        rows = list(islice(iter_rows(path, info, limits), CHECK_ROWS))
+    # streamed from the store (a workbook from a local copy, removed at once)
+    source = stored_upload(settings, upload["storage_path"])
+    info = sniff(source, limits, read_choices(upload, options.as_dict()))
+    rows = list(islice(iter_rows(source, info, limits), CHECK_ROWS))
     fields = list(mapping.values())
     positions = [list(info.headers).index(h) for h in mapping]
     result: dict[str, Any] = {}

@@ -14,8 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 from uuid import UUID
 
 from crmferry import audit
@@ -30,6 +29,7 @@ from crmferry.imports.options import ImportOptions, parse_import_options, refuse
 from crmferry.imports.read_problems import ReadProblems
 from crmferry.imports.reading import ReadLimits, iter_rows, sniff
 from crmferry.imports.report import write_report
+from crmferry.imports.stored_source import StoredSource, stored_upload
 from crmferry.imports.uploads import forget_upload, get_upload, read_choices
 from crmferry.jobs.kinds import (
     JobContext,
@@ -199,8 +199,8 @@ def _headers(settings: Settings, upload: dict[str, Any], options: ImportOptions)
     if same_row and options.sheet in (None, upload["sheet"]):
         return list(upload["headers"])
     choices = read_choices(upload, options.as_dict())
-    with store_for(settings).local_copy(upload["storage_path"]) as path:
-        return list(sniff(path, ReadLimits.from_settings(settings), choices).headers)
+    source = stored_upload(settings, upload["storage_path"])
+    return list(sniff(source, ReadLimits.from_settings(settings), choices).headers)
 
 
 def _forget(settings: Settings, fetched: dict[str, Any] | None) -> None:
@@ -234,16 +234,15 @@ def run_file(
     """Import one uploaded file into `data_type` on the job's transaction: stage, validate,
     write (or count, for a dry run), and report bad rows in `report_name` of the job's
     folder. `progress(done, total)` after each staged batch (it raises on a cancel)."""
-    # readers seek (encoding windows, XLSX's zip directory): a local copy where the
-    # store is not local, removed when the run ends
-    with store_for(ctx.settings).local_copy(upload["storage_path"]) as path:
-        return _run_file(ctx, data_type, path, upload, mapping, options, progress, report_name)
+    # read from the store as a stream (a workbook from a local copy, removed after)
+    source = stored_upload(ctx.settings, upload["storage_path"])
+    return _run_file(ctx, data_type, source, upload, mapping, options, progress, report_name)
 
 
 def _run_file(
     ctx: JobContext,
     data_type: DataType,
-    path: Path,
+    source: StoredSource,
     upload: dict[str, Any],
     mapping: dict[str, str],
     options: ImportOptions,
@@ -252,7 +251,7 @@ def _run_file(
 ) -> JobOutcome:
     conn, settings = ctx.conn, ctx.settings
     limits = ReadLimits.from_settings(settings)
-    info = sniff(path, limits, read_choices(upload, options.as_dict()))
+    info = sniff(source, limits, read_choices(upload, options.as_dict()))
     headers = list(info.headers)
     fields = list(mapping.values())
     positions = [headers.index(h) for h in mapping]
@@ -269,7 +268,7 @@ def _run_file(
         progress(done, max(done, estimate or 0) or None)
 
     staged_fields = validate.staged_fields(fields, options)
-    with open(path, "rb") as stream:
+    with source.open() as stream:
         total = raw_copy.stage_csv(
             conn, stream, info, fields, positions, staged_fields, limits, copied
         )
@@ -277,7 +276,7 @@ def _run_file(
     if total is None:  # read by our reader (see raw_copy)
         parser = "our reader"
         staging.create_raw_table(conn, staged_fields)
-        rows = iter_rows(path, info, limits, problems.add)
+        rows = iter_rows(source, info, limits, problems.add)
         total = staging.copy_rows(conn, fields, positions, rows, staged)
     clock.lap(f"staged by {parser}", total)
     plan = validate.build_rows(conn, data_type, fields, options)
@@ -296,10 +295,13 @@ def _run_file(
     outcome = JobOutcome(record_count=total, counts=counts.as_dict(), failed=aborted)
     if counts.failed:
         columns = {f: headers.index(h) for h, f in mapping.items()}
-        report = write_report(
-            conn, ctx.files_dir() / report_name, headers, columns, iter_rows(path, info, limits)
-        )
-        outcome.error_report_path = report.path
+        # straight into the store under the attempt's prefix: an attempt that does not
+        # commit has its prefix deleted, so no report of it is left
+        key = ctx.file_key(report_name)
+        with store_for(settings).writing(key) as out:
+            rows = iter_rows(source, info, limits)
+            report = write_report(conn, cast(BinaryIO, out), headers, columns, rows)
+        outcome.error_report_key = key
         outcome.error_message = report.summary(counts.failed, aborted)
         clock.lap("reported", report.lines)
     return outcome

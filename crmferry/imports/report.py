@@ -5,15 +5,17 @@ rule (`crmferry.exports.formulas`): the report is made to be opened in a spreads
 
 The staging table keeps only the mapped cells, so the report reads the file a
 second time and merges it, in row order, with the errors (both sorted by row
-number): memory stays flat however many rows are bad.
+number): memory stays flat however many rows are bad. It is written front to back
+into a binary stream (the file store's `writing`, so straight into the store).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from typing import BinaryIO
 
 from crmferry.db import Conn
 from crmferry.exports.formulas import neutralise_formula
@@ -48,7 +50,6 @@ class RowError:
 
 @dataclass(frozen=True)
 class Report:
-    path: Path
     lines: int
     first: list[RowError]
 
@@ -63,21 +64,19 @@ class Report:
 
 def write_report(
     conn: Conn,
-    path: Path,
+    stream: BinaryIO,
     headers: list[str],
     columns: dict[str, int],
     rows: Iterable[tuple[int, list[str]]],
 ) -> Report:
-    """Write every row error with the original row; `columns` maps a field to its position."""
+    """Write every row error with the original row into `stream` (UTF-8 with a BOM, for
+    spreadsheets); `columns` maps a field to its position. `stream` is left open."""
     first: list[RowError] = []
     lines = 0
     file_rows = iter(rows)
     current: tuple[int, list[str]] | None = None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with (
-        path.open("w", newline="", encoding="utf-8-sig") as out,
-        conn.cursor(name="import_error_report") as cur,
-    ):
+    out = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    with conn.cursor(name="import_error_report") as cur:
         writer = csv.writer(out)
         writer.writerow(REPORT_HEADER + [neutralise_formula(h) for h in headers])
         cur.execute(REPORT_ERRORS)
@@ -95,7 +94,9 @@ def write_report(
             lines += 1
             if len(first) < SUMMARY_ITEMS:
                 first.append(error)
-    return Report(path, lines, first)
+    out.flush()
+    out.detach()  # the stream's owner ends it (a store's `writing` block stores it)
+    return Report(lines, first)
 
 
 def _advance(

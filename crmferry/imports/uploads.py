@@ -4,10 +4,16 @@
 size limit, the SHA-256, sniffing) and records it: the CLI acting locally stores a
 local file with it (`store_file`), import jobs whose schedule names a URL source a
 download. The upload endpoint streams a multipart body through the same pieces
-(`new_upload_location`, `LimitedWriter`, `upload_values`, `record_upload`)."""
+(`new_upload_location`, `UploadWriter`, `upload_values`, `record_upload`).
+
+An upload goes into the store as it arrives (`FileStore.writing`: a multipart upload
+on S3), hashed and counted on the way, and is sniffed from the store (`stored_source`):
+the machine's disk holds none of it, but for a workbook's sniff (a temporary copy) and
+a ZIP of a batch (`LimitedWriter`, a local spool: its directory is at its end)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -23,9 +29,10 @@ from crmferry.db import Conn
 from crmferry.errors import NotFound, PayloadTooLarge, StorageUnavailable
 from crmferry.ids import id_or_not_found
 from crmferry.imports.reading import NO_CHOICES, FileInfo, ReadChoices, ReadLimits, sniff
+from crmferry.imports.stored_source import stored_upload
 from crmferry.imports.suggestion import suggest_from_values
 from crmferry.records import get_data_type
-from crmferry.storage import store_for, upload_key
+from crmferry.storage import FileStore, store_for, upload_key
 
 CHUNK_BYTES = 1024 * 1024
 
@@ -90,14 +97,14 @@ def store_upload(
     propagates, also an error raised by `chunks` itself (a download that breaks off).
     """
     upload_id, key = new_upload_location(settings, organization_id)
-    writer = LimitedWriter(spool_path(settings, key), limit or settings.max_upload_bytes)
+    writer = UploadWriter(store_for(settings), key, limit or settings.max_upload_bytes)
     try:
         for chunk in chunks:
             writer.write(chunk)
+            writer.flush()
         writer.close()
-        info = sniff(writer.path, ReadLimits.from_settings(settings), choices)
+        info = sniff(stored_upload(settings, key), ReadLimits.from_settings(settings), choices)
         values = upload_values(upload_id, created_by, file_name, writer, key, info, data_type)
-        keep_upload(settings, key, writer.path)
         record_upload(conn, values)
         suggested = _suggestion(conn, data_type, info)
     except BaseException:
@@ -127,13 +134,13 @@ def _file_chunks(file: BinaryIO) -> Iterator[bytes]:
 
 
 def spool_path(settings: Settings, key: str) -> Path:
-    """Where an upload is written while it arrives and is sniffed (a bounded spool: at
-    most CRMFERRY_MAX_UPLOAD_BYTES), before it enters the store (`keep_upload`)."""
+    """Where a file that needs random access before it is stored (a batch's ZIP) is
+    spooled locally (at most CRMFERRY_MAX_UPLOAD_BYTES), before `keep_upload`."""
     return store_for(settings).staging_path(key)
 
 
 def keep_upload(settings: Settings, key: str, spooled: Path) -> None:
-    """Put a sniffed upload into the store (the spool is gone afterwards)."""
+    """Put a spooled upload into the store (the spool is gone afterwards)."""
     store_for(settings).put_file(key, spooled)
 
 
@@ -154,19 +161,16 @@ def new_upload_location(settings: Settings, organization_id: UUID) -> tuple[UUID
     return upload_id, upload_key(organization_id, upload_id)
 
 
-class LimitedWriter:
-    """Writes chunks to a file, hashing and counting; PayloadTooLarge past `limit`
-    (the partial file is removed)."""
+class CountedWriter:
+    """The size and SHA-256 of what was written; PayloadTooLarge past `limit` (after
+    `discard`, so that nothing of the file is left)."""
 
-    def __init__(self, path: Path, limit: int) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+    def __init__(self, limit: int) -> None:
         self.limit = limit
         self.size = 0
         self.digest = hashlib.sha256()
-        self._file: BinaryIO = path.open("wb")
 
-    def write(self, chunk: bytes) -> None:
+    def _count(self, chunk: bytes) -> None:
         self.size += len(chunk)
         if self.size > self.limit:
             self.discard()
@@ -175,6 +179,83 @@ class LimitedWriter:
                 "(CRMFERRY_MAX_UPLOAD_BYTES)."
             )
         self.digest.update(chunk)
+
+    def write(self, chunk: bytes) -> None:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """Send what was written on to where it is kept, when it is time to."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def discard(self) -> None:
+        raise NotImplementedError
+
+
+class UploadWriter(CountedWriter):
+    """Writes an upload into the store as `key` as it arrives (`FileStore.writing`).
+
+    `write` only counts, hashes and gathers (cheap enough for an event loop); `flush`
+    sends what was gathered once FLUSH_BYTES are (it may upload a part: a thread's
+    work), `close` sends the rest and stores the file. `discard`, and PayloadTooLarge
+    past `limit`, leave nothing stored (no object, no unfinished multipart upload)."""
+
+    FLUSH_BYTES = 1024 * 1024
+
+    def __init__(self, store: FileStore, key: str, limit: int) -> None:
+        super().__init__(limit)
+        self._stack = contextlib.ExitStack()
+        self._sink = self._stack.enter_context(store.writing(key))
+        self._pending = bytearray()
+        self._open = True
+
+    def write(self, chunk: bytes) -> None:
+        self._count(chunk)
+        self._pending += chunk
+
+    @property
+    def due(self) -> bool:
+        """Whether `flush` has something to send."""
+        return len(self._pending) >= self.FLUSH_BYTES
+
+    def flush(self, force: bool = False) -> None:
+        if self._open and (force or self.due):
+            self._sink.write(self._pending)
+            self._pending.clear()
+
+    def close(self) -> None:
+        """Store the file (StorageUnavailable if the store refuses it; nothing is left)."""
+        if self._open:
+            self.flush(force=True)
+            self._open = False
+            self._stack.close()
+
+    def discard(self) -> None:
+        self._pending.clear()
+        if self._open:
+            self._open = False
+            # the `writing` block ends with an exception: nothing of the file is kept
+            self._stack.__exit__(_Discarded, _Discarded(), None)
+
+
+class _Discarded(Exception):
+    """Ends a `writing` block whose file is not to be kept."""
+
+
+class LimitedWriter(CountedWriter):
+    """Writes chunks to a local file, hashing and counting; PayloadTooLarge past
+    `limit` (the partial file is removed). For a file that needs random access before
+    it is stored (a batch's ZIP)."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        super().__init__(limit)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._file: BinaryIO = path.open("wb")
+
+    def write(self, chunk: bytes) -> None:
+        self._count(chunk)
         self._file.write(chunk)
 
     def close(self) -> None:
@@ -189,7 +270,7 @@ def upload_values(
     upload_id: UUID,
     created_by: UUID,
     file_name: str,
-    writer: LimitedWriter,
+    writer: CountedWriter,
     relative: str,
     info: FileInfo,
     data_type: str | None,

@@ -63,8 +63,9 @@ class JobOutcome:
     with), and `result_file_name` is the download name of `result_path` (kept in the
     job's options; without it the name is `<data_type>-<finished>.<ext>`).
     `result_path` and `error_report_path` are local files in `files_dir()`; the job row
-    keeps their storage keys. `result_key` instead names a result already in the file
-    store, written there by the kind (`FileStore.writing(ctx.file_key(name))`).
+    keeps their storage keys. `result_key` and `error_report_key` instead name files
+    already in the file store, written there by the kind
+    (`FileStore.writing(ctx.file_key(name))`).
     """
 
     record_count: int = 0
@@ -73,6 +74,7 @@ class JobOutcome:
     result_key: str | None = None
     result_size: int | None = None
     error_report_path: Path | None = None
+    error_report_key: str | None = None
     error_message: str | None = None
     failed: bool = False
     result_file_name: str | None = None

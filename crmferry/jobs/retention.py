@@ -5,7 +5,8 @@ deleted records' tombstones, the outbox's events and the in-app notifications (w
 their read marks) of that age. Each is a SECURITY DEFINER function only
 crmferry_worker may call (migrations 0031, 0060, 0095, 0111). A row goes first and its
 file after: a file without a row is harmless, a row without its file would be a broken
-download."""
+download. A file the store refuses to delete (it is down) is queued and tried again at
+the next sweep (`deletions`)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ import logging
 
 from crmferry.config import Settings
 from crmferry.db import Database
-from crmferry.jobs.files import delete_job_files
-from crmferry.storage import store_for
+from crmferry.jobs.deletions import (
+    delete_or_queue,
+    delete_or_queue_job_files,
+    retry_queued_deletions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +35,13 @@ def prune_finished_jobs(db: Database, settings: Settings, batch: int = BATCH) ->
     """Delete finished jobs past the retention window and their files, then the uploads
     no job names that are past it too; how many jobs."""
     total = 0
+    retry_queued_deletions(db, settings, batch)
     while True:
         with db.anonymous() as conn:
             rows = conn.execute(PRUNE, [settings.retention_days, batch]).fetchall()
         for row in rows:
-            delete_job_files(
+            delete_or_queue_job_files(
+                db,
                 settings,
                 row["organization_id"],
                 row["id"],
@@ -61,12 +67,12 @@ def prune_finished_jobs(db: Database, settings: Settings, batch: int = BATCH) ->
 
 def prune_unused_uploads(db: Database, settings: Settings, batch: int = BATCH) -> int:
     """Delete uploads past the retention window that no job names, and their files."""
-    store, total = store_for(settings), 0
+    total = 0
     while True:
         with db.anonymous() as conn:
             rows = conn.execute(PRUNE_UPLOADS, [settings.retention_days, batch]).fetchall()
         for row in rows:
-            store.delete(row["storage_path"])
+            delete_or_queue(db, settings, row["organization_id"], row["storage_path"])
         total += len(rows)
         if len(rows) < batch:
             return total

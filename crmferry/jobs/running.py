@@ -242,7 +242,9 @@ def _cancelled(db: Database, settings: Settings, claim: Claim, outcome: JobOutco
 def _completed(settings: Settings, claim: Claim, outcome: JobOutcome) -> Finish:
     """The job's "completed", its files stored first (so the row names stored files)."""
     org, job, attempt = claim.organization_id, claim.job_id, claim.attempts
-    report = publish(settings, org, job, attempt, outcome.error_report_path)
+    report = outcome.error_report_key or publish(
+        settings, org, job, attempt, outcome.error_report_path
+    )
     return Finish(
         status="completed",
         error=outcome.error_message,
@@ -272,7 +274,9 @@ def _publish_items(
         item = dict(item)
         path = item.pop("report", None)
         key = None
-        if path is not None:
+        if isinstance(path, str):
+            key = path  # already in the store, written there by the kind
+        elif path is not None:
             same = outcome.error_report_path is not None and Path(path) == outcome.error_report_path
             key = (
                 report
@@ -290,7 +294,7 @@ def _publish_items(
 
 def _failed_outcome(db: Database, settings: Settings, claim: Claim, outcome: JobOutcome) -> str:
     """The kind said failed: its data is rolled back, its counts, message and report kept."""
-    report = publish(
+    report = outcome.error_report_key or publish(
         settings, claim.organization_id, claim.job_id, claim.attempts, outcome.error_report_path
     )
     items, item_reports = _publish_items(settings, claim, outcome, report)

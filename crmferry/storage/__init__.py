@@ -5,10 +5,10 @@ reports) goes through one `FileStore`, chosen by CRMFERRY_STORAGE_URL.
 * `s3://bucket/prefix`: `S3Store`, any S3-compatible object storage (boto3).
 
 Files are named by keys (`keys.py`), never by paths: nothing outside this package
-knows where a file lives. An export writes its result straight into the store as it
-is produced (`FileStore.writing`); other files (error reports) are written into a local
-staging folder the store gives, and the store takes them in (`put_file`) when the
-attempt commits.
+knows where a file lives. Exports, error reports and uploads are written straight into
+the store as they are produced (`FileStore.writing`); a file that must be local first
+(a batch's ZIP, the second half of a two-stream export) is written into a local
+staging folder the store gives, and the store takes it in (`put_file`).
 """
 
 from __future__ import annotations

@@ -112,6 +112,14 @@ class FileStore(abc.ABC):
         store; nothing to do for object storage)."""
         return None
 
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        """Up to `length` bytes of `key` from offset `start` (fewer at its end, none past
+        it); FileGone when there is none. A reader's look at a file's head or tail."""
+        with self.open(key) as stream:
+            while start > 0 and (skipped := stream.read(min(start, CHUNK_BYTES))):
+                start -= len(skipped)
+            return stream.read(length)
+
     def chunks(self, key: str) -> Iterator[bytes]:
         """The stored file in chunks (FileGone before the first when there is none)."""
         with self.open(key) as stream:

@@ -92,6 +92,11 @@ class LocalStore(FileStore):
             raise FileGone(f"The stored file {key} is gone.")
         yield path  # already local and seekable: no copy
 
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        with self.open(key) as file:
+            file.seek(start)
+            return file.read(length)
+
     def size(self, key: str) -> int | None:
         path = self._path(key)
         return path.stat().st_size if path.is_file() else None

@@ -3,12 +3,14 @@
 The format comes from the content, never the name (`detection`): text tables
 (`text`, with the encoding found by `charset`), JSON Lines (`jsonl`), XLSX workbooks
 (`xlsx`, their ZIP directory checked first by `archive`, their rows and shared strings
-streamed by `xlsx_parts`), XLS and ODS (`calamine_book`). What every format shares,
-the header and the shaping of data rows, is `rows`. Sniffing reads the start of a
-file: 64 KiB of text, the first `xlsx.SNIFF_MAX_ROWS` rows of a sheet and the shared
-strings they use; and, to find a report's footer, its end: a text file's last 16 KiB
-(its last records when those end in a one-cell row), a sheet's last rows (`xlsx_tail`;
-calamine's in memory).
+streamed by `xlsx_parts`), XLS and ODS (`calamine_book`). A file is a path or a
+`source.Source` (a stored upload): text is read from its stream, a workbook (and JSON
+Lines) from a local path (`Source.local_path`). What every format shares, the header
+and the shaping of data rows, is `rows`. Sniffing reads the start of a file: 64 KiB of
+text, the first `xlsx.SNIFF_MAX_ROWS` rows of a sheet and the shared strings they use;
+and, to find a report's footer, its end: a text file's last 16 KiB (its last records
+when those end in a one-cell row), a sheet's last rows (`xlsx_tail`; calamine's in
+memory).
 
 Rows are numbered as the user counts them, the header being row 1: for text, the
 CSV record number (a quoted cell spanning three lines is still one row, as a

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import charset_normalizer
 
 from crmferry.errors import FileUnreadable, ValidationFailed
-from crmferry.imports.reading.info import SAMPLE_BYTES, StrPath
+from crmferry.imports.reading.info import SAMPLE_BYTES
+from crmferry.imports.reading.source import Source
 
 CHUNK_BYTES = 1024 * 1024
 # Control characters real text does not hold (tab, line breaks and FileMaker's vertical
@@ -127,23 +128,23 @@ _MAC_ROMAN_VARIANTS = frozenset(
 )  # of the sample's lines that hold non-ASCII bytes
 
 
-def detect_encoding(path: StrPath, head: bytes, chosen: str | None = None) -> Encoding:
+def detect_encoding(source: Source, head: bytes, chosen: str | None = None) -> Encoding:
     """The encoding `chosen` by the user (ValidationFailed if it is none we read), else a
     byte-order mark's, else UTF-8 if the whole file is, else a legacy guess.
 
     FileUnreadable when the file does not decode whole in the encoding found."""
     if chosen is not None:
         name = choosable_encoding(chosen)
-        _require_decodable(path, name, f"read as {name}, the encoding chosen")
+        _require_decodable(source, name, f"read as {name}, the encoding chosen")
         return Encoding(name)
     for bom, encoding in _BOMS:
         if head.startswith(bom):
-            _require_decodable(path, encoding, f"marked as {encoding} by its byte-order mark")
+            _require_decodable(source, encoding, f"marked as {encoding} by its byte-order mark")
             return Encoding(encoding)
-    first_error = _first_decode_error(path, "utf-8")
+    first_error = _first_decode_error(source, "utf-8")
     if first_error is None:
         return Encoding("utf-8")
-    return _detect_legacy_encoding(path, _window(path, first_error))
+    return _detect_legacy_encoding(source, _window(source, first_error))
 
 
 def choosable_encoding(name: str) -> str:
@@ -171,7 +172,7 @@ def decode_sample(head: bytes, encoding: str, final: bool) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _detect_legacy_encoding(path: StrPath, sample: bytes) -> Encoding:
+def _detect_legacy_encoding(source: Source, sample: bytes) -> Encoding:
     """The legacy encoding that reads `sample` best, checked against the whole file.
 
     Each of LEGACY_ENCODINGS (and charset-normalizer's own candidates) that decodes the
@@ -199,7 +200,7 @@ def _detect_legacy_encoding(path: StrPath, sample: bytes) -> Encoding:
         confidence = max(confidence, 0.95)
     if name.startswith(("utf-16", "utf-32")):
         raise FileUnreadable("The file looks like UTF-16/32 text without a byte-order mark.")
-    if _first_decode_error(path, name) is not None:
+    if _first_decode_error(source, name) is not None:
         if name != "cp1252":
             raise FileUnreadable(f"The file mixes text encodings: part of it is not {name}.")
         name, confidence = "iso8859-1", min(confidence, 0.6)
@@ -359,22 +360,22 @@ def _note(name: str, confidence: float, close: tuple[str, ...]) -> str:
     )
 
 
-def _require_decodable(path: StrPath, encoding: str, why: str) -> None:
-    offset = _first_decode_error(path, encoding)
+def _require_decodable(source: Source, encoding: str, why: str) -> None:
+    offset = _first_decode_error(source, encoding)
     if offset is not None:
         raise FileUnreadable(
             f"The file is {why}, but the bytes near offset {offset:,} are not valid {encoding}."
         )
 
 
-def _first_decode_error(path: StrPath, encoding: str) -> int | None:
+def _first_decode_error(source: Source, encoding: str) -> int | None:
     """The byte offset (approximate) where decoding the whole file fails; None if it does not.
 
     Streamed in 1 MiB chunks: fast (the codecs are C) and memory-flat.
     """
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     offset = 0
-    with open(path, "rb") as file:
+    with source.open() as file:
         while chunk := file.read(CHUNK_BYTES):
             try:
                 decoder.decode(chunk)
@@ -388,12 +389,10 @@ def _first_decode_error(path: StrPath, encoding: str) -> int | None:
     return None
 
 
-def _window(path: StrPath, offset: int) -> bytes:
+def _window(source: Source, offset: int) -> bytes:
     """About 64 KiB of the file around `offset`, starting at a line start."""
     start = max(0, offset - SAMPLE_BYTES // 2)
-    with open(path, "rb") as file:
-        file.seek(start)
-        data = file.read(SAMPLE_BYTES)
+    data = source.read_range(start, SAMPLE_BYTES)
     if start > 0 and b"\n" in data[: offset - start]:
         data = data[data.index(b"\n") + 1 :]
     return data

@@ -8,7 +8,8 @@ junk raise FileUnreadable saying what the file looks like.
 
 Each format is a `Reader` in READERS, keyed by the name `FileInfo.format` records.
 Adding a format is one module (its `sniff` and `records`, like `text` and `xlsx`), its
-entry in READERS, and the content that tells it here: a ZIP member in `_ZIP_FORMATS`,
+entry in READERS (`streams=True` when it reads a `Source` front to back, else it is
+given a local path), and the content that tells it here: a ZIP member in `_ZIP_FORMATS`,
 or leading bytes in `_SIGNATURE_FORMATS` (taken out of `_REFUSED` if listed there).
 """
 
@@ -19,6 +20,7 @@ import json
 import zipfile
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import Any
 
 from crmferry.errors import FileUnreadable
 from crmferry.imports.reading import calamine_book, jsonl, text, xlsx
@@ -31,21 +33,26 @@ from crmferry.imports.reading.info import (
     Record,
     StrPath,
 )
+from crmferry.imports.reading.source import Source, as_source, skip_bytes
 
 
 @dataclass(frozen=True)
 class Reader:
-    """One file format. `sniff(path, head, limits, choices)` describes a file of it
-    (`head` is its first SAMPLE_BYTES) as the user's choices say; `records(path, info,
+    """One file format. `sniff(file, head, limits, choices)` describes a file of it
+    (`head` is its first SAMPLE_BYTES) as the user's choices say; `records(file, info,
     limits)` streams all of its records,
-    header and blank ones included, as (row number, cells), closing the file when closed."""
+    header and blank ones included, as (row number, cells), closing the file when closed.
+    `file` is a `source.Source` when `streams` (the reader opens it as often as it needs,
+    never seeking), else the path of a seekable local file (a temporary copy of a
+    stored one, removed after)."""
 
-    sniff: Callable[[StrPath, bytes, ReadLimits, ReadChoices], FileInfo]
-    records: Callable[[StrPath, FileInfo, ReadLimits], Generator[Record, None, None]]
+    sniff: Callable[[Any, bytes, ReadLimits, ReadChoices], FileInfo]
+    records: Callable[[Any, FileInfo, ReadLimits], Generator[Record, None, None]]
+    streams: bool = False
 
 
 READERS: dict[str, Reader] = {
-    "csv": Reader(text.sniff_text, text.text_records),
+    "csv": Reader(text.sniff_text, text.text_records, streams=True),
     "xlsx": Reader(xlsx.sniff_xlsx, xlsx.xlsx_records),
     "xls": Reader(calamine_book.sniffer("xls"), calamine_book.records_of("xls")),
     "ods": Reader(calamine_book.sniffer("ods"), calamine_book.records_of("ods")),
@@ -85,6 +92,17 @@ def detect_format(path: StrPath, head: bytes) -> str:
 
     FileUnreadable, saying what the file is, for an empty file and for content no
     reader reads."""
+    name = format_of_head(head, as_source(path))
+    return _zip_format(path) if name == ZIP else name
+
+
+ZIP = "zip"  # what `format_of_head` answers when the ZIP's directory must tell
+
+
+def format_of_head(head: bytes, source: Source) -> str:
+    """The READERS name told by the first bytes (and, for JSON Lines whose first line
+    is longer than `head`, that line read on from `source`), or ZIP for a ZIP archive,
+    whose directory tells (`detect_format`); FileUnreadable as `detect_format`."""
     if not head:
         raise FileUnreadable("The file is empty.")
     for signature, name in _SIGNATURE_FORMATS:
@@ -94,8 +112,8 @@ def detect_format(path: StrPath, head: bytes) -> str:
         if head.startswith(signature):
             raise FileUnreadable(f"This is {what}, not a CSV, XLSX, XLS, ODS or JSON Lines file.")
     if head.startswith(_ZIP_MAGIC):
-        return _zip_format(path)
-    return "jsonl" if _is_json_lines(path, head) else "csv"
+        return ZIP
+    return "jsonl" if _is_json_lines(source, head) else "csv"
 
 
 ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
@@ -144,7 +162,7 @@ _OTHER_BOMS = (
 )
 
 
-def _is_json_lines(path: StrPath, head: bytes) -> bool:
+def _is_json_lines(source: Source, head: bytes) -> bool:
     """True when the first non-blank line of the file (after a UTF-8 byte-order mark) is
     one whole JSON object. A CSV whose first cell merely starts with `{` is not one.
 
@@ -161,7 +179,7 @@ def _is_json_lines(path: StrPath, head: bytes) -> bool:
             return False
     if not head.removeprefix(codecs.BOM_UTF8).lstrip(_WHITE).startswith((b"{", b"[")):
         return False
-    text = _first_line(head, path).decode("utf-8", errors="replace").strip()
+    text = _first_line(head, source).decode("utf-8", errors="replace").strip()
     if text in ("{", "[") or (text.startswith("[") and _parses(text)):
         raise FileUnreadable(
             "This is a JSON document, not JSON Lines: imports read one JSON object per "
@@ -170,14 +188,14 @@ def _is_json_lines(path: StrPath, head: bytes) -> bool:
     return _is_object(text)
 
 
-def _first_line(head: bytes, path: StrPath) -> bytes:
+def _first_line(head: bytes, source: Source) -> bytes:
     """The first non-blank line, read on from the file when it is longer than `head`."""
     offset = len(head) - len(head.removeprefix(codecs.BOM_UTF8).lstrip(_WHITE))
     end = head.find(b"\n", offset)
     if end >= 0 or len(head) < SAMPLE_BYTES:
         return head[offset:] if end < 0 else head[offset:end]
-    with open(path, "rb") as file:
-        file.seek(offset)
+    with source.open() as file:
+        skip_bytes(file, offset)
         return file.readline(jsonl.MAX_LINE_BYTES)
 
 

@@ -1,11 +1,15 @@
-"""The two entry points: `sniff` describes a file, `iter_rows` streams its data rows."""
+"""The two entry points: `sniff` describes a file, `iter_rows` streams its data rows.
+
+Both take a path or a `Source`: a text table is read from the source's stream (a
+stored file straight from the store), a workbook from a local path (`Source.local_path`,
+a temporary copy of a stored file, removed when reading ends)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 from crmferry.errors import FileUnreadable
-from crmferry.imports.reading.detection import detect_format, reader
+from crmferry.imports.reading.detection import ZIP, Reader, detect_format, format_of_head, reader
 from crmferry.imports.reading.info import (
     DEFAULT_LIMITS,
     NO_CHOICES,
@@ -18,24 +22,32 @@ from crmferry.imports.reading.info import (
     StrPath,
 )
 from crmferry.imports.reading.rows import data_rows, split_header, up_to
+from crmferry.imports.reading.source import Source, as_source
 
 
 def sniff(
-    path: StrPath, limits: ReadLimits = DEFAULT_LIMITS, choices: ReadChoices = NO_CHOICES
+    file: StrPath | Source,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    choices: ReadChoices = NO_CHOICES,
 ) -> FileInfo:
-    """Describe the file at `path`: format, encoding, delimiter, headers, preview, row
-    estimate; read as `choices` (the user's encoding, header row, sheet) say.
+    """Describe the file: format, encoding, delimiter, headers, preview, row estimate;
+    read as `choices` (the user's encoding, header row, sheet) say.
 
     Raises FileUnreadable for a file that is empty, binary or not a table, and
     ValidationFailed when a limit is exceeded in what sniffing reads.
     """
-    with open(path, "rb") as file:
-        head = file.read(SAMPLE_BYTES)
-    return reader(detect_format(path, head)).sniff(path, head, limits, choices)
+    source = as_source(file)
+    head = source.head(SAMPLE_BYTES)
+    name = format_of_head(head, source)
+    if name != ZIP and reader(name).streams:
+        return reader(name).sniff(source, head, limits, choices)
+    with source.local_path() as path:
+        found = reader(detect_format(path, head) if name == ZIP else name)
+        return found.sniff(path, head, limits, choices)
 
 
 def iter_rows(
-    path: StrPath,
+    file: StrPath | Source,
     info: FileInfo,
     limits: ReadLimits = DEFAULT_LIMITS,
     problems: ProblemSink | None = None,
@@ -49,7 +61,7 @@ def iter_rows(
     Memory stays bounded whatever the file's size. Raises FileUnreadable if the
     file no longer matches `info` or cannot be decoded, ValidationFailed past a limit.
     """
-    records = reader(info.format).records(path, info, limits)
+    records = _records(reader(info.format), as_source(file), info, limits)
     try:
         header_row, headers = split_header(records, header_row=info.header_row)
         if tuple(headers) != tuple(info.headers):
@@ -61,3 +73,24 @@ def iter_rows(
         yield from data_rows(table, header_row, headers, limits, problems)
     finally:
         records.close()  # closes the file (and the workbook) even when the caller stops early
+
+
+def _records(
+    found: Reader, source: Source, info: FileInfo, limits: ReadLimits
+) -> Generator[Record, None, None]:
+    """The reader's records, from the source itself or from a local path kept (a
+    temporary copy removed) until they are closed."""
+    if found.streams:
+        return found.records(source, info, limits)
+    return _local_records(found, source, info, limits)
+
+
+def _local_records(
+    found: Reader, source: Source, info: FileInfo, limits: ReadLimits
+) -> Generator[Record, None, None]:
+    with source.local_path() as path:
+        records = found.records(path, info, limits)
+        try:
+            yield from records
+        finally:
+            records.close()

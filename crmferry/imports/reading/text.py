@@ -4,18 +4,21 @@ then streaming every CSV record.
 The delimiter is the one of `, ; TAB |` that splits the sample most consistently into
 the header's width (csv.Sniffer breaks ties). A record is numbered by its CSV record
 number: a quoted cell spanning three lines is still one row, as a spreadsheet shows it.
+
+The file is a `Source` read front to back, never seeked: each pass (the encoding check,
+a footer's count, the rows) opens it again, and its last bytes are one ranged read, so
+a stored file is read straight from the store.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 from collections import deque
 from collections.abc import Generator, Iterator
 from itertools import islice
-from typing import Any
+from typing import Any, BinaryIO
 
 from crmferry.errors import FileUnreadable
 from crmferry.imports.reading.charset import decode_sample, detect_encoding
@@ -27,7 +30,6 @@ from crmferry.imports.reading.info import (
     ReadChoices,
     ReadLimits,
     Record,
-    StrPath,
 )
 from crmferry.imports.reading.rows import (
     TAIL_RECORDS,
@@ -41,6 +43,7 @@ from crmferry.imports.reading.rows import (
     split_header,
     up_to,
 )
+from crmferry.imports.reading.source import Source
 
 DELIMITERS = (",", ";", "\t", "|")
 
@@ -58,15 +61,16 @@ _CONTROL = re.compile(r"[\x00-\x08\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def sniff_text(
-    path: StrPath, head: bytes, limits: ReadLimits, choices: ReadChoices = NO_CHOICES
+    source: Source, head: bytes, limits: ReadLimits, choices: ReadChoices = NO_CHOICES
 ) -> FileInfo:
     """Describe the text table whose first SAMPLE_BYTES are `head`, read in the encoding
     `choices` names if it names one.
 
     FileUnreadable for binary content or a sample without a line break;
     ValidationFailed when a limit is exceeded in the sample."""
-    whole = os.path.getsize(path) <= len(head)
-    found = detect_encoding(path, head, choices.encoding)
+    size = source.size()
+    whole = size <= len(head)
+    found = detect_encoding(source, head, choices.encoding)
     encoding = found.name
     text = decode_sample(head, encoding, final=whole)
     _reject_control_characters(text)
@@ -82,7 +86,7 @@ def sniff_text(
     if last_row is None and whole:
         last_row = find_last_row(numbered[-TAIL_RECORDS:], header_row, len(headers))
     elif last_row is None:
-        last_row = _footer_start(path, encoding, delimiter, limits, header_row, len(headers))
+        last_row = _footer_start(source, encoding, delimiter, limits, header_row, len(headers))
     check_last_row(last_row, header_row)
     table = up_to(records, last_row)
     problems = PreviewProblems()
@@ -91,7 +95,7 @@ def sniff_text(
     if whole:
         estimate = len(preview) + sum(1 for _ in rows)
     else:
-        estimate = _extrapolate(path, len(parsed), len(head) * len(complete) / len(text))
+        estimate = _extrapolate(size, len(parsed), len(head) * len(complete) / len(text))
         estimate = max(estimate - header_row, len(preview))
         if last_row is not None:
             estimate = max(min(estimate, last_row - header_row), len(preview))
@@ -112,7 +116,7 @@ def sniff_text(
 
 
 def text_records(
-    path: StrPath, info: FileInfo, limits: ReadLimits
+    source: Source, info: FileInfo, limits: ReadLimits
 ) -> Generator[Record, None, None]:
     """Every CSV record of the file, numbered from 1, decoded as sniffed, streamed.
 
@@ -124,11 +128,11 @@ def text_records(
         # process-wide, only ever raised: cells up to the limit must parse, to be reported
         csv.field_size_limit(limits.max_cell_chars + 1)
     number = 0
-    with open(path, "rb") as raw:
-        stream = io.TextIOWrapper(raw, encoding=info.encoding, errors="strict", newline="")
+    with source.open() as raw:
+        buffered = io.BufferedReader(_Readable(raw), CHUNK_BYTES)
+        _skip_bom(buffered, info.encoding)
+        stream = io.TextIOWrapper(buffered, encoding=info.encoding, errors="strict", newline="")
         try:
-            if stream.read(1) != "\ufeff":
-                stream.seek(0)
             records = csv_records(_Lines(_bounded_lines(stream)), info.delimiter)
             for number, cells in enumerate(records, start=1):
                 yield number, cells
@@ -152,17 +156,15 @@ def text_records(
 
 
 def _footer_start(
-    path: StrPath, encoding: str, delimiter: str, limits: ReadLimits, header_row: int, width: int
+    source: Source, encoding: str, delimiter: str, limits: ReadLimits, header_row: int, width: int
 ) -> int | None:
     """The last data row of a file larger than the sample when it ends in a footer (see
     `find_last_row`), else None. The file is streamed only when its last bytes end in a
     row of one non-blank cell; only its last records are kept."""
     if width < 2:
         return None
-    size = os.path.getsize(path)
-    with open(path, "rb") as file:
-        file.seek(max(size - _TAIL_BYTES, 0))
-        tail = file.read().decode(encoding, errors="replace")
+    start = max(source.size() - _TAIL_BYTES, 0)
+    tail = source.read_range(start, _TAIL_BYTES).decode(encoding, errors="replace")
     lines = re.split(r"\r\n|\r|\n", tail)[1:]  # the first may be cut
     rows = [cells for cells in _parse("\n".join(lines), delimiter) if not is_blank(cells)]
     if not rows or sum(1 for cell in rows[-1] if cell.strip()) != 1:
@@ -170,15 +172,16 @@ def _footer_start(
     info = FileInfo("csv", encoding, delimiter, (), (), 0)
     kept: deque[Record] = deque(maxlen=TAIL_RECORDS)
     try:
-        kept.extend(text_records(path, info, limits))
+        kept.extend(text_records(source, info, limits))
     except FileUnreadable:
         return None  # the import says what is wrong with the file, naming the row
     return find_last_row(list(kept), header_row, width)
 
 
-def _extrapolate(path: StrPath, records: int, sample_bytes: float) -> int:
-    """Records in the file, assuming the sample's average bytes per record holds throughout."""
-    return round(records * os.path.getsize(path) / max(sample_bytes, 1.0))
+def _extrapolate(size: int, records: int, sample_bytes: float) -> int:
+    """Records in a file of `size` bytes, assuming the sample's average bytes per record
+    holds throughout."""
+    return round(records * size / max(sample_bytes, 1.0))
 
 
 def _reject_control_characters(text: str) -> None:
@@ -354,3 +357,34 @@ def _bounded_lines(stream: io.TextIOWrapper) -> Iterator[str]:
         if len(line) >= MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
             raise _LineTooLong
         yield line
+
+
+CHUNK_BYTES = 1024 * 1024
+
+
+class _Readable(io.RawIOBase):
+    """Any binary stream (a store's network stream among them) as a raw stream that a
+    BufferedReader, and so a TextIOWrapper, reads."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _skip_bom(stream: io.BufferedReader[Any], encoding: str) -> None:
+    """Read past a byte-order mark the codec itself keeps (U+FEFF at the start is no
+    cell's text), without seeking back when there is none."""
+    try:
+        bom = "\ufeff".encode(encoding)
+    except UnicodeEncodeError:
+        return  # an encoding without the character cannot start with it
+    if stream.peek(len(bom))[: len(bom)] == bom:
+        stream.read(len(bom))

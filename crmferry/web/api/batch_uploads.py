@@ -1,6 +1,10 @@
 """POST /uploads/batch: the files of a batch import at once — several `file` parts, or
 one ZIP of CSV/XLSX files — each stored and sniffed as POST /uploads does, with the data
-type its headers fit best and that type's suggested mapping."""
+type its headers fit best and that type's suggested mapping.
+
+Each file streams into the store as it arrives, but a ZIP: its directory is at its end,
+so it is spooled locally (at most CRMFERRY_MAX_UPLOAD_BYTES) and its files unpacked
+from there into the store, the spool removed."""
 
 from __future__ import annotations
 
@@ -27,9 +31,12 @@ from crmferry.imports.reading.bundle import (
     is_bundle,
     unpack,
 )
+from crmferry.imports.stored_source import stored_upload
 from crmferry.imports.type_guess import suggest_data_type
 from crmferry.imports.uploads import (
+    CountedWriter,
     LimitedWriter,
+    UploadWriter,
     forget_upload,
     keep_upload,
     new_upload_location,
@@ -38,6 +45,7 @@ from crmferry.imports.uploads import (
     upload_values,
 )
 from crmferry.records import DATA_TYPES
+from crmferry.storage import store_for
 from crmferry.web.api.models.problems import problem_responses
 from crmferry.web.api.models.records import BATCH_UPLOAD_FORM, UploadBatch
 from crmferry.web.api.uploads import MULTIPART_OVERHEAD
@@ -53,7 +61,7 @@ class BatchFile:
     upload_id: UUID
     relative: str
     file_name: str
-    writer: LimitedWriter
+    writer: CountedWriter
 
 
 class _FileParts:
@@ -62,6 +70,7 @@ class _FileParts:
     def __init__(self, settings: Settings, organization_id: UUID) -> None:
         self.settings, self.organization_id = settings, organization_id
         self.files: list[BatchFile] = []
+        self.ended: list[UploadWriter] = []  # to be stored (`store_ended`)
         self.complete = False
         self._headers: dict[bytes, bytes] = {}
         self._field, self._value = b"", b""
@@ -111,13 +120,33 @@ class _FileParts:
             self._current.writer.write(data[start:end])
 
     def _end_part(self) -> None:
-        if self._current is not None:
-            self._current.writer.close()
+        if self._current is None:
+            return
+        writer = self._current.writer
+        if isinstance(writer, UploadWriter):
+            self.ended.append(writer)  # stored off the event loop
+        else:
+            writer.close()
+
+    def send_due(self) -> None:
+        """Send what the files being written have gathered, and store the files that
+        ended (network work: run in a thread)."""
+        for file in self.files:
+            if isinstance(file.writer, UploadWriter):
+                file.writer.flush()
+        while self.ended:
+            self.ended.pop(0).close()
 
 
 def new_batch_file(settings: Settings, organization_id: UUID, name: str) -> BatchFile:
+    """A file of the batch, written into the store as it comes; spooled locally when
+    its name says ZIP (maybe a bundle, read from its directory at its end)."""
     upload_id, relative = new_upload_location(settings, organization_id)
-    writer = LimitedWriter(spool_path(settings, relative), settings.max_upload_bytes)
+    writer: CountedWriter
+    if name.lower().endswith(".zip"):
+        writer = LimitedWriter(spool_path(settings, relative), settings.max_upload_bytes)
+    else:
+        writer = UploadWriter(store_for(settings), relative, settings.max_upload_bytes)
     return BatchFile(upload_id, relative, name, writer)
 
 
@@ -152,14 +181,17 @@ async def create_upload_batch(
         parser = MultipartParser(params[b"boundary"], cast(Any, parts.callbacks()))
         async for chunk in request.stream():
             parser.write(chunk)
+            if parts.ended or any(getattr(f.writer, "due", False) for f in parts.files):
+                await run_in_threadpool(parts.send_due)
         parser.finalize()
+        await run_in_threadpool(parts.send_due)
         _check_complete(parts)
         stored = await run_in_threadpool(unbundled, settings, principal, parts.files)
         parts.files = stored
         return {"items": await run_in_threadpool(record_all, db, settings, principal, stored)}
     except BaseException as exc:
         for file in parts.files:  # nothing of a refused batch stays on disk or in the store
-            file.writer.discard()
+            await run_in_threadpool(file.writer.discard)
             await run_in_threadpool(forget_upload, settings, file.relative)
         if isinstance(exc, ValueError) and not isinstance(exc, CrmFerryError):
             raise ValidationFailed(f"The upload could not be read: {exc}.") from exc
@@ -189,7 +221,11 @@ def unbundled(settings: Settings, principal: Principal, files: list[BatchFile]) 
     )
     found: list[BatchFile] = []
     for file in files:
+        if not isinstance(file.writer, LimitedWriter):
+            found.append(file)  # already in the store
+            continue
         if not is_bundle(file.file_name, file.writer.path):
+            keep_upload(settings, file.relative, file.writer.path)
             found.append(file)
             continue
         try:
@@ -198,10 +234,13 @@ def unbundled(settings: Settings, principal: Principal, files: list[BatchFile]) 
                 found.append(inner)
                 for chunk in unpack(file.writer.path, entry):
                     inner.writer.write(chunk)
+                    if isinstance(inner.writer, UploadWriter):
+                        inner.writer.flush()
                 inner.writer.close()
         except BaseException:
-            for made in found:
+            for made in found:  # the files unpacked so far are in the store already
                 made.writer.discard()
+                forget_upload(settings, made.relative)
             raise
         finally:
             file.writer.discard()
@@ -221,7 +260,7 @@ def record_all(
     answers, rows = [], []
     for file in files:
         try:
-            info = sniff(file.writer.path, limits)
+            info = sniff(stored_upload(settings, file.relative), limits)
         except CrmFerryError as exc:
             exc.detail = f"{file.file_name}: {exc.detail}"
             raise
@@ -255,8 +294,6 @@ def record_all(
                 "suggested_mapping": dict(mapping),
             }
         )
-    for file in files:  # sniffed, all of them: into the store, then their rows at once
-        keep_upload(settings, file.relative, file.writer.path)
     with db.tenant(principal.organization_id) as conn:
         for values in rows:
             record_upload(conn, values)

@@ -16,18 +16,18 @@ from crmferry.imports.checking import check_first_rows
 from crmferry.imports.mapping import suggest_mapping
 from crmferry.imports.reading import ReadLimits, sniff
 from crmferry.imports.reading_choices import read_choices_of, reading_facts
+from crmferry.imports.stored_source import stored_upload
 from crmferry.imports.suggestion import Suggestion, suggest_from_values
 from crmferry.imports.type_guess import suggest_data_type
 from crmferry.imports.uploads import (
-    LimitedWriter,
+    UploadWriter,
     forget_upload,
-    keep_upload,
     new_upload_location,
     record_upload,
-    spool_path,
     upload_values,
 )
 from crmferry.records import DATA_TYPES
+from crmferry.storage import store_for
 from crmferry.web.api.models.problems import problem_responses
 from crmferry.web.api.models.records import UPLOAD_FORM, Upload, UploadCheck, UploadCheckRequest
 from crmferry.web.deps import DB, AppSettings, MemberPrincipal
@@ -42,7 +42,7 @@ class _Parts:
     """Callbacks for the streaming multipart parser: the `file` part goes to the
     store as it arrives; small text fields are kept."""
 
-    def __init__(self, writer: LimitedWriter) -> None:
+    def __init__(self, writer: UploadWriter) -> None:
         self.writer = writer
         self.file_name: str | None = None
         self.complete = False  # the closing boundary was seen
@@ -130,30 +130,34 @@ async def create_upload(
             [{"field": "file", "message": "is required"}],
         )
     upload_id, key = new_upload_location(settings, principal.organization_id)
-    path = spool_path(settings, key)
-    writer = LimitedWriter(path, limit)
+    # the file goes into the store as it arrives (a part at a time, sent off the event
+    # loop), and is sniffed from there: nothing of it is written on this machine
+    writer = UploadWriter(store_for(settings), key, limit)
     parts = _Parts(writer)
     try:
         parser = MultipartParser(params[b"boundary"], cast(Any, parts.callbacks()))
         async for chunk in request.stream():
             parser.write(chunk)
+            if writer.due:
+                await run_in_threadpool(writer.flush)
         parser.finalize()
-        writer.close()
         file_name, data_type = _checked_parts(parts)
+        await run_in_threadpool(writer.close)
         choices = read_choices_of(parts.fields)
-        info = await run_in_threadpool(sniff, path, ReadLimits.from_settings(settings), choices)
+        source = stored_upload(settings, key)
+        limits = ReadLimits.from_settings(settings)
+        info = await run_in_threadpool(sniff, source, limits, choices)
         values = upload_values(
             upload_id, principal.user_id, file_name, writer, key, info, data_type
         )
         headers = list(info.headers)
-        await run_in_threadpool(keep_upload, settings, key, path)
         with db.tenant(principal.organization_id) as conn:
             record_upload(conn, values)
             suggested_type, suggestion = _suggestion(conn, data_type, headers, info.preview)
     except BaseException as exc:
         # whatever ends the upload early (a bad part, the client going away, a
         # cancelled request) leaves nothing on disk nor in the store
-        writer.discard()
+        await run_in_threadpool(writer.discard)
         await run_in_threadpool(forget_upload, settings, key)
         if isinstance(exc, ValueError) and not isinstance(exc, CrmFerryError):
             raise ValidationFailed(f"The upload could not be read: {exc}.") from exc
