@@ -29,6 +29,7 @@ from crmferry.web.api.models.jobs import (
     StatusName,
 )
 from crmferry.web.api.models.problems import problem_responses
+from crmferry.web.built_json import BuiltJSON
 from crmferry.web.deps import DB, AppSettings, CurrentPrincipal
 from crmferry.web.downloads import stored_file_response
 
@@ -103,7 +104,7 @@ def list_jobs(
     data_type: Annotated[DataTypeName | None, BlankIsNone] = None,
     limit: int = Query(default=50, ge=1, le=operations.MAX_PAGE),
     cursor: Annotated[Cursor | None, BlankIsNone] = None,
-) -> dict[str, Any]:
+) -> BuiltJSON:
     """`{"items": [job...], "next_cursor"}`, newest first."""
     with db.tenant(principal.organization_id) as conn:
         rows, next_cursor = operations.list_jobs(
@@ -114,14 +115,14 @@ def list_jobs(
             limit=limit,
             cursor=cursor,
         )
-    return {"items": [job_json(r) for r in rows], "next_cursor": next_cursor}
+    return BuiltJSON({"items": [job_json(r) for r in rows], "next_cursor": next_cursor})
 
 
 @router.get("/jobs/{job_id}", name="jobs_get", response_model=Job, responses=problem_responses(404))
-def get_job(job_id: JobId, principal: CurrentPrincipal, db: DB) -> dict[str, Any]:
+def get_job(job_id: JobId, principal: CurrentPrincipal, db: DB) -> BuiltJSON:
     """One job of the caller's organization."""
     with db.tenant(principal.organization_id) as conn:
-        return job_json(operations.get_job(conn, job_id))
+        return BuiltJSON(job_json(operations.get_job(conn, job_id)))
 
 
 @router.post(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
@@ -12,6 +12,7 @@ from crmferry.records.listing import get_record, list_records, public_record
 from crmferry.web.api.models.base import BlankIsNone, Cursor, Text
 from crmferry.web.api.models.problems import problem_responses
 from crmferry.web.api.models.records import RECORD_MODELS, record_page_model
+from crmferry.web.built_json import BuiltJSON
 from crmferry.web.deps import DB, CurrentPrincipal
 
 router = APIRouter(tags=["records"])
@@ -23,17 +24,18 @@ Search = Annotated[
 ]
 
 
-def _lister(data_type: DataType) -> Callable[..., dict[str, Any]]:
+def _lister(data_type: DataType) -> Callable[..., BuiltJSON]:
     def list_of_type(
         principal: CurrentPrincipal,
         db: DB,
         q: Search = None,
         limit: int = Query(default=50, ge=1, le=500),
         cursor: Annotated[Cursor | None, BlankIsNone] = None,
-    ) -> dict[str, Any]:
+    ) -> BuiltJSON:
         with db.tenant(principal.organization_id) as conn:
             page = list_records(conn, data_type, q, limit, cursor)
-        return {"items": [public_record(r) for r in page.rows], "next_cursor": page.next_cursor}
+        rows = [public_record(r) for r in page.rows]
+        return BuiltJSON({"items": rows, "next_cursor": page.next_cursor})
 
     searched = ", ".join(data_type.search_fields)
     list_of_type.__doc__ = (
@@ -45,14 +47,14 @@ def _lister(data_type: DataType) -> Callable[..., dict[str, Any]]:
     return list_of_type
 
 
-def _getter(data_type: DataType) -> Callable[..., dict[str, Any]]:
+def _getter(data_type: DataType) -> Callable[..., BuiltJSON]:
     def get_of_type(
         record_id: Annotated[str, Path(description="A record's id (uuid).")],
         principal: CurrentPrincipal,
         db: DB,
-    ) -> dict[str, Any]:
+    ) -> BuiltJSON:
         with db.tenant(principal.organization_id) as conn:
-            return get_record(conn, data_type, record_id)
+            return BuiltJSON(get_record(conn, data_type, record_id))
 
     get_of_type.__doc__ = f"One of {data_type.label.lower()} by id (404 when not yours)."
     return get_of_type
