@@ -21,6 +21,7 @@ from crmferry.jobs.kinds import load_plugins
 from crmferry.jobs.worker import run_worker
 from crmferry.storage import store_for
 from crmferry.web.app import create_app
+from crmferry.web.long_lived import freeze_long_lived
 
 console = Console(stderr=True)
 
@@ -129,6 +130,7 @@ def serve(
         _serve_processes(settings, host, port, processes, plugins)
         return
     app = create_app(settings, db)
+    freeze_long_lived()
     try:
         # forwarded headers are trusted by the app itself, from CRMFERRY_TRUSTED_PROXIES only
         uvicorn.run(

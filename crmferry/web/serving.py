@@ -17,6 +17,7 @@ from crmferry.config import load_settings
 from crmferry.db import connect
 from crmferry.jobs.kinds import load_plugins
 from crmferry.web.app import create_app
+from crmferry.web.long_lived import freeze_long_lived
 
 
 def app_from_environment() -> FastAPI:
@@ -25,4 +26,6 @@ def app_from_environment() -> FastAPI:
     settings = load_settings(data_dir=os.environ.get("CRMFERRY_DATA_DIR"))
     db = connect(settings)
     atexit.register(db.close)
-    return create_app(settings, db)
+    app = create_app(settings, db)
+    freeze_long_lived()
+    return app
