@@ -4,6 +4,8 @@ cancellation, errors and a missing second connection handled."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -280,31 +282,76 @@ def test_cancel_stops_both_streams_and_removes_every_file(
     assert row == {"iso": "read committed", "ro": "off"}
 
 
+# Asked for from another session while the export holds its share of contacts: every
+# later reader of contacts, the second stream's COPY among them, queues behind it.
+LOCK_CONTACTS = "LOCK TABLE contacts IN ACCESS EXCLUSIVE MODE"
+LOCK_ASKED = """
+SELECT count(*) AS n FROM pg_locks
+ WHERE relation = 'contacts'::regclass AND mode = 'AccessExclusiveLock' AND NOT granted
+"""
+WAITS_FOR_A_LOCK = "SELECT wait_event_type = 'Lock' AS waits FROM pg_stat_activity WHERE pid = %s"
+
+
+class QueuedSecondStream(Connections):
+    """Opens the second connection once another session has asked for contacts
+    exclusively, so that the second COPY waits to start while the first one runs; a
+    thread terminates the second backend as soon as it waits. (Terminated while it
+    streamed instead, the whole second half could already sit in the socket buffers,
+    and the export then rightly ended well.)"""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.threads: list[threading.Thread] = []
+
+    def __call__(self) -> Conn:
+        self._start(self._lock_contacts)
+        deadline = time.monotonic() + 20
+        with self.db.owner_connect() as owner:
+            while owner.execute(LOCK_ASKED).fetchone() != {"n": 1}:
+                assert time.monotonic() < deadline, "the lock was never asked for"
+                time.sleep(0.01)
+        conn = super().__call__()
+        self._start(lambda: self._terminate_when_waiting(conn.info.backend_pid))
+        return conn
+
+    def join(self) -> None:
+        for thread in self.threads:
+            thread.join(30)
+
+    def _start(self, target: Callable[[], None]) -> None:
+        self.threads.append(threading.Thread(target=target, daemon=True))
+        self.threads[-1].start()
+
+    def _lock_contacts(self) -> None:
+        with self.db.owner_connect() as locker, locker.transaction():
+            locker.execute("SET LOCAL lock_timeout = '20s'")  # never a hang
+            locker.execute(LOCK_CONTACTS)  # granted once the failed export rolls back
+
+    def _terminate_when_waiting(self, pid: int) -> None:
+        deadline = time.monotonic() + 20
+        with self.db.owner_connect() as owner:
+            while owner.execute(WAITS_FOR_A_LOCK, [pid]).fetchone() != {"waits": True}:
+                if time.monotonic() > deadline:
+                    return  # the export then ends well, and the test fails
+                time.sleep(0.01)
+            owner.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
 @pytest.mark.usefixtures("split_from_ten_rows")
 def test_an_error_in_the_second_stream_stops_the_export(
-    db: Database, many_org: UUID, tmp_path: Path, connections: Connections
+    db: Database, many_org: UUID, tmp_path: Path
 ) -> None:
-    """The second backend is terminated mid-export: its error propagates, the first
-    COPY is cancelled, no file is left, the export's pool connection is usable."""
-
-    def kill_the_second_backend(done: int) -> None:
-        if done == 50:
-            with db.owner_connect() as owner:
-                owner.execute(
-                    "SELECT pg_terminate_backend(%s)", [connections.opened[0].info.backend_pid]
-                )
-
+    """The second backend is terminated while the first COPY runs: its error
+    propagates, the first COPY is cancelled, no file is left, the export's pool
+    connection is usable."""
+    queued = QueuedSecondStream(db)
     out = tmp_path / "out"
-    with pytest.raises(psycopg.OperationalError):
-        export_csv(
-            db,
-            many_org,
-            {},
-            out / "e.csv",
-            progress=kill_the_second_backend,
-            chunk_rows=50,
-            connect=connections,
-        )
+    try:
+        with pytest.raises(psycopg.OperationalError):
+            export_csv(db, many_org, {}, out / "e.csv", chunk_rows=50, connect=queued)
+    finally:
+        queued.join()
+    assert len(queued.opened) == 1
     assert list(out.iterdir()) == []
     with db.tenant(many_org) as conn:
         assert conn.execute("SELECT count(*) AS n FROM contacts").fetchone() == {"n": ROWS}
