@@ -92,9 +92,12 @@ WITH written AS (
 ), {log_changes}
 """
 
-# (a matched record that another transaction deleted since is inserted again)
+# (a matched record that another transaction deleted since is inserted again, unless
+# the row left it unchanged: the import then counts as done before that delete)
 _ONLY_NEW = """
-AND (r.target_id IS NULL OR NOT EXISTS (SELECT FROM {table} AS same WHERE same.id = r.target_id))
+AND (r.target_id IS NULL
+     OR (NOT r.unchanged
+         AND NOT EXISTS (SELECT FROM {table} AS same WHERE same.id = r.target_id)))
 """
 
 UPDATE_ROWS = """
@@ -103,7 +106,8 @@ WITH written AS (
        SET {from_rows}, updated_at = now(), import_job_id = {job},
            changed_xid = pg_current_xact_id()
       FROM {rows} AS r
-     WHERE cardinality(r.errors) = 0 AND {match} AND ({old}) IS DISTINCT FROM ({new})
+     WHERE cardinality(r.errors) = 0 AND NOT r.unchanged AND {match}
+       AND ({old}) IS DISTINCT FROM ({new})
     RETURNING t.id, false AS inserted
 ), {log_changes}
 """
@@ -230,13 +234,9 @@ def _columns(prefix: str, names: list[str]) -> sql.Composable:
 
 
 def update_value(plan: RowsPlan, column: str, record: str) -> sql.Composable:
-    """What an update writes into `column` of the record aliased `record`: the row's
-    value (its update value when that differs, see `RowsPlan`), or, for a kept column
-    whose value is NULL (a blank cell under `blank_cells: keep`), the record's own."""
-    value = sql.Identifier("r", plan.update_sources.get(column, column))
-    if column in plan.kept:
-        return sql.SQL("coalesce({}, {})").format(value, sql.Identifier(record, column))
-    return value
+    """What an update of the record aliased `record` writes into `column` (see
+    `RowsPlan.update_value`)."""
+    return plan.update_value(column, "r", sql.Identifier(record, column))
 
 
 def _update_row(plan: RowsPlan, record: str) -> sql.Composable:

@@ -64,12 +64,19 @@ DROP_ROWS = "DROP TABLE IF EXISTS {rows}"
 
 _BUILD_ROWS = """
 CREATE TEMP TABLE {rows} ON COMMIT DROP AS
-SELECT r.row_number, {columns}, {target_id} AS target_id,
-       array_remove(ARRAY[{checks}]::text[], NULL) AS errors
-  FROM (SELECT raw.row_number, {cleaned} FROM {raw} AS raw OFFSET 0) AS r {joins}
+SELECT b.row_number, {kept_columns}, b.target_id, b.errors, {unchanged} AS unchanged
+  FROM (SELECT r.row_number, {columns}, {target_id} AS target_id,
+               array_remove(ARRAY[{checks}]::text[], NULL) AS errors, {old_columns}
+          FROM (SELECT raw.row_number, {cleaned} FROM {raw} AS raw OFFSET 0) AS r {joins}
+        OFFSET 0) AS b
 """
 # OFFSET 0 keeps the cleaning in its own step: each cell is trimmed (and an
-# e-mail lower-cased) once, not once per expression that reads it.
+# e-mail lower-cased) once, not once per expression that reads it; the second keeps
+# each typed value computed once, for its column and for the comparison that reads it.
+# `unchanged`: the row's update would leave its record as it is (its values as the
+# record had them when validated). The write skips such rows without joining the
+# record again: the join that found the record has read its values already, and a
+# second hash of a million records was a sixth of a re-import.
 
 # The record a mapped link names (see records/links.py), matched on its target's key.
 _LINK_JOIN = "LEFT JOIN {table} AS {alias} ON {match}"
@@ -77,7 +84,7 @@ _LINK_JOIN = "LEFT JOIN {table} AS {alias} ON {match}"
 # The record a row's key matches (NULL keys never match).
 _TARGET = "LEFT JOIN {table} AS target ON {match}"
 
-_ANALYZE_KEYS = "ANALYZE {rows} ({keys})"
+_ANALYZE = "ANALYZE {rows} ({columns})"
 
 # Later rows that repeat a key seen earlier in the file.
 _MARK_REPEATED_KEYS = """
@@ -125,6 +132,15 @@ class RowsPlan:
     by_id: bool = False  # an `id` column is mapped: rows match by it first
     update_sources: dict[str, str] = field(default_factory=dict)
     kept: set[str] = field(default_factory=set)
+
+    def update_value(self, column: str, row: str, old: sql.Composable) -> sql.Composable:
+        """What an update writes into `column` from the row aliased `row`: the row's
+        value (its update value when that differs), or, for a kept column whose value is
+        NULL (a blank cell under `blank_cells: keep`), the record's own (`old`)."""
+        value = sql.Identifier(row, self.update_sources.get(column, column))
+        if column in self.kept:
+            return sql.SQL("coalesce({}, {})").format(value, old)
+        return value
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -230,6 +246,7 @@ def build_rows(
     ]
     if by_id:
         cleaned.append(sql.SQL("crmferry_clean(raw.id) AS id"))
+    written = [sql.Identifier(c.name) for c in all_columns if c.written]
     statement = sql.SQL(_BUILD_ROWS).format(
         rows=sql.Identifier(ROWS_TABLE),
         raw=sql.Identifier(RAW_TABLE),
@@ -238,6 +255,8 @@ def build_rows(
             for c in all_columns
             if c.written
         ),
+        kept_columns=sql.SQL(", ").join(sql.SQL("b.{}").format(w) for w in written),
+        **_unchanged_parts(plan, keyed),
         checks=sql.SQL(", ").join(_check_expression(c) for c in all_columns) or sql.SQL("NULL"),
         cleaned=sql.SQL(", ").join(cleaned) if cleaned else sql.SQL("NULL AS nothing"),
         joins=sql.SQL(" ").join(joins),
@@ -245,6 +264,8 @@ def build_rows(
     )
     conn.execute(sql.SQL(DROP_ROWS).format(rows=sql.Identifier(ROWS_TABLE)))
     conn.execute(statement)
+    if plan.matches:
+        _analyze(conn, plan)
     if plan.keyed:
         _check_keys(conn, plan, options)
     if by_id:
@@ -255,6 +276,36 @@ def build_rows(
         if options.mode == "insert" and not plan.keyed:
             _mark_existing(conn, plan)
     return plan
+
+
+def _unchanged_parts(plan: RowsPlan, keyed: bool) -> dict[str, sql.Composable]:
+    """The record's values as the row's joins read them (`old:column`, from the record
+    the row's id names, else the one its key names), and the rows compared for
+    `unchanged`: the record's values and what the update would write."""
+    columns = plan.update_columns if plan.matches else []
+    if not columns:  # no row can match a record
+        return {"old_columns": sql.SQL('NULL AS "old:"'), "unchanged": sql.SQL("false")}
+    olds = {n: sql.Identifier("b", f"old:{n}") for n in columns}
+    old = sql.SQL(", ").join(olds.values())
+    new = sql.SQL(", ").join(plan.update_value(n, "b", olds[n]) for n in columns)
+    return {
+        "old_columns": sql.SQL(", ").join(
+            sql.SQL("{} AS {}").format(_record_value(plan, keyed, n), sql.Identifier(f"old:{n}"))
+            for n in columns
+        ),
+        "unchanged": sql.SQL(
+            "b.target_id IS NOT NULL AND ROW({}) IS NOT DISTINCT FROM ROW({})"
+        ).format(old, new),
+    }
+
+
+def _record_value(plan: RowsPlan, keyed: bool, column: str) -> sql.Composable:
+    """`column` of the record the row matches (see `_target_expression`)."""
+    if keyed and plan.by_id:
+        return sql.SQL("CASE WHEN by_id.id IS NOT NULL THEN by_id.{0} ELSE target.{0} END").format(
+            sql.Identifier(column)
+        )
+    return sql.Identifier("by_id" if plan.by_id else "target", column)
 
 
 def _target_expression(keyed: bool, by_id: bool) -> sql.Composable:
@@ -289,11 +340,17 @@ def _plan(
     )
 
 
+def _analyze(conn: Conn, plan: RowsPlan) -> None:
+    """Statistics of the columns the key checks and the write select by, so that they
+    are planned from real row counts, not a guess (a re-import selects no row to write)."""
+    columns = [*plan.keys] if plan.keyed else []
+    names = sql.SQL(", ").join(sql.Identifier(n) for n in [*columns, "target_id", "unchanged"])
+    conn.execute(sql.SQL(_ANALYZE).format(rows=sql.Identifier(ROWS_TABLE), columns=names))
+
+
 def _check_keys(conn: Conn, plan: RowsPlan, options: ImportOptions) -> None:
     """Mark keys repeated in the file and, in insert mode, keys that exist already."""
     keys = sql.SQL(", ").join(sql.Identifier(k) for k in plan.keys)
-    # the joins on the key that follow are planned from real row counts, not a guess
-    conn.execute(sql.SQL(_ANALYZE_KEYS).format(rows=sql.Identifier(ROWS_TABLE), keys=keys))
     key_name, sep = sql.Literal(plan.keys[0]), sql.Literal(SEP)
     present = sql.SQL(" AND ").join(
         sql.SQL("{} IS NOT NULL").format(sql.Identifier(k)) for k in plan.keys
