@@ -2,7 +2,9 @@
 
 Each statement is a chain of data-modifying CTEs: the write, then the change
 log (`import_changes`), then the counts. Rows whose values would not change are
-not rewritten (`IS DISTINCT FROM`) and count as unchanged. Rows meet their
+not rewritten and count as unchanged: validation marked them (`unchanged`, against
+the record as it read it), and the write compares the others again with the record
+as it finds it (`IS DISTINCT FROM`). Rows meet their
 records by primary key: validation resolved each row's natural key to its
 record (`target_id`) before any write.
 
