@@ -86,16 +86,15 @@ _TARGET = "LEFT JOIN {table} AS target ON {match}"
 
 _ANALYZE = "ANALYZE {rows} ({columns})"
 
-# Later rows that repeat a key seen earlier in the file.
+# Later rows that repeat a key seen earlier in the file. One pass groups the keys; a
+# file without repeats leaves the join nothing to hash, and the rows are not read again.
 _MARK_REPEATED_KEYS = """
 UPDATE {rows} AS r
    SET errors = r.errors || ({key_name} || {sep} || 'repeats row ' || d.first_row
                               || ' of this file (a key may appear only once)')
-  FROM (SELECT row_number, min(row_number) OVER (PARTITION BY {keys}) AS first_row
-          FROM {rows}
-         WHERE ({keys}) IN (SELECT {keys} FROM {rows} WHERE {present}
-                             GROUP BY {keys} HAVING count(*) > 1)) AS d
- WHERE d.row_number = r.row_number AND d.first_row < r.row_number
+  FROM (SELECT {keys}, min(row_number) AS first_row FROM {rows} WHERE {present}
+         GROUP BY {keys} HAVING count(*) > 1) AS d
+ WHERE ({row_keys}) = ({repeated_keys}) AND d.first_row < r.row_number
 """
 
 _MARK_EXISTING_KEYS = """
@@ -356,7 +355,13 @@ def _check_keys(conn: Conn, plan: RowsPlan, options: ImportOptions) -> None:
         sql.SQL("{} IS NOT NULL").format(sql.Identifier(k)) for k in plan.keys
     )
     repeated = sql.SQL(_MARK_REPEATED_KEYS).format(
-        rows=sql.Identifier(ROWS_TABLE), keys=keys, present=present, key_name=key_name, sep=sep
+        rows=sql.Identifier(ROWS_TABLE),
+        keys=keys,
+        row_keys=sql.SQL(", ").join(sql.Identifier("r", k) for k in plan.keys),
+        repeated_keys=sql.SQL(", ").join(sql.Identifier("d", k) for k in plan.keys),
+        present=present,
+        key_name=key_name,
+        sep=sep,
     )
     conn.execute(repeated)
     if options.mode == "insert":
