@@ -245,16 +245,14 @@ def build_rows(
     ]
     if by_id:
         cleaned.append(sql.SQL("crmferry_clean(raw.id) AS id"))
-    written = [sql.Identifier(c.name) for c in all_columns if c.written]
+    written = [c for c in all_columns if c.written]
     statement = sql.SQL(_BUILD_ROWS).format(
         rows=sql.Identifier(ROWS_TABLE),
         raw=sql.Identifier(RAW_TABLE),
         columns=sql.SQL(", ").join(
-            sql.SQL("{} AS {}").format(c.value, sql.Identifier(c.name))
-            for c in all_columns
-            if c.written
+            sql.SQL("{} AS {}").format(c.value, sql.Identifier(c.name)) for c in written
         ),
-        kept_columns=sql.SQL(", ").join(sql.SQL("b.{}").format(w) for w in written),
+        kept_columns=sql.SQL(", ").join(sql.Identifier("b", c.name) for c in written),
         **_unchanged_parts(plan, keyed),
         checks=sql.SQL(", ").join(_check_expression(c) for c in all_columns) or sql.SQL("NULL"),
         cleaned=sql.SQL(", ").join(cleaned) if cleaned else sql.SQL("NULL AS nothing"),
