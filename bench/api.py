@@ -8,10 +8,11 @@ Builds, with set-based SQL as the schema owner, one organization with --jobs job
 (spread over the last 30 days, the newest 1% in the last hour; mostly completed, some
 failed, cancelled, pending and running) and --contacts contacts, and --others other
 organizations beside it with --other-share of that each. Then starts `crmferry serve
---processes N` (--processes, 1 by default) in a child process on 127.0.0.1 and, endpoint after endpoint, sends --requests
-requests from --clients concurrent clients (threads, one keep-alive httpx client
-each; a few warm-up requests first, not counted; a quarter as many for the e-mail
-search), and prints p50 and p99 of each beside the same query run alone in this
+--processes N` (--processes, 1 by default) in a child process on 127.0.0.1 and,
+endpoint after endpoint, sends --requests requests from --clients concurrent clients
+(threads, one keep-alive httpx client each; a few warm-up requests first, not counted;
+a quarter as many for the e-mail search; this process's garbage collector paused while
+they run), and prints p50 and p99 of each beside the same query run alone in this
 process (one client, no HTTP):
 
 * `GET /healthz`, for reference: no database, what the HTTP stack and the clients
@@ -32,6 +33,8 @@ works in a scratch database it drops after.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import math
 import os
 import random
@@ -42,7 +45,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -317,6 +320,24 @@ def start_server(
     raise RuntimeError("the server did not become ready")
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """This process's garbage collector off while it measures, as `timeit` does.
+
+    The 8 clients are threads of this process: one full collection here (80-170 ms
+    measured with `gc.callbacks` in this process at the default size, with the
+    package imported for the direct queries) stopped all of them at once, and every
+    request in flight was counted that much slower, although the server had answered.
+    What the clients allocate in one pass is collected after it."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()
+
+
 def send_requests(
     base_url: str, token: str, case: Case, clients: int, requests: int
 ) -> list[float]:
@@ -347,10 +368,11 @@ def send_requests(
             latencies.extend(mine)
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with collector_paused():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     if failures:
         raise RuntimeError(f"{case.what}: {failures[0]}")
     return latencies
@@ -363,10 +385,11 @@ def alone(db: Any, case: Case, runs: int) -> list[float]:
     for i in range(WARM_UP * 4):  # as warm as the server's pool: prepared after 5 runs
         case.direct(db, i)
     took = []
-    for i in range(runs):
-        began = time.perf_counter()
-        case.direct(db, i)
-        took.append(time.perf_counter() - began)
+    with collector_paused():
+        for i in range(runs):
+            began = time.perf_counter()
+            case.direct(db, i)
+            took.append(time.perf_counter() - began)
     return took
 
 
@@ -457,7 +480,8 @@ def measure(server: Any, work: Path, sizes: Sizes, args: Any) -> tuple[list[Figu
         f"each other organization holds {sizes.other_share:g} of that; {args.clients} concurrent "
         f"clients (threads with httpx, keep-alive) against `crmferry serve --processes "
         f"{args.processes}`; "
-        f"p50 / p99 over every request after {WARM_UP} warm-up requests per client",
+        f"p50 / p99 over every request after {WARM_UP} warm-up requests per client; the "
+        "clients' own garbage collector paused while they measure (as `timeit` does)",
         "the query alone: the package's own function, in a tenant transaction from the same pool "
         "settings, run one at a time in the benchmark's process",
     ]
