@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timedelta
+from typing import Any
 
 from fastapi.testclient import TestClient
 
+from crmferry.db import Database
 from tests.conftest import Org
 
 
@@ -142,3 +145,74 @@ def test_a_user_sets_and_clears_their_time_zone(app_client: TestClient, org: Org
         "/api/v1/me", json={"timezone": "Mars/Olympus"}, headers=org.viewer.headers
     )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "timezone"
+
+
+def _token_row(db: Database, token_id: str) -> dict[str, Any]:
+    with db.owner_connect() as conn:
+        row = conn.execute(
+            "SELECT created_at, last_used_at, now() AS now FROM api_tokens WHERE id = %s",
+            [token_id],
+        ).fetchone()
+    assert row is not None
+    return row
+
+
+def _set_last_used(db: Database, token_id: str, ago: str) -> datetime:
+    with db.owner_connect() as conn:
+        row = conn.execute(
+            "UPDATE api_tokens SET last_used_at = now() - %s::interval WHERE id = %s"
+            " RETURNING last_used_at",
+            [ago, token_id],
+        ).fetchone()
+    assert row is not None
+    return row["last_used_at"]  # type: ignore[no-any-return]
+
+
+def _listed_last_used(app_client: TestClient, org: Org, token_id: str) -> str | None:
+    listed = app_client.get("/api/v1/tokens", headers=org.admin.headers).json()["items"]
+    return next(t["last_used_at"] for t in listed if t["id"] == token_id)  # type: ignore[no-any-return]
+
+
+def test_a_tokens_last_use_is_recorded_to_the_minute(
+    app_client: TestClient, org: Org, db: Database
+) -> None:
+    created = app_client.post("/api/v1/tokens", json={"name": "ci"}, headers=org.admin.headers)
+    assert created.status_code == 201, created.text
+    token_id, bearer = created.json()["id"], {"Authorization": f"Bearer {created.json()['token']}"}
+    assert created.json()["last_used_at"] is None
+    assert _listed_last_used(app_client, org, token_id) is None
+
+    assert app_client.get("/api/v1/me", headers=bearer).status_code == 200
+    first = _token_row(db, token_id)
+    assert first["last_used_at"] is not None
+    assert first["created_at"] <= first["last_used_at"] <= first["now"]
+    shown = _listed_last_used(app_client, org, token_id)
+    assert shown is not None and datetime.fromisoformat(shown) == first["last_used_at"]
+
+    # used again within the minute: not written again
+    recent = _set_last_used(db, token_id, "30 seconds")
+    assert app_client.get("/api/v1/me", headers=bearer).status_code == 200
+    assert _token_row(db, token_id)["last_used_at"] == recent
+
+    # more than a minute later: written
+    old = _set_last_used(db, token_id, "5 minutes")
+    assert app_client.get("/api/v1/me", headers=bearer).status_code == 200
+    again = _token_row(db, token_id)
+    assert again["last_used_at"] > old + timedelta(minutes=4)
+
+    # a revoked token is refused and its last use stays as it was
+    old = _set_last_used(db, token_id, "5 minutes")
+    revoked = app_client.delete(f"/api/v1/tokens/{token_id}", headers=org.admin.headers)
+    assert revoked.status_code == 204
+    assert app_client.get("/api/v1/me", headers=bearer).status_code == 401
+    assert _token_row(db, token_id)["last_used_at"] == old
+
+
+def test_using_one_token_leaves_the_others_unmarked(
+    app_client: TestClient, org: Org, db: Database
+) -> None:
+    created = app_client.post("/api/v1/tokens", json={"name": "x"}, headers=org.admin.headers)
+    token_id = created.json()["id"]
+    for _ in range(2):
+        assert app_client.get("/api/v1/tokens", headers=org.admin.headers).status_code == 200
+    assert _token_row(db, token_id)["last_used_at"] is None
