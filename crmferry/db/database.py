@@ -23,9 +23,12 @@ from psycopg_pool import ConnectionPool
 from crmferry.config import Settings
 from crmferry.db import migrate
 from crmferry.db.embedded import start_embedded
+from crmferry.db.json_values import parse_json_with_pydantic_core
 from crmferry.db.urls import APP_ROLE, ROLES, WORKER_ROLE, role_password, role_url
 
 Conn = psycopg.Connection[dict[str, Any]]
+
+parse_json_with_pydantic_core()
 
 # No parameters: a simple query, so both statements travel together.
 TENANT_BEGIN = sql.SQL("BEGIN; SELECT set_config('app.current_organization_id', {}, true)")
