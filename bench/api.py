@@ -324,7 +324,7 @@ def start_server(
 def collector_paused() -> Iterator[None]:
     """This process's garbage collector off while it measures, as `timeit` does.
 
-    The 8 clients are threads of this process: one full collection here (80-170 ms
+    The 8 clients are threads of this process: one full collection here (58-172 ms
     measured with `gc.callbacks` in this process at the default size, with the
     package imported for the direct queries) stopped all of them at once, and every
     request in flight was counted that much slower, although the server had answered.
