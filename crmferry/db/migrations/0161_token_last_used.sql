@@ -17,11 +17,10 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
          WHERE t.token_hash = p_hash AND t.revoked_at IS NULL
     ), used AS (
         UPDATE api_tokens SET last_used_at = now()
-         WHERE id IN (SELECT t.id FROM api_tokens t
-                       WHERE t.id IN (SELECT f.id FROM found f
-                                       WHERE f.last_used_at IS NULL
-                                          OR f.last_used_at < now() - interval '1 minute')
-                         FOR UPDATE SKIP LOCKED)
+         WHERE id IN (SELECT t.id FROM api_tokens t JOIN found f ON f.id = t.id
+                       WHERE f.last_used_at IS NULL
+                          OR f.last_used_at < now() - interval '1 minute'
+                         FOR UPDATE OF t SKIP LOCKED)
     )
     SELECT id, user_id, organization_id, role, email, name FROM found
 $$;
